@@ -1,0 +1,19 @@
+"""The ``amaan`` command. It is the composition root, so it may reach every package."""
+
+from __future__ import annotations
+
+import click
+
+from api.cli.data import db, etl, synth
+from api.cli.demo import demo
+
+
+@click.group()
+def main() -> None:
+    """Amaan: differentially private statistics from helpline case data."""
+
+
+main.add_command(db)
+main.add_command(synth)
+main.add_command(etl)
+main.add_command(demo)

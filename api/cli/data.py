@@ -1,0 +1,136 @@
+"""Warehouse commands: ``amaan db``, ``amaan synth`` and ``amaan etl``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from schema.settings import DEMO_PSEUDONYM_KEY, Settings, get_settings
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
+
+
+@click.group()
+def db() -> None:
+    """Create or migrate the warehouse."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the database at AMAAN_DATABASE_URL."""
+    from schema.migrate import upgrade
+
+    upgrade(settings_or_exit().database_url)
+    click.echo("warehouse is at the newest schema")
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--years", default="2017-2024", show_default=True, help="A year or a range.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--rows", default=None, type=click.IntRange(min=1), help="About this many rows.")
+@click.option(
+    "--dirty",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Add this many malformed rows.",
+)
+def synth(out: Path, years: str, seed: int, rows: int | None, dirty: int) -> None:
+    """Write a synthetic raw export calibrated to the helpline's published figures."""
+    from etl.synth import SynthOptions, parse_years, write_export
+
+    try:
+        span = parse_years(years)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--years") from None
+    n = write_export(out, SynthOptions(years=span, seed=seed, rows=rows, dirty=dirty))
+    click.echo(f"wrote {n:,} rows to {out}", err=True)
+
+
+@click.group()
+def etl() -> None:
+    """Load raw exports into the warehouse."""
+
+
+def _progress_bar() -> object:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, rows: int) -> None:
+        share = done / total if total else 1.0
+        bar = "#" * int(share * 30)
+        click.echo(f"\r  [{bar:<30}] {share:4.0%}  {rows:,} rows", nl=False, err=True)
+        if done >= total:
+            click.echo("", err=True)
+
+    return show
+
+
+@etl.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dataset", required=True, help="Dataset slug, e.g. helpline-cases.")
+@click.option(
+    "--max-reject-rate",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Refuse the file above this share of rejected rows (default 0.01).",
+)
+@click.option(
+    "--aliases",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Extra spellings: JSON of dimension -> spelling -> code.",
+)
+@click.option("--demo-key", is_flag=True, help="Use the public demo pseudonym key (demo only).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def etl_load(
+    file: Path,
+    dataset: str,
+    max_reject_rate: float | None,
+    aliases: Path | None,
+    demo_key: bool,
+    as_json: bool,
+) -> None:
+    """Validate, anonymise and load FILE as a new version of DATASET."""
+    from etl.errors import LoadRefused
+    from etl.load import LoadOptions, load_file
+    from schema.db import make_engine
+
+    settings = settings_or_exit()
+    if settings.pseudonym_key is not None:
+        key = settings.pseudonym_key.get_secret_value()
+    elif demo_key:
+        key = DEMO_PSEUDONYM_KEY
+    else:
+        raise click.ClickException(
+            "AMAAN_PSEUDONYM_KEY is not set: it keys the pseudonyms that bound each person's "
+            "cases. Set a long random secret (or pass --demo-key for demo data)."
+        )
+    options = LoadOptions(
+        dataset=dataset,
+        pseudonym_key=key.encode("utf-8"),
+        max_reject_rate=settings.max_reject_rate if max_reject_rate is None else max_reject_rate,
+        max_cases_per_person=settings.max_cases_per_person,
+        aliases=aliases,
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        report = load_file(file, engine, options, progress=None if as_json else _progress_bar())  # type: ignore[arg-type]
+    except LoadRefused as exc:
+        raise click.ClickException(f"refused {file.name}: {exc}") from None
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(report.as_json(), ensure_ascii=False) if as_json else report.text())

@@ -1,0 +1,61 @@
+"""Amaan's privacy guarantees, as a small pure library over OpenDP.
+
+The privacy model in a few lines:
+
+- Unit: one complainant. The ETL bounds each person to ``max_cases_per_person`` cases and each
+  case to a fixed number of values per multi-valued dimension, so the L1 sensitivity of a
+  histogram is known before any data is read (``l1_sensitivity``).
+- Mechanism: pure ε-DP, OpenDP's vector discrete Laplace over every cell of a public key set
+  at once; the ε charged is the measurement's own privacy map (``plan_release``).
+- Everything after the noise is post-processing on noisy values: clamping, suppression,
+  totals, complementary suppression, rounding (``release``).
+- Privacy loss is an integer number of micro-ε (``Epsilon``); budgets never add floats.
+
+OpenDP features are enabled here, in one place: ``contrib`` only.
+"""
+
+from privacy import _features
+
+_features.enable()
+
+from privacy.accuracy import cell_half_width, sum_half_width  # noqa: E402
+from privacy.canonical import CanonicalQuery, canonicalise  # noqa: E402
+from privacy.errors import (  # noqa: E402
+    EpsilonAboveMaximum,
+    InvalidEpsilon,
+    InvalidQuery,
+    MarginUnreachable,
+    PrivacyError,
+    TooManyCells,
+)
+from privacy.loss import ZERO, Epsilon  # noqa: E402
+from privacy.plan import MECHANISM, Plan, plan_for_scale, plan_release  # noqa: E402
+from privacy.release import TOTAL, Axis, Cell, Policy, Release, postprocess, release  # noqa: E402
+from privacy.sensitivity import l1_sensitivity  # noqa: E402
+
+__all__ = [
+    "MECHANISM",
+    "TOTAL",
+    "ZERO",
+    "Axis",
+    "CanonicalQuery",
+    "Cell",
+    "Epsilon",
+    "EpsilonAboveMaximum",
+    "InvalidEpsilon",
+    "InvalidQuery",
+    "MarginUnreachable",
+    "Plan",
+    "Policy",
+    "PrivacyError",
+    "Release",
+    "TooManyCells",
+    "canonicalise",
+    "cell_half_width",
+    "l1_sensitivity",
+    "plan_for_scale",
+    "plan_release",
+    "postprocess",
+    "release",
+    "sum_half_width",
+]

@@ -1,0 +1,116 @@
+"""Costing a release before touching any data.
+
+A plan fixes the noise scale, builds the OpenDP measurement once, and records the ε that the
+measurement's own privacy map charges for the query's sensitivity. A plan can be shown to a
+caller as an estimate; the release later reuses the very same measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import opendp.prelude as dp
+
+from privacy._features import assert_only_contrib
+from privacy.accuracy import cell_half_width
+from privacy.errors import EpsilonAboveMaximum, InvalidEpsilon, MarginUnreachable, TooManyCells
+from privacy.loss import Epsilon
+
+MECHANISM = "discrete Laplace (pure ε-DP), one vector measurement over every cell"
+
+
+@dataclass(frozen=True)
+class Plan:
+    sensitivity: int
+    cells: int
+    scale: float
+    epsilon: Epsilon  # what this release costs, from the measurement's privacy map
+    confidence: float
+    margin_of_error: int  # half-width of every cell's interval at ``confidence``
+    measurement: Any = field(repr=False, compare=False)
+
+
+def _measurement(scale: float) -> Any:
+    assert_only_contrib()
+    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
+    return dp.m.make_laplace(*space, scale=scale)
+
+
+def plan_for_scale(scale: float, *, sensitivity: int, cells: int, confidence: float) -> Plan:
+    """The plan for a given noise scale; ε is whatever the measurement's map says."""
+    if not (scale > 0 and math.isfinite(scale)):
+        raise InvalidEpsilon("the noise scale must be positive and finite")
+    meas = _measurement(scale)
+    return Plan(
+        sensitivity=sensitivity,
+        cells=cells,
+        scale=scale,
+        epsilon=Epsilon.from_float_ceil(meas.map(sensitivity)),
+        confidence=confidence,
+        margin_of_error=cell_half_width(scale, confidence),
+        measurement=meas,
+    )
+
+
+def _scale_for_epsilon(epsilon: Epsilon, sensitivity: int) -> float:
+    """The smallest scale whose privacy map stays within ``epsilon``."""
+    target = epsilon.largest_float_within()
+    scale = sensitivity / target
+    for _ in range(64):
+        if _measurement(scale).map(sensitivity) <= target:
+            return scale
+        scale = math.nextafter(scale, math.inf)
+    raise ArithmeticError("could not find a scale within the requested epsilon")
+
+
+def plan_release(
+    *,
+    sensitivity: int,
+    cells: int,
+    max_epsilon: Epsilon,
+    max_cells: int,
+    epsilon: Epsilon | None = None,
+    margin_of_error: float | None = None,
+    confidence: float = 0.95,
+) -> Plan:
+    """Plan a histogram release from ε, or from a target margin of error (ε is solved)."""
+    if (epsilon is None) == (margin_of_error is None):
+        raise InvalidEpsilon("give exactly one of epsilon and margin_of_error")
+    if not 0.5 < confidence < 1:
+        raise InvalidEpsilon("confidence must be between 0.5 and 1 (for example 0.95)")
+    if sensitivity < 1:
+        raise ValueError("sensitivity must be at least 1")
+    if cells > max_cells:
+        raise TooManyCells(
+            f"the query has {cells:,} cells; the most allowed is {max_cells:,}",
+            cells=cells,
+            max_cells=max_cells,
+        )
+    if epsilon is not None:
+        if epsilon.micro <= 0:
+            raise InvalidEpsilon("epsilon must be greater than 0")
+        if epsilon > max_epsilon:
+            raise EpsilonAboveMaximum(
+                f"epsilon {epsilon} is above the maximum per query, {max_epsilon}",
+                requested=str(epsilon),
+                maximum=str(max_epsilon),
+            )
+        scale = _scale_for_epsilon(epsilon, sensitivity)
+        return plan_for_scale(scale, sensitivity=sensitivity, cells=cells, confidence=confidence)
+    assert margin_of_error is not None
+    if not (margin_of_error >= 1 and math.isfinite(margin_of_error)):
+        raise InvalidEpsilon("the margin of error must be a number of cases, at least 1")
+    scale = dp.accuracy_to_discrete_laplacian_scale(
+        accuracy=float(margin_of_error), alpha=1 - confidence
+    )
+    plan = plan_for_scale(scale, sensitivity=sensitivity, cells=cells, confidence=confidence)
+    if plan.epsilon > max_epsilon:
+        raise MarginUnreachable(
+            f"a margin of error of ±{margin_of_error:g} at {confidence:.0%} needs epsilon "
+            f"{plan.epsilon}, above the maximum per query, {max_epsilon}",
+            needed=str(plan.epsilon),
+            maximum=str(max_epsilon),
+        )
+    return plan

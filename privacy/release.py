@@ -1,0 +1,162 @@
+"""Releasing a histogram: one OpenDP measurement, then post-processing on noisy values only.
+
+Post-processing costs no privacy: clamp at zero, suppress small cells (a stricter threshold
+for cells or queries that touch a sensitive value), totals on request with complementary
+suppression, optional rounding. A suppressed cell carries no number and no interval, and its
+reason depends only on public facts (its key and the query) and on noisy values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from privacy import suppression
+from privacy.accuracy import sum_half_width
+from privacy.errors import InvalidQuery
+from privacy.plan import MECHANISM, Plan
+
+TOTAL = None  # the key value of an axis a total sums over
+
+
+@dataclass(frozen=True)
+class Axis:
+    dimension: str
+    codes: tuple[str, ...]
+    sensitive: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Policy:
+    threshold: int = 10
+    sensitive_threshold: int = 20
+    sensitive_query: bool = False  # a filter of the query names a sensitive value
+    margins: bool = False
+    rounding: int | None = None  # e.g. 5 for partner extracts
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: tuple[str | None, ...]
+    count: int | None
+    lower: int | None
+    upper: int | None
+    suppressed: bool
+    reason: str | None
+    total: bool = False
+
+
+@dataclass(frozen=True)
+class Release:
+    axes: tuple[Axis, ...]
+    plan: Plan
+    policy: Policy
+    keys: tuple[tuple[str | None, ...], ...]
+    counts: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    reasons: np.ndarray
+    n_cells: int
+
+    @property
+    def mechanism(self) -> str:
+        return MECHANISM
+
+    @property
+    def interpretation(self) -> str:
+        return (
+            f"With {self.plan.confidence:.0%} confidence, each count before noise lies between "
+            "its lower and upper bound; totals are sums of noisy cells with their own intervals."
+        )
+
+    def cells(self) -> list[Cell]:
+        return list(self._items(0, self.n_cells, total=False))
+
+    def totals(self) -> list[Cell]:
+        return list(self._items(self.n_cells, len(self.keys), total=True))
+
+    def _items(self, start: int, stop: int, total: bool) -> Iterator[Cell]:
+        counts = self.counts.tolist()
+        lower = self.lower.tolist()
+        upper = self.upper.tolist()
+        reasons = self.reasons.tolist()
+        for i in range(start, stop):
+            r = reasons[i]
+            if r:
+                yield Cell(self.keys[i], None, None, None, True, suppression.REASONS[r], total)
+            else:
+                yield Cell(self.keys[i], counts[i], lower[i], upper[i], False, None, total)
+
+
+def _sensitive_mask(axes: Sequence[Axis], shape: tuple[int, ...]) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    for i, axis in enumerate(axes):
+        flags = np.array([c in axis.sensitive for c in axis.codes], dtype=bool)
+        view = [1] * len(shape)
+        view[i] = len(axis.codes)
+        mask = mask | flags.reshape(view)
+    return mask
+
+
+def _keys(axes: Sequence[Axis], s: tuple[int, ...] = ()) -> list[tuple[str | None, ...]]:
+    grids = [((TOTAL,) if i in s else a.codes) for i, a in enumerate(axes)]
+    out: list[tuple[str | None, ...]] = [()]
+    for codes in grids:
+        out = [(*k, c) for k in out for c in codes]
+    return out
+
+
+def release(plan: Plan, true_counts: Sequence[int], axes: Sequence[Axis], policy: Policy) -> Release:
+    """Run the plan's measurement over the true counts (row-major over ``axes``)."""
+    shape = tuple(len(a.codes) for a in axes)
+    if int(np.prod(shape)) != len(true_counts) or len(true_counts) != plan.cells:
+        raise InvalidQuery("the counts do not match the key set the plan was made for")
+    noisy = np.asarray(plan.measurement(list(true_counts)), dtype=np.int64)
+    return postprocess(plan, noisy, axes, policy)
+
+
+def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Policy) -> Release:
+    """Everything after the noise. Reads only noisy values; public for the zero-noise tests."""
+    shape = tuple(len(a.codes) for a in axes)
+    n = int(np.prod(shape))
+    grid = noisy.reshape(shape)
+    sensitive = _sensitive_mask(axes, shape) | policy.sensitive_query
+    values = [grid.reshape(-1)]
+    widths = [np.full(n, plan.margin_of_error, dtype=np.int64)]
+    flags = [sensitive.reshape(-1)]
+    keys = _keys(axes)
+    offsets: dict[tuple[int, ...], int] = {}
+    if policy.margins and axes:
+        at = n
+        for s in suppression.margin_sets(len(axes)):
+            summed = grid.sum(axis=s)
+            covered = int(np.prod([shape[i] for i in s]))
+            offsets[s] = at
+            at += summed.size
+            values.append(np.asarray(summed, dtype=np.int64).reshape(-1))
+            width = sum_half_width(plan.scale, covered, plan.confidence)
+            widths.append(np.full(summed.size, width, dtype=np.int64))
+            flags.append(sensitive.any(axis=s).reshape(-1) if s else sensitive.reshape(-1))
+            keys += _keys(axes, s)
+    raw = np.concatenate(values)
+    width = np.concatenate(widths)
+    touch = np.concatenate(flags)
+    counts = np.maximum(raw, 0)
+    reasons = np.zeros(len(raw), dtype=np.int8)
+    reasons[touch & (counts < policy.sensitive_threshold)] = suppression.SENSITIVE
+    reasons[~touch & (counts < policy.threshold)] = suppression.BELOW
+    if offsets:
+        suppression.complementary(counts, reasons, suppression.equations(shape, offsets))
+    lower = np.maximum(raw - width, 0)
+    upper = np.maximum(raw + width, 0)
+    if policy.rounding:
+        base = policy.rounding
+        counts = (counts + base // 2) // base * base
+        lower = lower // base * base
+        upper = -(-upper // base) * base
+    return Release(
+        axes=tuple(axes), plan=plan, policy=policy, keys=tuple(keys), counts=counts,
+        lower=lower, upper=upper, reasons=reasons, n_cells=n,
+    )

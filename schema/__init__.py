@@ -1,0 +1,4 @@
+"""The warehouse: typed models, code lists, engine setup, repositories and migrations.
+
+Imports nothing of Amaan's other packages.
+"""

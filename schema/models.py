@@ -1,0 +1,160 @@
+"""The warehouse's tables.
+
+The warehouse holds no direct identifier and no per-case row: the fact table ``case_counts``
+holds one row per combination of generalised dimension values present in a dataset version,
+with a count. ``person_contributions`` holds keyed pseudonyms and is read only by the ETL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (
+        CheckConstraint("max_cases_per_person >= 1", name="max_cases_positive"),
+        CheckConstraint("max_vulnerable_groups >= 1", name="max_vulnerable_positive"),
+        CheckConstraint("max_referrals >= 1", name="max_referrals_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    max_cases_per_person: Mapped[int] = mapped_column(Integer, default=2)
+    max_vulnerable_groups: Mapped[int] = mapped_column(Integer, default=2)
+    max_referrals: Mapped[int] = mapped_column(Integer, default=3)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def max_values(self, dimension: str) -> int:
+        """The most values one case may keep in a multi-valued dimension."""
+        return {"vulnerable_group": self.max_vulnerable_groups, "referral": self.max_referrals}[
+            dimension
+        ]
+
+
+class DatasetVersion(Base):
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number", name="uq_dataset_versions_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    codelist_version: Mapped[str] = mapped_column(String(32))
+    first_month: Mapped[str] = mapped_column(String(7))
+    last_month: Mapped[str] = mapped_column(String(7))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoadBatch(Base):
+    __tablename__ = "load_batches"
+    __table_args__ = (UniqueConstraint("dataset_id", "file_sha256", name="uq_load_batches_file"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+    cases_cut_by_person_bound: Mapped[int] = mapped_column(Integer)
+    values_cut_by_multi_value_bound: Mapped[int] = mapped_column(Integer)
+    cases_loaded: Mapped[int] = mapped_column(Integer)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseCount(Base):
+    """One row per combination of dimension values present in a dataset version.
+
+    Multi-valued dimensions are bit masks over their code list (bit i = the i-th code), so a
+    case with several referrals is still one row and is counted once per value it holds.
+    """
+
+    __tablename__ = "case_counts"
+    __table_args__ = (
+        CheckConstraint("cases > 0", name="cases_positive"),
+        Index("ix_case_counts_version_month", "version_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    quarter: Mapped[str] = mapped_column(String(7))
+    year: Mapped[str] = mapped_column(String(4))
+    complaint_type: Mapped[str] = mapped_column(String(16))
+    complaint_group: Mapped[str] = mapped_column(String(20))
+    gender: Mapped[str] = mapped_column(String(2))
+    age_band: Mapped[str] = mapped_column(String(5))
+    province: Mapped[str] = mapped_column(String(3))
+    city: Mapped[str] = mapped_column(String(16))
+    fia_city: Mapped[str] = mapped_column(String(3))
+    channel: Mapped[str] = mapped_column(String(8))
+    platform: Mapped[str] = mapped_column(String(12))
+    country: Mapped[str] = mapped_column(String(5))
+    vulnerable_group: Mapped[int] = mapped_column(Integer)
+    referral: Mapped[int] = mapped_column(Integer)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class PersonContribution(Base):
+    """How many cases each pseudonymous person has contributed to a dataset.
+
+    Read only by the ETL, to hold the contribution bound across load batches.
+    """
+
+    __tablename__ = "person_contributions"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+# The columns of the fact table that hold dimension values, in a fixed order.
+FACT_DIMENSIONS: tuple[str, ...] = (
+    "month",
+    "quarter",
+    "year",
+    "complaint_type",
+    "complaint_group",
+    "gender",
+    "age_band",
+    "province",
+    "city",
+    "fia_city",
+    "channel",
+    "platform",
+    "country",
+    "vulnerable_group",
+    "referral",
+)

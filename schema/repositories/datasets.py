@@ -1,0 +1,57 @@
+"""Datasets and their versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schema.models import Dataset, DatasetVersion, LoadBatch
+
+
+def get_dataset(session: Session, slug: str) -> Dataset | None:
+    return session.scalars(select(Dataset).where(Dataset.slug == slug)).one_or_none()
+
+
+def get_or_create_dataset(
+    session: Session,
+    slug: str,
+    *,
+    max_cases_per_person: int,
+    max_vulnerable_groups: int,
+    max_referrals: int,
+) -> Dataset:
+    dataset = get_dataset(session, slug)
+    if dataset is None:
+        dataset = Dataset(
+            slug=slug,
+            title=slug.replace("-", " ").capitalize(),
+            max_cases_per_person=max_cases_per_person,
+            max_vulnerable_groups=max_vulnerable_groups,
+            max_referrals=max_referrals,
+        )
+        session.add(dataset)
+        session.flush()
+    return dataset
+
+
+def latest_version(session: Session, dataset_id: int) -> DatasetVersion | None:
+    return session.scalars(
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset_id)
+        .order_by(DatasetVersion.number.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def get_version(session: Session, dataset_id: int, number: int) -> DatasetVersion | None:
+    return session.scalars(
+        select(DatasetVersion).where(
+            DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number
+        )
+    ).one_or_none()
+
+
+def batch_for_file(session: Session, dataset_id: int, sha256: str) -> LoadBatch | None:
+    return session.scalars(
+        select(LoadBatch).where(LoadBatch.dataset_id == dataset_id, LoadBatch.file_sha256 == sha256)
+    ).one_or_none()

@@ -1,0 +1,65 @@
+"""Configuration, read from ``AMAAN_*`` environment variables by one cached function.
+
+Unsafe values are refused when the settings are built, so a process fails at start rather
+than running in a degraded state.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SENSITIVE_VALUES: dict[str, list[str]] = {
+    "age_band": ["U18"],
+    "gender": ["GM"],
+    "vulnerable_group": [
+        "MINOR",
+        "JOURNALIST",
+        "HRD",
+        "RELIGIOUS_MINORITY",
+        "ETHNIC_MINORITY",
+        "GENDER_MINORITY",
+    ],
+}
+
+# A key that anyone can read in this repository; accepted only by `--demo-key`.
+DEMO_PSEUDONYM_KEY = "amaan-demo-pseudonym-key-not-for-real-data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AMAAN_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///amaan.db"
+    pseudonym_key: SecretStr | None = None
+
+    max_cases_per_person: int = Field(default=2, ge=1, le=100)
+    max_reject_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+
+    suppression_threshold: int = Field(default=10, ge=1)
+    sensitive_threshold: int = Field(default=20, ge=1)
+    sensitive_values: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_SENSITIVE_VALUES.items()}
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.sensitive_threshold < self.suppression_threshold:
+            raise ValueError(
+                "AMAAN_SENSITIVE_THRESHOLD must be at least AMAAN_SUPPRESSION_THRESHOLD"
+            )
+        key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else None
+        if key is not None and len(key) < 16:
+            raise ValueError("AMAAN_PSEUDONYM_KEY must be at least 16 characters")
+        if self.environment == "production" and key == DEMO_PSEUDONYM_KEY:
+            raise ValueError("AMAAN_PSEUDONYM_KEY is the public demo key; set a secret one")
+        return self
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
