@@ -82,8 +82,8 @@ def load_file(
                     writer.writerows(t.rejects.itertuples(index=False, name=None))
                     report.rows_rejected += chunk.size - len(t.cases)
                     report.values_cut_by_multi_value_bound += t.values_cut
-                    for (col, why), n in t.rejects.groupby(["column", "reason"]).size().items():
-                        reasons[f"{col}: {why}"] += int(n)
+                    for col, why in zip(t.rejects["column"], t.rejects["reason"], strict=True):
+                        reasons[f"{col}: {why}"] += 1
                     if progress:
                         progress(reader.bytes_read(), size, reader.rows_read)
             report.rows_read = reader.rows_read

@@ -83,13 +83,17 @@ class ExportReader:
         self.chunk_rows = chunk_rows
         self._raw = path.open("rb")
         try:
-            _check_looks_like_text(self._raw)
-            self._text = io.TextIOWrapper(self._raw, encoding="utf-8-sig", newline="")
-            self._rows = csv.reader(self._text, strict=True)
-            header = self._next_record()
+            self._open()
         except BaseException:
             self._raw.close()
             raise
+
+    def _open(self) -> None:
+        _check_looks_like_text(self._raw)
+        self.rows_read = 0
+        self._text = io.TextIOWrapper(self._raw, encoding="utf-8-sig", newline="")
+        self._rows = csv.reader(self._text, strict=True)
+        header = self._next_record()
         if header is None or not any(h.strip() for h in header):
             raise LoadRefused("the file is empty")
         self.header = [h.strip().lower() for h in header]
@@ -105,7 +109,6 @@ class ExportReader:
             )
         self.dropped = [h for h in self.header if h not in KEPT]
         self._index = {c: self.header.index(c) for c in KEPT if c in self.header}
-        self.rows_read = 0
 
     def _next_record(self) -> list[str] | None:
         try:

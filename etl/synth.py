@@ -118,9 +118,23 @@ def _rows_for_year(
     spell = _Speller(pr)
     rows = []
     dates = cases["received"].dt.strftime("%Y-%m-%d").tolist()
-    for i, case in enumerate(cases.itertuples(index=False)):
-        person: Person = people[case.person]
-        low, high = AGE_RANGES.get(case.age_band, (0, -1))
+    fields = [
+        "person",
+        "age_band",
+        "channel",
+        "complaint_type",
+        "platform",
+        "gender",
+        "city",
+        "province",
+        "country",
+        "vulnerable",
+        "referrals",
+    ]
+    for i, values in enumerate(zip(*(cases[f].tolist() for f in fields), strict=True)):
+        case = dict(zip(fields, values, strict=True))
+        person: Person = people[int(case["person"])]
+        low, high = AGE_RANGES.get(str(case["age_band"]), (0, -1))
         age = str(pr.randint(low, high)) if high >= low else ""
         received = dates[i]
         if pr.random() < 0.2:
@@ -135,16 +149,16 @@ def _rows_for_year(
                 person.email,
                 person.cnic,
                 person.address,
-                spell("channel", case.channel),
-                spell("complaint_type", case.complaint_type),
-                spell("platform", case.platform),
-                spell("gender", case.gender),
+                spell("channel", case["channel"]),
+                spell("complaint_type", case["complaint_type"]),
+                spell("platform", case["platform"]),
+                spell("gender", case["gender"]),
                 age,
-                spell("city", case.city),
-                spell("province", case.province),
-                spell("country", case.country),
-                ";".join(spell("vulnerable_group", v) for v in case.vulnerable),
-                ";".join(spell("referral", r) for r in case.referrals),
+                spell("city", case["city"]),
+                spell("province", case["province"]),
+                spell("country", case["country"]),
+                ";".join(spell("vulnerable_group", v) for v in case["vulnerable"]),
+                ";".join(spell("referral", r) for r in case["referrals"]),
                 person.note(pr),
                 person.officer(pr),
             ]

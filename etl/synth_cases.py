@@ -9,6 +9,8 @@ of cyber-harassment cases with a known city).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Hashable, Mapping
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,12 +18,14 @@ import pandas as pd
 from etl import calibration as cal
 from schema.codelists import codelists
 
+K = TypeVar("K", bound=Hashable)
+
 TYPES = list(cal.TYPE_BY_GENDER_2024)
 DIASPORA = [c for c in codelists()["country"].code_list() if c not in ("PK", "OTHER", "UNK")]
 DIASPORA_WEIGHTS = np.array([8 if c in ("GB", "AE", "SA", "US") else 1 for c in DIASPORA], float)
 
 
-def allocate(total: int, weights: dict[str, float]) -> dict[str, int]:
+def allocate(total: int, weights: Mapping[K, float]) -> dict[K, int]:
     """Integers proportional to ``weights`` that add up to ``total`` exactly."""
     keys = list(weights)
     w = np.array([weights[k] for k in keys], dtype=float)
@@ -50,7 +54,7 @@ def _type_gender(year: int, n: int, scale: float) -> dict[tuple[str, str], int]:
     joint = np.array(list(cal.TYPE_BY_GENDER_2024.values()), dtype=float)  # types x (F, M, GMU)
     if year == 2024:
         cells = {(t, g): joint[i, j] for i, t in enumerate(TYPES) for j, g in enumerate("FMX")}
-        return allocate(n, cells)  # type: ignore[arg-type]
+        return allocate(n, cells)
     type_w = dict(zip(TYPES, joint.sum(axis=1), strict=True))
     fixed = {k: round(v * scale) for k, v in cal.TYPE_FIXED.get(year, {}).items()}
     fixed |= {k: round(s * n) for k, s in cal.TYPE_SHARES.get(year, {}).items()}
@@ -73,7 +77,7 @@ def _type_gender(year: int, n: int, scale: float) -> dict[tuple[str, str], int]:
         fitted *= (rows / fitted.sum(axis=1))[:, None]
         fitted *= (target * n / fitted.sum(axis=0))[None, :]
     cells = {(t, g): fitted[i, j] for i, t in enumerate(TYPES) for j, g in enumerate("FMX")}
-    return allocate(n, cells)  # type: ignore[arg-type]
+    return allocate(n, cells)
 
 
 def _months(year: int, n: int, scale: float) -> dict[str, int]:
@@ -105,8 +109,8 @@ def _cities(rng: np.random.Generator, df: pd.DataFrame) -> np.ndarray:
     for c in lists["city"].codes:
         p = c.attrs.get("province")
         if p:
-            fia, other = by_province.setdefault(p, ([], []))
-            (fia if c.attrs.get("fia_office") else other).append(c.code)
+            with_office, without = by_province.setdefault(p, ([], []))
+            (with_office if c.attrs.get("fia_office") else without).append(c.code)
     in_pk = ~df["province"].isin(["XX", "UNK"]).to_numpy()
     has_fia = df["province"].map(lambda p: bool(by_province.get(p, ([], []))[0])).to_numpy()
     for ch in (True, False):
@@ -118,11 +122,11 @@ def _cities(rng: np.random.Generator, df: pd.DataFrame) -> np.ndarray:
         fia_rows = rng.choice(fia_pool, size=min(n_fia, len(fia_pool)), replace=False)
         rest = np.setdiff1d(pool, fia_rows)
         other_rows = rng.choice(rest, size=min(known - len(fia_rows), len(rest)), replace=False)
-        for rows, fia in ((fia_rows, True), (other_rows, False)):
+        for rows, in_fia_city in ((fia_rows, True), (other_rows, False)):
             provinces = df["province"].to_numpy()[rows]
             for province in np.unique(provinces):
-                fia_list, other_list = by_province[province]
-                options = fia_list if fia else [*other_list, "OTHER"]
+                with_office, without = by_province[province]
+                options = with_office if in_fia_city else [*without, "OTHER"]
                 weights = np.array([3.0, *([1.0] * (len(options) - 1))])
                 here = rows[provinces == province]
                 city[here] = rng.choice(options, size=len(here), p=weights / weights.sum())
@@ -140,8 +144,8 @@ def _vulnerable(rng: np.random.Generator, df: pd.DataFrame, scale: float) -> lis
     at = 0
     for code, count in cal.VULNERABLE_2024.items():
         k = round(count * scale)
-        for i in free[at : at + k]:
-            groups[i].append(code)
+        for j in free[at : at + k]:
+            groups[j].append(code)
         at += k
     order = codelists()["vulnerable_group"].code_list()
     return [sorted(g, key=order.index) for g in groups]

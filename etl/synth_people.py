@@ -183,9 +183,11 @@ def make_people(
     for i in np.flatnonzero(person < 0):
         person[i] = pid
         pid += 1
-    first_case = pd.Series(np.arange(n)).groupby(person).first()
+    ids, first_case = np.unique(person, return_index=True)
     genders = kept["gender"].to_numpy()
-    people = {int(p): _person(pr, int(p), genders[i]) for p, i in first_case.items()}
+    people = {
+        int(p): _person(pr, int(p), str(genders[i])) for p, i in zip(ids, first_case, strict=True)
+    }
     cases = kept.assign(person=person)
     if not pairs:
         return people, cases

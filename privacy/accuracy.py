@@ -22,7 +22,8 @@ def cell_half_width(scale: float, confidence: float) -> int:
     """
     if scale == 0:
         return 0
-    return math.floor(dp.discrete_laplacian_scale_to_accuracy(scale=scale, alpha=1 - confidence))
+    accuracy = float(dp.discrete_laplacian_scale_to_accuracy(scale=scale, alpha=1 - confidence))
+    return math.floor(accuracy)
 
 
 def within_probability(scale: float, h: int) -> float:
@@ -40,7 +41,7 @@ def sum_half_width(scale: float, m: int, confidence: float) -> int:
         return 0
     p = math.exp(-1.0 / scale)
     sd = math.sqrt(m * 2.0 * p / (1.0 - p) ** 2)
-    reach = int(math.ceil(14.0 * sd + 60.0 * scale)) + 1
+    reach = math.ceil(14.0 * sd + 60.0 * scale) + 1
     n = 1 << (2 * reach + 1).bit_length()
     t = 2.0 * np.pi * np.arange(n) / n
     char = ((1.0 - p) ** 2 / (1.0 - 2.0 * p * np.cos(t) + p * p)) ** m

@@ -108,7 +108,9 @@ def _keys(axes: Sequence[Axis], s: tuple[int, ...] = ()) -> list[tuple[str | Non
     return out
 
 
-def release(plan: Plan, true_counts: Sequence[int], axes: Sequence[Axis], policy: Policy) -> Release:
+def release(
+    plan: Plan, true_counts: Sequence[int], axes: Sequence[Axis], policy: Policy
+) -> Release:
     """Run the plan's measurement over the true counts (row-major over ``axes``)."""
     shape = tuple(len(a.codes) for a in axes)
     if int(np.prod(shape)) != len(true_counts) or len(true_counts) != plan.cells:
@@ -136,27 +138,34 @@ def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Pol
             offsets[s] = at
             at += summed.size
             values.append(np.asarray(summed, dtype=np.int64).reshape(-1))
-            width = sum_half_width(plan.scale, covered, plan.confidence)
-            widths.append(np.full(summed.size, width, dtype=np.int64))
+            half = sum_half_width(plan.scale, covered, plan.confidence)
+            widths.append(np.full(summed.size, half, dtype=np.int64))
             flags.append(sensitive.any(axis=s).reshape(-1) if s else sensitive.reshape(-1))
             keys += _keys(axes, s)
     raw = np.concatenate(values)
     width = np.concatenate(widths)
     touch = np.concatenate(flags)
-    counts = np.maximum(raw, 0)
+    counts: np.ndarray = np.maximum(raw, 0)
     reasons = np.zeros(len(raw), dtype=np.int8)
     reasons[touch & (counts < policy.sensitive_threshold)] = suppression.SENSITIVE
     reasons[~touch & (counts < policy.threshold)] = suppression.BELOW
     if offsets:
         suppression.complementary(counts, reasons, suppression.equations(shape, offsets))
-    lower = np.maximum(raw - width, 0)
-    upper = np.maximum(raw + width, 0)
+    lower: np.ndarray = np.maximum(raw - width, 0)
+    upper: np.ndarray = np.maximum(raw + width, 0)
     if policy.rounding:
         base = policy.rounding
         counts = (counts + base // 2) // base * base
         lower = lower // base * base
         upper = -(-upper // base) * base
     return Release(
-        axes=tuple(axes), plan=plan, policy=policy, keys=tuple(keys), counts=counts,
-        lower=lower, upper=upper, reasons=reasons, n_cells=n,
+        axes=tuple(axes),
+        plan=plan,
+        policy=policy,
+        keys=tuple(keys),
+        counts=counts,
+        lower=lower,
+        upper=upper,
+        reasons=reasons,
+        n_cells=n,
     )

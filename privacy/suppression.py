@@ -16,8 +16,11 @@ import numpy as np
 BELOW = 1
 SENSITIVE = 2
 COMPLEMENTARY = 3
-REASONS = {BELOW: "below_threshold", SENSITIVE: "sensitive_threshold",
-           COMPLEMENTARY: "complementary"}
+REASONS = {
+    BELOW: "below_threshold",
+    SENSITIVE: "sensitive_threshold",
+    COMPLEMENTARY: "complementary",
+}
 
 
 @dataclass(frozen=True)

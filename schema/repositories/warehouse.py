@@ -31,8 +31,10 @@ def _filter(dimension: str, values: Sequence[str]) -> ColumnElement[bool]:
         bits = 0
         for v in values:
             bits |= dim.bit(v)
-        return _column(dimension).op("&")(bits) != 0
-    return _column(dimension).in_(list(values))
+        held: ColumnElement[bool] = _column(dimension).op("&")(bits) != 0
+        return held
+    listed: ColumnElement[bool] = _column(dimension).in_(list(values))
+    return listed
 
 
 def count_cases(

@@ -1,0 +1,81 @@
+"""Small raw exports written by hand for the ETL tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from etl.load import LoadOptions
+
+KEY = b"test-pseudonym-key-0123456789"
+HEADER = [
+    "case_ref",
+    "received_on",
+    "contact_key",
+    "complainant_name",
+    "phone",
+    "email",
+    "cnic",
+    "address",
+    "channel",
+    "complaint_type",
+    "platform",
+    "gender",
+    "age",
+    "city",
+    "province",
+    "country",
+    "vulnerable_groups",
+    "referrals",
+    "case_notes",
+    "officer",
+]
+
+
+def case(**fields: str) -> dict[str, str]:
+    row = {
+        "case_ref": "DSH-1",
+        "received_on": "2024-03-05",
+        "contact_key": "0300-1111111",
+        "complainant_name": "Sana Malik",
+        "phone": "0300-1111111",
+        "email": "sana@x.pk",
+        "cnic": "35202-1234567-1",
+        "address": "House 1, Street 2, Lahore",
+        "channel": "PHONE",
+        "complaint_type": "BLACKMAIL",
+        "platform": "WHATSAPP",
+        "gender": "F",
+        "age": "24",
+        "city": "Lahore",
+        "province": "PB",
+        "country": "PK",
+        "vulnerable_groups": "",
+        "referrals": "LEGAL_AID",
+        "case_notes": "notes, here",
+        "officer": "Officer A",
+    }
+    row.update(fields)
+    return row
+
+
+def write_export(
+    path: Path,
+    rows: list[dict[str, str]],
+    header: list[str] | None = None,
+    encoding: str = "utf-8",
+    newline: str = "\n",
+) -> Path:
+    header = header or HEADER
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh, lineterminator=newline)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([row.get(h.lower(), "") for h in header])
+    return path
+
+
+def options(**overrides: object) -> LoadOptions:
+    base: dict[str, object] = {"dataset": "helpline-cases", "pseudonym_key": KEY}
+    base.update(overrides)
+    return LoadOptions(**base)  # type: ignore[arg-type]

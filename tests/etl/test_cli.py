@@ -1,0 +1,77 @@
+"""The ``amaan`` console command, run as a real process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .helpers import case, write_export
+
+AMAAN = str(Path(sys.executable).with_name("amaan"))
+REPORT_KEYS = {
+    "dataset",
+    "version",
+    "unchanged",
+    "rows_read",
+    "rows_rejected",
+    "rejects_file",
+    "columns_dropped",
+    "cases_cut_by_person_bound",
+    "values_cut_by_multi_value_bound",
+    "cases_loaded",
+    "cases_loaded_by_year",
+}
+
+
+def _run(args, db, key=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    env["AMAAN_DATABASE_URL"] = f"sqlite:///{db}"
+    if key:
+        env["AMAAN_PSEUDONYM_KEY"] = key
+    return subprocess.run([AMAAN, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_upgrade_load_json_and_repeat(tmp_path):
+    db = tmp_path / "w.db"
+    assert _run(["db", "upgrade"], db).returncode == 0
+    path = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(5)])
+    refused = _run(["etl", "load", str(path), "--dataset", "helpline-cases"], db)
+    assert refused.returncode != 0
+    assert "AMAAN_PSEUDONYM_KEY is not set" in refused.stderr
+    first = _run(
+        ["etl", "load", str(path), "--dataset", "helpline-cases", "--json"],
+        db,
+        key="a-long-secret-key-for-tests",
+    )
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report.keys() >= REPORT_KEYS
+    assert (report["cases_loaded"], report["unchanged"], report["version"]) == (5, False, 1)
+    again = _run(
+        ["etl", "load", str(path), "--dataset", "helpline-cases"],
+        db,
+        key="a-long-secret-key-for-tests",
+    )
+    assert again.returncode == 0 and "already loaded as version 1" in again.stdout
+
+
+def test_refusal_exits_non_zero_with_the_reason(tmp_path):
+    db = tmp_path / "w.db"
+    _run(["db", "upgrade"], db)
+    path = tmp_path / "x.csv"
+    path.write_text("name,phone\nA,1\n")
+    result = _run(["etl", "load", str(path), "--dataset", "d", "--demo-key"], db)
+    assert result.returncode == 1
+    assert "missing required column(s): received_on, contact_key, complaint_type, gender" in (
+        result.stderr
+    )
+
+
+def test_bad_settings_stop_with_a_message(tmp_path):
+    env_db = tmp_path / "w.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    env |= {"AMAAN_DATABASE_URL": f"sqlite:///{env_db}", "AMAAN_SUPPRESSION_THRESHOLD": "0"}
+    result = subprocess.run([AMAAN, "db", "upgrade"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert "invalid settings" in result.stderr and "suppression_threshold" in result.stderr

@@ -1,0 +1,178 @@
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from etl.errors import LoadRefused
+from etl.load import load_file
+from schema.models import Base, CaseCount, DatasetVersion, PersonContribution
+from schema.repositories.warehouse import count_cases
+
+from .helpers import HEADER, case, options, write_export
+
+
+def _table_counts(engine):
+    with Session(engine) as s:
+        return {
+            t.name: s.scalar(select(func.count()).select_from(t))
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def _counts(engine, version, group_by, filters=None):
+    with Session(engine) as s:
+        vid = s.scalar(select(DatasetVersion.id).where(DatasetVersion.number == version))
+        return count_cases(s, vid, group_by, filters)
+
+
+def test_load_aggregates_cases_and_reports(engine, tmp_path):
+    rows = [
+        case(contact_key="a@x.pk", gender="F", vulnerable_groups="MINOR;JOURNALIST"),
+        case(contact_key="b@x.pk", gender="M", referrals="FIA;POLICE"),
+        case(contact_key="c@x.pk", gender="female", received_on="2023-12-01"),
+    ]
+    report = load_file(write_export(tmp_path / "x.csv", rows), engine, options())
+    assert (report.version, report.rows_read, report.rows_rejected, report.cases_loaded) == (
+        1,
+        3,
+        0,
+        3,
+    )
+    assert report.cases_loaded_by_year == {"2023": 1, "2024": 2}
+    assert "cnic" in report.columns_dropped and "complainant_name" in report.columns_dropped
+    assert _counts(engine, 1, ["gender"]) == {("F",): 2, ("M",): 1}
+    assert _counts(engine, 1, ["vulnerable_group"]) == {("MINOR",): 1, ("JOURNALIST",): 1}
+    assert _counts(engine, 1, ["referral"]) == {("FIA",): 1, ("POLICE",): 1, ("LEGAL_AID",): 2}
+    assert _counts(engine, 1, ["gender"], {"vulnerable_group": ["MINOR", "HRD"]}) == {("F",): 1}
+    assert _counts(engine, 1, ["year"], {"province": ["PB"]}) == {("2023",): 1, ("2024",): 2}
+
+
+def test_person_bound_keeps_the_earliest_cases_across_batches(engine, tmp_path):
+    first = [case(contact_key="0300-5550001", received_on="2024-02-10", complaint_type="NCII")]
+    load_file(write_export(tmp_path / "a.csv", first), engine, options())
+    second = [
+        case(contact_key="+92 300 5550001", received_on="2024-04-01", complaint_type="THREATS"),
+        case(contact_key="03005550001", received_on="2024-01-15", complaint_type="HACKING"),
+        case(contact_key="0300 5550001", received_on="2024-05-01", complaint_type="DOXXING"),
+        case(contact_key="someone@else.pk", received_on="2024-05-01", complaint_type="DOXXING"),
+    ]
+    report = load_file(write_export(tmp_path / "b.csv", second), engine, options())
+    assert report.version == 2
+    assert report.cases_cut_by_person_bound == 2
+    assert report.cases_loaded == 2
+    assert _counts(engine, 2, ["complaint_type"]) == {
+        ("NCII",): 1,
+        ("HACKING",): 1,
+        ("DOXXING",): 1,
+    }
+    assert _counts(engine, 1, ["complaint_type"]) == {("NCII",): 1}
+    with Session(engine) as s:
+        assert sorted(s.scalars(select(PersonContribution.cases))) == [1, 2]
+    third = [case(contact_key="0300-5550001", received_on="2023-01-01")]
+    report = load_file(write_export(tmp_path / "c.csv", third), engine, options())
+    assert (report.cases_loaded, report.cases_cut_by_person_bound) == (0, 1)
+
+
+def test_reloading_a_file_changes_nothing(engine, tmp_path):
+    path = write_export(tmp_path / "x.csv", [case(), case(contact_key="z@z.pk")])
+    load_file(path, engine, options())
+    before = _table_counts(engine)
+    report = load_file(path, engine, options())
+    assert report.unchanged and report.version == 1 and report.cases_loaded == 0
+    assert _table_counts(engine) == before
+
+
+def _refused(engine, path, message, **opts):
+    before = _table_counts(engine)
+    with pytest.raises(LoadRefused, match=message):
+        load_file(path, engine, options(**opts))
+    assert _table_counts(engine) == before
+
+
+def test_refuses_missing_required_column(engine, tmp_path):
+    header = [h for h in HEADER if h != "gender"]
+    path = write_export(tmp_path / "x.csv", [case()], header=header)
+    _refused(engine, path, "missing required column.*gender")
+
+
+def test_refuses_empty_and_header_only_files(engine, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    _refused(engine, empty, "the file is empty")
+    bom_only = tmp_path / "bom.csv"
+    bom_only.write_bytes(b"\xef\xbb\xbf\r\n")
+    _refused(engine, bom_only, "the file is empty")
+    _refused(engine, write_export(tmp_path / "h.csv", []), "header but no rows")
+
+
+def test_refuses_files_that_are_not_csv_text(engine, tmp_path):
+    png = tmp_path / "photo.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    _refused(engine, png, "not a CSV export")
+    latin = write_export(tmp_path / "l.csv", [case(case_notes="café")], encoding="latin-1")
+    _refused(engine, latin, "not UTF-8")
+
+
+def test_refuses_when_too_many_rows_are_rejected(engine, tmp_path):
+    rows = [case(contact_key=f"p{i}@x.pk") for i in range(98)]
+    rows += [case(gender=""), case(complaint_type="nonsense")]
+    path = write_export(tmp_path / "x.csv", rows)
+    _refused(engine, path, r"2 of 100 rows rejected \(2.00%\)", max_reject_rate=0.01)
+    rejects = (tmp_path / "x.csv.rejects.csv").read_text()
+    assert "gender,required value is blank" in rejects
+    report = load_file(path, engine, options(max_reject_rate=0.05))
+    assert (report.rows_rejected, report.cases_loaded) == (2, 98)
+
+
+def test_rejects_file_never_holds_identifying_values(engine, tmp_path):
+    rows = [case(contact_key=f"p{i}@x.pk") for i in range(200)]
+    # A shifted row: the phone number lands in the complaint type column.
+    rows.append(case(complaint_type="0300-9876543", contact_key="", complainant_name="Hina Raza"))
+    path = write_export(tmp_path / "x.csv", rows)
+    report = load_file(path, engine, options())
+    text = Path(report.rejects_file).read_text()
+    assert "complaint_type" in text and "contact_key" in text
+    for secret in ("0300-9876543", "Hina Raza", "35202-1234567-1", "House 1"):
+        assert secret not in text
+        assert secret not in report.text()
+
+
+def test_odd_but_valid_csv(engine, tmp_path):
+    header = [h.upper() for h in reversed(HEADER)] + ["Extra Column"]
+    rows = [
+        case(
+            contact_key="a@x.pk",
+            case_notes="line one\nline two, with comma",
+            complainant_name="ثنا ملک",
+            address="گلی 4، لاہور",
+        ),
+        case(contact_key="b@x.pk", case_notes='He said "stop", then left'),
+    ]
+    path = write_export(
+        tmp_path / "x.csv", rows, header=header, encoding="utf-8-sig", newline="\r\n"
+    )
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    report = load_file(path, engine, options())
+    assert (report.rows_read, report.rows_rejected, report.cases_loaded) == (2, 0, 2)
+    assert "extra column" in report.columns_dropped
+
+
+def test_row_with_wrong_field_count_is_rejected(engine, tmp_path):
+    path = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(150)])
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("only,three,fields\n")
+    report = load_file(path, engine, options())
+    assert (report.rows_read, report.rows_rejected) == (151, 1)
+    assert "152,*,wrong number of fields" in Path(report.rejects_file).read_text()
+
+
+def test_streams_in_chunks(engine, tmp_path):
+    rows = [
+        case(contact_key=f"p{i}@x.pk", received_on=f"2024-{i % 12 + 1:02d}-01") for i in range(250)
+    ]
+    report = load_file(write_export(tmp_path / "x.csv", rows), engine, options(chunk_rows=40))
+    assert report.cases_loaded == 250
+    assert sum(v for v in _counts(engine, 1, ["month"]).values()) == 250
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(CaseCount)) == 12
