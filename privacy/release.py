@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -90,6 +91,17 @@ class Release:
                 yield Cell(self.keys[i], counts[i], lower[i], upper[i], False, None, total)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Everything about a table that depends only on its public axes, computed once."""
+
+    shape: tuple[int, ...]
+    keys: tuple[tuple[str | None, ...], ...]
+    sensitive: np.ndarray  # per item: touches a sensitive value
+    margins: tuple[tuple[tuple[int, ...], int, int], ...]  # (summed axes, cells covered, size)
+    equations: suppression.Equations | None
+
+
 def _sensitive_mask(axes: Sequence[Axis], shape: tuple[int, ...]) -> np.ndarray:
     mask = np.zeros(shape, dtype=bool)
     for i, axis in enumerate(axes):
@@ -108,6 +120,29 @@ def _keys(axes: Sequence[Axis], s: tuple[int, ...] = ()) -> list[tuple[str | Non
     return out
 
 
+@lru_cache(maxsize=256)
+def _layout(axes: tuple[Axis, ...], margins: bool) -> _Layout:
+    shape = tuple(len(a.codes) for a in axes)
+    cells = _sensitive_mask(axes, shape)
+    keys = _keys(axes)
+    flags = [cells.reshape(-1)]
+    spans = []
+    offsets: dict[tuple[int, ...], int] = {}
+    at = int(np.prod(shape))
+    if margins and axes:
+        for s in suppression.margin_sets(len(axes)):
+            touched = cells.any(axis=s)
+            offsets[s] = at
+            at += touched.size
+            spans.append((s, int(np.prod([shape[i] for i in s])), int(touched.size)))
+            flags.append(touched.reshape(-1))
+            keys += _keys(axes, s)
+    sensitive = np.concatenate(flags)
+    sensitive.flags.writeable = False
+    equations = suppression.equations(shape, offsets) if offsets else None
+    return _Layout(shape, tuple(keys), sensitive, tuple(spans), equations)
+
+
 def release(
     plan: Plan, true_counts: Sequence[int], axes: Sequence[Axis], policy: Policy
 ) -> Release:
@@ -121,36 +156,28 @@ def release(
 
 def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Policy) -> Release:
     """Everything after the noise. Reads only noisy values; public for the zero-noise tests."""
-    shape = tuple(len(a.codes) for a in axes)
-    n = int(np.prod(shape))
-    grid = noisy.reshape(shape)
-    sensitive = _sensitive_mask(axes, shape) | policy.sensitive_query
-    values = [grid.reshape(-1)]
-    widths = [np.full(n, plan.margin_of_error, dtype=np.int64)]
-    flags = [sensitive.reshape(-1)]
-    keys = _keys(axes)
-    offsets: dict[tuple[int, ...], int] = {}
-    if policy.margins and axes:
+    layout = _layout(tuple(axes), policy.margins)
+    n = len(noisy)
+    raw = noisy
+    width = np.full(len(layout.keys), plan.margin_of_error, dtype=np.int64)
+    if layout.margins:
+        grid = noisy.reshape(layout.shape)
+        parts = [noisy]
         at = n
-        for s in suppression.margin_sets(len(axes)):
-            summed = grid.sum(axis=s)
-            covered = int(np.prod([shape[i] for i in s]))
-            offsets[s] = at
-            at += summed.size
-            values.append(np.asarray(summed, dtype=np.int64).reshape(-1))
-            half = sum_half_width(plan.scale, covered, plan.confidence)
-            widths.append(np.full(summed.size, half, dtype=np.int64))
-            flags.append(sensitive.any(axis=s).reshape(-1) if s else sensitive.reshape(-1))
-            keys += _keys(axes, s)
-    raw = np.concatenate(values)
-    width = np.concatenate(widths)
-    touch = np.concatenate(flags)
+        for s, covered, size in layout.margins:
+            parts.append(grid.sum(axis=s, dtype=np.int64).reshape(-1))
+            width[at : at + size] = sum_half_width(plan.scale, covered, plan.confidence)
+            at += size
+        raw = np.concatenate(parts)
+    touch = layout.sensitive | policy.sensitive_query
     counts: np.ndarray = np.maximum(raw, 0)
-    reasons = np.zeros(len(raw), dtype=np.int8)
-    reasons[touch & (counts < policy.sensitive_threshold)] = suppression.SENSITIVE
-    reasons[~touch & (counts < policy.threshold)] = suppression.BELOW
-    if offsets:
-        suppression.complementary(counts, reasons, suppression.equations(shape, offsets))
+    reasons = np.where(
+        touch,
+        np.where(counts < policy.sensitive_threshold, suppression.SENSITIVE, 0),
+        np.where(counts < policy.threshold, suppression.BELOW, 0),
+    ).astype(np.int8)
+    if layout.equations is not None:
+        suppression.complementary(counts, reasons, layout.equations)
     lower: np.ndarray = np.maximum(raw - width, 0)
     upper: np.ndarray = np.maximum(raw + width, 0)
     if policy.rounding:
@@ -162,7 +189,7 @@ def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Pol
         axes=tuple(axes),
         plan=plan,
         policy=policy,
-        keys=tuple(keys),
+        keys=layout.keys,
         counts=counts,
         lower=lower,
         upper=upper,
