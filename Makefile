@@ -30,8 +30,8 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python bench/etl.py
-	$(BIN)/python bench/privacy.py
+	$(BIN)/python -m bench.etl
+	$(BIN)/python -m bench.privacy
 
 clean:
 	rm -rf $(VENV) demo-data amaan.db .pytest_cache .mypy_cache .ruff_cache

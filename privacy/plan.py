@@ -38,29 +38,42 @@ def _measurement(scale: float) -> Any:
     return dp.m.make_laplace(*space, scale=scale)
 
 
-def plan_for_scale(scale: float, *, sensitivity: int, cells: int, confidence: float) -> Plan:
-    """The plan for a given noise scale; ε is whatever the measurement's map says."""
-    if not (scale > 0 and math.isfinite(scale)):
-        raise InvalidEpsilon("the noise scale must be positive and finite")
-    meas = _measurement(scale)
+def _plan(
+    meas: Any,
+    scale: float,
+    sensitivity: int,
+    cells: int,
+    confidence: float,
+    loss: float | None = None,
+) -> Plan:
     return Plan(
         sensitivity=sensitivity,
         cells=cells,
         scale=scale,
-        epsilon=Epsilon.from_float_ceil(meas.map(sensitivity)),
+        epsilon=Epsilon.from_float_ceil(meas.map(sensitivity) if loss is None else loss),
         confidence=confidence,
         margin_of_error=cell_half_width(scale, confidence),
         measurement=meas,
     )
 
 
-def _scale_for_epsilon(epsilon: Epsilon, sensitivity: int) -> float:
-    """The smallest scale whose privacy map stays within ``epsilon``."""
+def plan_for_scale(scale: float, *, sensitivity: int, cells: int, confidence: float) -> Plan:
+    """The plan for a given noise scale; ε is whatever the measurement's map says."""
+    if not (scale > 0 and math.isfinite(scale)):
+        raise InvalidEpsilon("the noise scale must be positive and finite")
+    return _plan(_measurement(scale), scale, sensitivity, cells, confidence)
+
+
+def _for_epsilon(epsilon: Epsilon, sensitivity: int) -> tuple[float, Any, float]:
+    """The smallest scale whose privacy map stays within ``epsilon``: scale, measurement, map."""
     target = epsilon.largest_float_within()
-    scale = sensitivity / target
+    # Start one step below the target so that the map's upward rounding rarely needs a retry.
+    scale = math.nextafter(sensitivity / math.nextafter(target, 0.0), math.inf)
     for _ in range(64):
-        if _measurement(scale).map(sensitivity) <= target:
-            return scale
+        meas = _measurement(scale)
+        loss = meas.map(sensitivity)
+        if loss <= target:
+            return scale, meas, loss
         scale = math.nextafter(scale, math.inf)
     raise ArithmeticError("could not find a scale within the requested epsilon")
 
@@ -97,8 +110,8 @@ def plan_release(
                 requested=str(epsilon),
                 maximum=str(max_epsilon),
             )
-        scale = _scale_for_epsilon(epsilon, sensitivity)
-        return plan_for_scale(scale, sensitivity=sensitivity, cells=cells, confidence=confidence)
+        scale, meas, loss = _for_epsilon(epsilon, sensitivity)
+        return _plan(meas, scale, sensitivity, cells, confidence, loss)
     assert margin_of_error is not None
     if not (margin_of_error >= 1 and math.isfinite(margin_of_error)):
         raise InvalidEpsilon("the margin of error must be a number of cases, at least 1")

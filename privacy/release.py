@@ -8,9 +8,11 @@ reason depends only on public facts (its key and the query) and on noisy values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from privacy.errors import InvalidQuery
 from privacy.plan import MECHANISM, Plan
 
 TOTAL = None  # the key value of an axis a total sums over
+_REASON_NAMES = np.array([None, *(suppression.REASONS[k] for k in sorted(suppression.REASONS))])
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,9 @@ class Policy:
     rounding: int | None = None  # e.g. 5 for partner extracts
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """One released cell or total. A suppressed one has no count and no interval."""
+
     key: tuple[str | None, ...]
     count: int | None
     lower: int | None
@@ -73,22 +77,33 @@ class Release:
         )
 
     def cells(self) -> list[Cell]:
-        return list(self._items(0, self.n_cells, total=False))
+        return self._items(0, self.n_cells, total=False)
 
     def totals(self) -> list[Cell]:
-        return list(self._items(self.n_cells, len(self.keys), total=True))
+        return self._items(self.n_cells, len(self.keys), total=True)
 
-    def _items(self, start: int, stop: int, total: bool) -> Iterator[Cell]:
-        counts = self.counts.tolist()
-        lower = self.lower.tolist()
-        upper = self.upper.tolist()
-        reasons = self.reasons.tolist()
-        for i in range(start, stop):
-            r = reasons[i]
-            if r:
-                yield Cell(self.keys[i], None, None, None, True, suppression.REASONS[r], total)
-            else:
-                yield Cell(self.keys[i], counts[i], lower[i], upper[i], False, None, total)
+    def _items(self, start: int, stop: int, total: bool) -> list[Cell]:
+        part = slice(start, stop)
+        reasons = self.reasons[part]
+        hidden = reasons != 0
+
+        def numbers(values: np.ndarray) -> list[int | None]:
+            out = values[part].astype(object)
+            out[hidden] = None
+            return list(out.tolist())
+
+        return list(
+            map(
+                Cell,
+                self.keys[part],
+                numbers(self.counts),
+                numbers(self.lower),
+                numbers(self.upper),
+                hidden.tolist(),
+                _REASON_NAMES[reasons].tolist(),
+                repeat(total, stop - start),
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def test_refusals_name_the_problem():
     kw = {"sensitivity": 2, "cells": 10, "max_epsilon": Epsilon.parse("0.5"), "max_cells": 100}
     with pytest.raises(InvalidEpsilon, match="greater than 0"):
         plan_release(epsilon=Epsilon(0), **kw)
-    with pytest.raises(EpsilonAboveMaximum, match="above the maximum per query, 0.5") as exc:
+    with pytest.raises(EpsilonAboveMaximum, match=r"above the maximum per query, 0\.5") as exc:
         plan_release(epsilon=Epsilon.parse("0.6"), **kw)
     assert exc.value.code == "epsilon_above_maximum"
     with pytest.raises(MarginUnreachable, match="needs epsilon") as exc2:

@@ -1,0 +1,56 @@
+"""The tree's dependency rules and the project's own red lines, checked on the source."""
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {"api", "privacy", "schema", "etl"}
+ALLOWED = {
+    "privacy": set(),
+    "schema": set(),
+    "etl": {"schema"},
+    "api": {"privacy", "schema", "etl"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_dependencies_point_one_way(package):
+    for path in (ROOT / package).rglob("*.py"):
+        used = (_imports(path) & OURS) - {package}
+        assert used <= ALLOWED[package], f"{path.relative_to(ROOT)} imports {used}"
+
+
+@pytest.mark.parametrize("package", sorted(OURS))
+def test_top_level_modules_are_ours(package):
+    module = importlib.import_module(package)
+    assert Path(module.__file__).resolve().is_relative_to(ROOT / package)
+
+
+def test_privacy_interface_has_no_web_or_sql_or_pandas():
+    for path in (ROOT / "privacy").rglob("*.py"):
+        assert not _imports(path) & {"fastapi", "sqlalchemy", "pandas", "strawberry"}, path
+
+
+def test_noise_only_from_opendp_and_only_contrib():
+    serving = [p for pkg in ("privacy", "api", "schema") for p in (ROOT / pkg).rglob("*.py")]
+    for path in serving:
+        source = path.read_text("utf-8")
+        assert "random" not in _imports(path), path
+        assert not re.search(r"\bnp\.random\b|numpy\.random", source), path
+        for call in re.findall(r"enable_features\(([^)]*)\)", source):
+            assert call.strip() == '"contrib"', path
