@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
-from typing import NamedTuple
 
 import numpy as np
 
@@ -41,7 +40,8 @@ class Policy:
     rounding: int | None = None  # e.g. 5 for partner extracts
 
 
-class Cell(NamedTuple):
+@dataclass(slots=True)
+class Cell:
     """One released cell or total. A suppressed one has no count and no interval."""
 
     key: tuple[str | None, ...]
