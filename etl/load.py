@@ -6,19 +6,24 @@ import csv
 import os
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from etl import parallel
 from etl.codes import build_codebook
 from etl.errors import LoadRefused
-from etl.reader import ExportReader, file_sha256
+from etl.parallel import RangeJob, worker_pool
+from etl.ranges import split
+from etl.reader import ExportReader
 from etl.report import LoadReport
-from etl.transform import STAGED_COLUMNS, Limits, transform_chunk
+from etl.transform import STAGED_COLUMNS, Limits
 from schema.codelists import codelists
-from schema.models import DatasetVersion, LoadBatch
+from schema.models import Dataset, DatasetVersion, LoadBatch
 from schema.repositories import datasets as datasets_repo
 from schema.repositories import loads
 
@@ -32,7 +37,8 @@ class LoadOptions:
     max_reject_rate: float = 0.01
     max_cases_per_person: int = 2
     aliases: Path | None = None
-    chunk_rows: int = 50_000
+    range_bytes: int = 8 << 20  # the unit of parallel work
+    workers: int | None = None  # worker processes; default: one per core
 
 
 def rejects_path(path: Path) -> Path:
@@ -46,10 +52,10 @@ def load_file(
         raise LoadRefused(f"no such file: {path}")
     if not options.pseudonym_key:
         raise LoadRefused("no pseudonym key: set AMAAN_PSEUDONYM_KEY")
-    book = build_codebook(options.aliases)
-    sha = file_sha256(path)
-    size = path.stat().st_size
-    with ExportReader(path, options.chunk_rows) as reader, engine.begin() as conn:
+    build_codebook(options.aliases)  # a bad mapping file fails here, before any work
+    reader = ExportReader(path)
+    ranges, sha = split(path, reader.data_start, options.range_bytes)
+    with worker_pool(len(ranges), options.workers) as pool, engine.begin() as conn:
         session = Session(bind=conn)
         lists = codelists()
         dataset = datasets_repo.get_or_create_dataset(
@@ -64,75 +70,106 @@ def load_file(
             version = session.get(DatasetVersion, done.version_id)
             assert version is not None
             return LoadReport(options.dataset, version.number, True, sha)
-
         report = LoadReport(options.dataset, 0, False, sha, columns_dropped=reader.dropped)
-        limits = Limits(dataset.max_vulnerable_groups, dataset.max_referrals)
-        reasons: Counter[str] = Counter()
-        out = rejects_path(path)
-        tmp = out.with_name(out.name + ".part")
+        job = RangeJob(
+            path=path,
+            width=len(reader.header),
+            places=reader.places,
+            key=options.pseudonym_key,
+            limits=Limits(dataset.max_vulnerable_groups, dataset.max_referrals),
+            aliases=options.aliases,
+            today=date.today(),
+        )
         loads.create_staging(conn)
-        try:
-            with tmp.open("w", encoding="utf-8", newline="") as rejects_fh:
-                writer = csv.writer(rejects_fh)
-                writer.writerow(["row", "column", "reason"])
-                for chunk in reader.chunks():
-                    t = transform_chunk(chunk, book, options.pseudonym_key, limits)
-                    columns = (t.cases[c].tolist() for c in STAGED_COLUMNS)
-                    loads.stage_rows(conn, zip(*columns, strict=True))
-                    writer.writerows(t.rejects.itertuples(index=False, name=None))
-                    report.rows_rejected += chunk.size - len(t.cases)
-                    report.values_cut_by_multi_value_bound += t.values_cut
-                    for col, why in zip(t.rejects["column"], t.rejects["reason"], strict=True):
-                        reasons[f"{col}: {why}"] += 1
-                    if progress:
-                        progress(reader.bytes_read(), size, reader.rows_read)
-            report.rows_read = reader.rows_read
-            report.rejects_by_reason = dict(reasons)
-            if report.rows_rejected:
-                os.replace(tmp, out)
-                report.rejects_file = str(out)
-            else:
-                tmp.unlink()
-            _refuse_if_unfit(report, options.max_reject_rate)
-
-            previous = datasets_repo.latest_version(session, dataset.id)
-            loads.bound_contributions(conn, dataset.id, dataset.max_cases_per_person)
-            version = DatasetVersion(
-                dataset_id=dataset.id,
-                number=(previous.number + 1) if previous else 1,
-                codelist_version=lists.version,
-                first_month="",
-                last_month="",
-            )
-            session.add(version)
-            session.flush()
-            loads.write_version_facts(conn, version.id, previous.id if previous else None)
-            span = loads.month_range(conn, version.id)
-            assert span is not None
-            version.first_month, version.last_month = span
-            staged = loads.staged_count(conn)
-            report.cases_loaded_by_year = loads.kept_by_year(conn)
-            report.cases_loaded = sum(report.cases_loaded_by_year.values())
-            report.cases_cut_by_person_bound = staged - report.cases_loaded
-            report.version = version.number
-            session.add(
-                LoadBatch(
-                    dataset_id=dataset.id,
-                    version_id=version.id,
-                    file_sha256=sha,
-                    file_name=path.name[:255],
-                    rows_read=report.rows_read,
-                    rows_rejected=report.rows_rejected,
-                    cases_cut_by_person_bound=report.cases_cut_by_person_bound,
-                    values_cut_by_multi_value_bound=report.values_cut_by_multi_value_bound,
-                    cases_loaded=report.cases_loaded,
-                )
-            )
-            session.flush()
-            loads.drop_staging(conn)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _stage_all(conn, path, job, ranges, pool, report, progress)
+        _refuse_if_unfit(report, options.max_reject_rate)
+        _fold_into_new_version(conn, session, dataset, report, path, sha)
+        loads.drop_staging(conn)
         return report
+
+
+def _stage_all(
+    conn: Connection,
+    path: Path,
+    job: RangeJob,
+    ranges: list[tuple[int, int]],
+    pool: ProcessPoolExecutor | None,
+    report: LoadReport,
+    progress: Progress | None,
+) -> None:
+    """Stage every valid case; write the rejects file; count what was rejected and cut."""
+    out = rejects_path(path)
+    tmp = out.with_name(out.name + ".part")
+    reasons: Counter[str] = Counter()
+    size = path.stat().st_size
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["row", "column", "reason"])
+            for result in parallel.results(job, ranges, pool):
+                offset = report.rows_read
+                t = result.transformed
+                t.cases["seq"] += offset
+                columns = (t.cases[c].tolist() for c in STAGED_COLUMNS)
+                loads.stage_rows(conn, zip(*columns, strict=True))
+                rejects = t.rejects.assign(row=t.rejects["row"].astype("int64") + offset)
+                writer.writerows(rejects.itertuples(index=False, name=None))
+                for col, why in zip(rejects["column"], rejects["reason"], strict=True):
+                    reasons[f"{col}: {why}"] += 1
+                report.rows_read += result.records
+                report.rows_rejected += result.records - len(t)
+                report.values_cut_by_multi_value_bound += t.values_cut
+                if progress:
+                    progress(result.end, size, report.rows_read)
+        report.rejects_by_reason = dict(reasons)
+        if report.rows_rejected:
+            os.replace(tmp, out)
+            report.rejects_file = str(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fold_into_new_version(
+    conn: Connection,
+    session: Session,
+    dataset: Dataset,
+    report: LoadReport,
+    path: Path,
+    sha: str,
+) -> None:
+    previous = datasets_repo.latest_version(session, dataset.id)
+    loads.bound_contributions(conn, dataset.id, dataset.max_cases_per_person)
+    version = DatasetVersion(
+        dataset_id=dataset.id,
+        number=(previous.number + 1) if previous else 1,
+        codelist_version=codelists().version,
+        first_month="",
+        last_month="",
+    )
+    session.add(version)
+    session.flush()
+    loads.write_version_facts(conn, version.id, previous.id if previous else None)
+    span = loads.month_range(conn, version.id)
+    assert span is not None
+    version.first_month, version.last_month = span
+    report.cases_loaded_by_year = loads.kept_by_year(conn)
+    report.cases_loaded = sum(report.cases_loaded_by_year.values())
+    report.cases_cut_by_person_bound = loads.staged_count(conn) - report.cases_loaded
+    report.version = version.number
+    session.add(
+        LoadBatch(
+            dataset_id=dataset.id,
+            version_id=version.id,
+            file_sha256=sha,
+            file_name=path.name[:255],
+            rows_read=report.rows_read,
+            rows_rejected=report.rows_rejected,
+            cases_cut_by_person_bound=report.cases_cut_by_person_bound,
+            values_cut_by_multi_value_bound=report.values_cut_by_multi_value_bound,
+            cases_loaded=report.cases_loaded,
+        )
+    )
+    session.flush()
 
 
 def _refuse_if_unfit(report: LoadReport, max_reject_rate: float) -> None:

@@ -1,4 +1,4 @@
-"""Reading the raw export as a stream of chunks of records.
+"""Reading the raw export: the header, then ranges of records.
 
 Only the columns the pipeline needs are kept from each record; the identifying columns
 (except the contact key, which is pseudonymised at once) never enter a chunk.
@@ -7,9 +7,8 @@ Only the columns the pipeline needs are kept from each record; the identifying c
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -45,20 +44,12 @@ csv.field_size_limit(1 << 20)
 @dataclass
 class Chunk:
     first_row: int  # record number of the chunk's first record; the header is record 1
-    columns: dict[str, list[str]]
+    columns: dict[str, Sequence[str]]
     bad_rows: list[int]  # record numbers whose field count differs from the header's
 
     @property
     def size(self) -> int:
         return len(next(iter(self.columns.values())))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_looks_like_text(raw: BinaryIO) -> None:
@@ -75,25 +66,37 @@ def _check_looks_like_text(raw: BinaryIO) -> None:
             raise LoadRefused("the file is not UTF-8 text; export the CSV as UTF-8") from exc
 
 
+def _header_end(head: bytes) -> int:
+    """Byte offset just after the header record (its first newline outside quotes)."""
+    at = 0
+    while True:
+        nl = head.find(b"\n", at)
+        if nl < 0:
+            return len(head)
+        if head.count(b'"', 0, nl) % 2 == 0:
+            return nl + 1
+        at = nl + 1
+
+
 class ExportReader:
-    """Iterates over a raw export in chunks; ``header`` and ``dropped`` are known on open."""
+    """Checks an export's header on open; ``read_range`` then reads its records in parallel."""
 
-    def __init__(self, path: Path, chunk_rows: int = 50_000) -> None:
+    HEAD_BYTES = 1 << 20
+
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.chunk_rows = chunk_rows
-        self._raw = path.open("rb")
+        with path.open("rb") as raw:
+            _check_looks_like_text(raw)
+            head = raw.read(self.HEAD_BYTES)
+        self.data_start = _header_end(head)
         try:
-            self._open()
-        except BaseException:
-            self._raw.close()
-            raise
-
-    def _open(self) -> None:
-        _check_looks_like_text(self._raw)
-        self.rows_read = 0
-        self._text = io.TextIOWrapper(self._raw, encoding="utf-8-sig", newline="")
-        self._rows = csv.reader(self._text, strict=True)
-        header = self._next_record()
+            text = head[: self.data_start].decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise LoadRefused("the file is not UTF-8 text; export the CSV as UTF-8") from exc
+        try:
+            header = next(csv.reader(io.StringIO(text, newline=""), strict=True), None)
+        except csv.Error as exc:
+            raise LoadRefused(f"the header is not valid CSV: {exc}") from exc
         if header is None or not any(h.strip() for h in header):
             raise LoadRefused("the file is empty")
         self.header = [h.strip().lower() for h in header]
@@ -108,56 +111,27 @@ class ExportReader:
                 + f" (the header has {len(self.header)} column(s); is this the case export?)"
             )
         self.dropped = [h for h in self.header if h not in KEPT]
-        self._index = {c: self.header.index(c) for c in KEPT if c in self.header}
+        self.places = [(c, self.header.index(c) if c in self.header else None) for c in KEPT]
 
-    def _next_record(self) -> list[str] | None:
-        try:
-            return next(self._rows)
-        except StopIteration:
-            return None
-        except UnicodeDecodeError as exc:
-            raise LoadRefused(
-                f"the file is not UTF-8 text near record {self.rows_read + 2}"
-            ) from exc
-        except csv.Error as exc:
-            raise LoadRefused(
-                f"the file is not valid CSV near record {self.rows_read + 2}: {exc}"
-            ) from exc
 
-    def bytes_read(self) -> int:
-        return self._raw.tell()
-
-    def chunks(self) -> Iterator[Chunk]:
-        width = len(self.header)
-        while True:
-            first = self.rows_read + 2
-            cols: dict[str, list[str]] = {c: [] for c in KEPT}
-            bad: list[int] = []
-            n = 0
-            while n < self.chunk_rows:
-                rec = self._next_record()
-                if rec is None:
-                    break
-                if not rec:  # a blank line is not a record
-                    continue
-                number = self.rows_read + 2
-                self.rows_read += 1
-                if len(rec) != width:
-                    bad.append(number)
-                    rec = [""] * width
-                for c in KEPT:
-                    i = self._index.get(c)
-                    cols[c].append(rec[i] if i is not None else "")
-                n += 1
-            if n == 0:
-                return
-            yield Chunk(first, cols, bad)
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> ExportReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def read_range(
+    path: Path, start: int, end: int, width: int, places: list[tuple[str, int | None]]
+) -> Chunk:
+    """The records in bytes ``start:end``, numbered as if the range began at record 2."""
+    with path.open("rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadRefused(f"the file is not UTF-8 text (near byte {start + exc.start:,})") from exc
+    try:
+        records = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
+    except csv.Error as exc:
+        raise LoadRefused(f"the file is not valid CSV (after byte {start:,}): {exc}") from exc
+    bad = [i + 2 for i, r in enumerate(records) if len(r) != width]
+    for number in bad:
+        records[number - 2] = [""] * width
+    blank = [""] * len(records)
+    cols = {c: ([r[i] for r in records] if i is not None else blank) for c, i in places}
+    return Chunk(2, cols, bad)

@@ -45,7 +45,7 @@ COLUMNS = [
     "officer",
 ]
 # Cases per kept case, measured at scale 1 (the extra ones are cut by the person bound).
-ROWS_PER_KEPT_CASE = 1.122
+ROWS_PER_KEPT_CASE = 1.178
 AGE_RANGES = {
     "U18": (11, 17),
     "18_30": (18, 30),

@@ -1,7 +1,9 @@
 """Validate and generalise one chunk of raw records into case rows for staging.
 
 A raw export repeats a small number of distinct spellings (codes, labels, dates, lists), so
-every column is decided once per distinct value and broadcast back to the rows.
+every column is decided once per distinct value and broadcast back to the rows. A case leaves
+as four integers: its record number, its 64-bit pseudonym, its day and its packed dimension
+values (``schema.facts``).
 
 A rejected row is reported by record number, column and reason only: no value from the file
 is ever repeated, since a shifted column can put a phone number where a code should be.
@@ -10,7 +12,7 @@ is ever repeated, since a shifted column can put a phone number where a code sho
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,13 +25,12 @@ from etl.countries import ISO_ALPHA2
 from etl.pseudonym import pseudonymise
 from etl.reader import Chunk
 from schema.codelists import codelists
-from schema.models import FACT_DIMENSIONS
+from schema.facts import decode, encode, month_index
 
 FIRST_DATE = date(2016, 1, 1)
 AGE_BANDS = ((17, "U18"), (30, "18_30"), (45, "31_45"), (60, "46_60"), (120, "60P"))
 BLANK_AS = {"channel": "OTHER", "platform": "NONE_UNK", "province": "UNK", "country": "UNK"}
-REQUIRED_CODES = ("complaint_type", "gender")
-STAGED_COLUMNS = ["seq", "pseudonym", "received", *FACT_DIMENSIONS]
+STAGED_COLUMNS = ["seq", "pseudonym", "day", "combo"]
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d.*)?$")
 BLANK = "required value is blank"
 NOT_CODED = "not a code or label of the code list"
@@ -48,53 +49,91 @@ class Limits:
 
 @dataclass
 class Transformed:
-    cases: pd.DataFrame  # STAGED_COLUMNS
+    cases: dict[str, np.ndarray]  # STAGED_COLUMNS, one int64 array each
     rejects: pd.DataFrame  # row, column, reason
     values_cut: int
 
+    def __len__(self) -> int:
+        return len(self.cases["seq"])
 
-def _decide(values: list[str], decide: Callable[[str], Decision]) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``decide`` once per distinct value; return loaded values and reasons per row."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
-    decided = [decide(u) for u in uniques]
-    loaded = np.empty(len(decided), dtype=object)
-    loaded[:] = [d[0] for d in decided]
-    reasons = np.array([d[1] for d in decided], dtype=object)
-    return loaded[codes], reasons[codes]
+    def rows(self) -> list[dict[str, object]]:
+        """The cases as readable fact columns (for tests and debugging)."""
+        decoded = decode(self.cases["combo"])
+        return [{k: v[i] for k, v in decoded.items()} for i in range(len(self))]
 
 
-def _code(lookup: dict[str, str], blank_as: str | None) -> Callable[[str], Decision]:
+def _decide(
+    values: Sequence[str], decide: Callable[[str], Decision]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Apply ``decide`` once per distinct value; return loaded values and reasons per row.
+
+    The reasons are ``None`` when every row passed (the common case).
+    """
+    memo = {u: decide(u) for u in set(values)}
+    loaded = np.empty(len(values), dtype=object)
+    loaded[:] = [memo[v][0] for v in values]
+    if all(d[1] is None for d in memo.values()):
+        return loaded, None
+    reasons = np.empty(len(values), dtype=object)
+    reasons[:] = [memo[v][1] for v in values]
+    return loaded, reasons
+
+
+def _positions(dimension: str) -> dict[str, int]:
+    return {code: i for i, code in enumerate(codelists()[dimension].code_list())}
+
+
+def _code(
+    dimension: str, lookup: dict[str, str], blank_as: str | None
+) -> Callable[[str], Decision]:
+    at = _positions(dimension)
+
     def decide(raw: str) -> Decision:
         text = fold(raw)
         if not text:
-            return (blank_as, None) if blank_as else (None, BLANK)
+            return (at[blank_as], None) if blank_as else (None, BLANK)
         code = lookup.get(text)
-        return (code, None) if code else (None, NOT_CODED)
+        return (at[code], None) if code else (None, NOT_CODED)
 
     return decide
 
 
 def _country(lookup: dict[str, str]) -> Callable[[str], Decision]:
+    at = _positions("country")
+
     def decide(raw: str) -> Decision:
         text = fold(raw)
         if not text:
-            return "UNK", None
+            return at["UNK"], None
         code = lookup.get(text)
         if code:
-            return code, None
+            return at[code], None
         if text.upper() in ISO_ALPHA2:
-            return "OTHER", None
+            return at["OTHER"], None
         return None, "not an ISO 3166 country code or a listed country"
 
     return decide
 
 
 def _city(lookup: dict[str, str]) -> Callable[[str], Decision]:
+    at = _positions("city")
+
     def decide(raw: str) -> Decision:
         text = fold(raw)
-        return (lookup.get(text, "OTHER") if text else "UNK"), None
+        return at[lookup.get(text, "OTHER") if text else "UNK"], None
 
     return decide
+
+
+def _date_parts(values: Sequence[str]) -> list[str]:
+    """The date part of each value; a malformed time part makes the whole value invalid."""
+    out = []
+    for raw in values:
+        text = raw.strip()
+        if len(text) > 10 and not (text[10] in " T" and text[11:12].isdigit()):
+            text = "!" + text  # never a date
+        out.append(text[:10] if len(text) > 10 and text[0] != "!" else text)
+    return out
 
 
 def _date(today: date) -> Callable[[str], Decision]:
@@ -113,21 +152,22 @@ def _date(today: date) -> Callable[[str], Decision]:
             return None, f"date before {FIRST_DATE.isoformat()}"
         if day > today:
             return None, "date in the future"
-        return day.isoformat(), None
+        return (day.toordinal(), month_index(day.year, day.month)), None
 
     return decide
 
 
 def _age(raw: str) -> Decision:
+    at = _positions("age_band")
     text = raw.strip()
     if not text:
-        return "UNK", None
+        return at["UNK"], None
     if not text.isdigit() or len(text) > 3:
         return None, "not a whole number of years"
     years = int(text)
     for top, band in AGE_BANDS:
         if years <= top:
-            return band, None
+            return at[band], None
     return None, "age above 120"
 
 
@@ -170,7 +210,7 @@ def transform_chunk(
         "referrals": _multi("referral", book.lookup("referral"), limits.referral),
     }
     for dim in ("complaint_type", "gender", "channel", "platform", "province"):
-        decisions[dim] = _code(book.lookup(dim), BLANK_AS.get(dim))
+        decisions[dim] = _code(dim, book.lookup(dim), BLANK_AS.get(dim))
     loaded: dict[str, np.ndarray] = {}
     problems: list[pd.DataFrame] = []
     bad = np.isin(rows, chunk.bad_rows)
@@ -186,9 +226,10 @@ def transform_chunk(
             pd.DataFrame({"row": rows[blank_contact], "column": "contact_key", "reason": BLANK})
         )
     bad |= blank_contact
+    inputs = {**cols, "received_on": _date_parts(cols["received_on"])}
     for column, decide in decisions.items():
-        values, reasons = _decide(cols[column], decide)
-        failed = reasons != None  # noqa: E711 (elementwise over an object array)
+        values, reasons = _decide(inputs[column], decide)
+        failed = reasons != None if reasons is not None else np.zeros(len(rows), bool)  # noqa: E711
         if failed.any():
             problems.append(
                 pd.DataFrame({"row": rows[failed], "column": column, "reason": reasons[failed]})
@@ -202,44 +243,37 @@ def _assemble(
     rows: np.ndarray,
     good: np.ndarray,
     loaded: dict[str, np.ndarray],
-    contacts: list[str],
+    contacts: Sequence[str],
     key: bytes,
     problems: list[pd.DataFrame],
 ) -> Transformed:
-    lists = codelists()
-    vg = loaded["vulnerable_groups"][good]
-    ref = loaded["referrals"][good]
-    received = pd.Series(loaded["received_on"][good], dtype=object)
-    month = received.str.slice(0, 7)
-    quarter = (month.str.slice(5, 7).astype(int) - 1) // 3 + 1
-    ctype = pd.Series(loaded["complaint_type"][good], dtype=object)
-    city = pd.Series(loaded["city"][good], dtype=object)
-    cases = pd.DataFrame(
-        {
-            "seq": rows[good],
-            "pseudonym": pseudonymise([c for c, ok in zip(contacts, good, strict=True) if ok], key),
-            "received": received,
-            "month": month,
-            "quarter": month.str.slice(0, 4) + "-Q" + quarter.astype(str),
-            "year": month.str.slice(0, 4),
-            "complaint_type": ctype,
-            "complaint_group": ctype.map(lists.complaint_group_of()),
-            "gender": loaded["gender"][good],
-            "age_band": loaded["age"][good],
-            "province": loaded["province"][good],
-            "city": city,
-            "fia_city": city.map(lists.fia_city_of()),
-            "channel": loaded["channel"][good],
-            "platform": loaded["platform"][good],
-            "country": loaded["country"][good],
-            "vulnerable_group": [m for m, _ in vg],
-            "referral": [m for m, _ in ref],
-        }
-    )
-    values_cut = sum(c for _, c in vg) + sum(c for _, c in ref)
+    def ints(column: str, part: int | None = None) -> np.ndarray:
+        kept = loaded[column][good]
+        if part is not None:
+            kept = np.array([v[part] for v in kept], dtype=object)
+        return kept.astype(np.int64)
+
+    packed = {
+        "month": ints("received_on", 1),
+        "age_band": ints("age"),
+        "vulnerable_group": ints("vulnerable_groups", 0),
+        "referral": ints("referrals", 0),
+    }
+    for dim in ("complaint_type", "gender", "province", "city", "channel", "platform", "country"):
+        packed[dim] = ints(dim)
+    cases = {
+        "seq": rows[good].astype(np.int64),
+        "pseudonym": np.array(
+            pseudonymise([c for c, ok in zip(contacts, good, strict=True) if ok], key),
+            dtype=np.int64,
+        ),
+        "day": ints("received_on", 0),
+        "combo": encode(packed),
+    }
+    values_cut = int(ints("vulnerable_groups", 1).sum() + ints("referrals", 1).sum())
     rejects = (
         pd.concat(problems, ignore_index=True).sort_values("row", kind="stable")
         if problems
         else pd.DataFrame({"row": [], "column": [], "reason": []})
     )
-    return Transformed(cases, rejects, int(values_cut))
+    return Transformed(cases, rejects, values_cut)

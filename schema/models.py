@@ -14,7 +14,6 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
@@ -97,51 +96,38 @@ class LoadBatch(Base):
 class CaseCount(Base):
     """One row per combination of dimension values present in a dataset version.
 
-    Multi-valued dimensions are bit masks over their code list (bit i = the i-th code), so a
-    case with several referrals is still one row and is counted once per value it holds.
+    The values are packed into one 64-bit integer (``schema.facts``): code-list positions for
+    single-valued dimensions, bit masks for multi-valued ones, so a case with several
+    referrals is still one row and is counted once per value it holds.
+
+    Written only by the loader, in the transaction that creates the version; it has no
+    foreign key because per-row checks would dominate a bulk load.
     """
 
     __tablename__ = "case_counts"
-    __table_args__ = (
-        CheckConstraint("cases > 0", name="cases_positive"),
-        Index("ix_case_counts_version_month", "version_id", "month"),
-    )
+    __table_args__ = (CheckConstraint("cases > 0", name="cases_positive"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
-    month: Mapped[str] = mapped_column(String(7))
-    quarter: Mapped[str] = mapped_column(String(7))
-    year: Mapped[str] = mapped_column(String(4))
-    complaint_type: Mapped[str] = mapped_column(String(16))
-    complaint_group: Mapped[str] = mapped_column(String(20))
-    gender: Mapped[str] = mapped_column(String(2))
-    age_band: Mapped[str] = mapped_column(String(5))
-    province: Mapped[str] = mapped_column(String(3))
-    city: Mapped[str] = mapped_column(String(16))
-    fia_city: Mapped[str] = mapped_column(String(3))
-    channel: Mapped[str] = mapped_column(String(8))
-    platform: Mapped[str] = mapped_column(String(12))
-    country: Mapped[str] = mapped_column(String(5))
-    vulnerable_group: Mapped[int] = mapped_column(Integer)
-    referral: Mapped[int] = mapped_column(Integer)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    combo: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     cases: Mapped[int] = mapped_column(Integer)
 
 
 class PersonContribution(Base):
     """How many cases each pseudonymous person has contributed to a dataset.
 
-    Read only by the ETL, to hold the contribution bound across load batches.
+    Read only by the ETL, to hold the contribution bound across load batches. No foreign
+    key, for the same reason as ``CaseCount``.
     """
 
     __tablename__ = "person_contributions"
 
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pseudonym: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     cases: Mapped[int] = mapped_column(Integer)
 
 
-# The columns of the fact table that hold dimension values, in a fixed order.
-FACT_DIMENSIONS: tuple[str, ...] = (
+# Every dimension a query may group or filter by.
+DIMENSIONS: tuple[str, ...] = (
     "month",
     "quarter",
     "year",

@@ -1,9 +1,9 @@
-"""Staging a batch of case rows and folding it into a new dataset version.
+"""Staging a batch of cases and folding it into a new dataset version.
 
-Case rows live only in a temporary table of the loading connection; they are bounded,
-aggregated into ``case_counts`` and dropped inside the load's transaction, so per-case rows
-never persist. The contribution bound is applied in SQL so that memory in the loader does not
-grow with the file.
+Cases live only in temporary tables of the loading connection, as four integers (record
+number, 64-bit pseudonym, day, packed dimension values: ``schema.facts``). They are bounded,
+aggregated and dropped inside the load's transaction, so per-case rows never persist, and the
+work happens in the database, so the loader's memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -12,54 +12,49 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Integer,
     MetaData,
-    String,
     Table,
     and_,
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
     update,
 )
 
-from schema.models import FACT_DIMENSIONS, CaseCount, PersonContribution
+from schema.facts import FIRST_YEAR, MONTH_BITS, month_code
+from schema.models import CaseCount, PersonContribution
 
-MASK_DIMENSIONS = ("vulnerable_group", "referral")
 _temp = MetaData()
-
-
-def _dimension_columns() -> list[Column[Any]]:
-    return [
-        Column(d, Integer if d in MASK_DIMENSIONS else String(20), nullable=False)
-        for d in FACT_DIMENSIONS
-    ]
-
-
 staging = Table(
     "amaan_staging_cases",
     _temp,
     Column("seq", Integer, primary_key=True),
-    Column("pseudonym", String(64), nullable=False),
-    Column("received", String(10), nullable=False),
-    *_dimension_columns(),
+    Column("pseudonym", BigInteger, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("combo", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
 kept = Table(
     "amaan_kept_cases",
     _temp,
-    Column("pseudonym", String(64), nullable=False),
-    *_dimension_columns(),
+    Column("pseudonym", BigInteger, nullable=False),
+    Column("combo", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
 STAGING_COLUMNS = [c.name for c in staging.columns]
 
 
 def create_staging(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        # Room to sort and hash a large batch in memory, for this transaction only.
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
     for table in (staging, kept):
         table.drop(conn, checkfirst=True)
         table.create(conn)
@@ -70,33 +65,36 @@ def drop_staging(conn: Connection) -> None:
         table.drop(conn, checkfirst=True)
 
 
-def stage_rows(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """Bulk insert case rows (in ``STAGING_COLUMNS`` order) through the driver's fast path."""
+def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:
+    """Insert through the driver's fast path: COPY on PostgreSQL, executemany on SQLite."""
     raw: Any = conn.connection.driver_connection
-    cols = ", ".join(STAGING_COLUMNS)
+    cols = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY {staging.name} ({cols}) FROM STDIN") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     else:
-        marks = ", ".join("?" for _ in STAGING_COLUMNS)
+        marks = ", ".join("?" for _ in columns)
         cur = raw.cursor()
-        cur.executemany(f"INSERT INTO {staging.name} ({cols}) VALUES ({marks})", rows)  # noqa: S608
+        cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)  # noqa: S608
         cur.close()
+
+
+def stage_rows(conn: Connection, rows: Iterable[Sequence[int]]) -> None:
+    """Stage cases given in ``STAGING_COLUMNS`` order."""
+    _bulk_insert(conn, staging.name, STAGING_COLUMNS, rows)
 
 
 def bound_contributions(conn: Connection, dataset_id: int, max_cases: int) -> None:
     """Keep each person's earliest cases, up to ``max_cases`` over every batch ever loaded."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {staging.name}")  # temp tables have no statistics
     prior = func.coalesce(PersonContribution.cases, 0)
     rank = func.row_number().over(
-        partition_by=staging.c.pseudonym, order_by=(staging.c.received, staging.c.seq)
+        partition_by=staging.c.pseudonym, order_by=(staging.c.day, staging.c.seq)
     )
     ranked = (
-        select(
-            staging.c.pseudonym,
-            *[staging.c[d] for d in FACT_DIMENSIONS],
-            (rank + prior).label("nth"),
-        )
+        select(staging.c.pseudonym, staging.c.combo, (rank + prior).label("nth"))
         .select_from(
             staging.outerjoin(
                 PersonContribution,
@@ -108,10 +106,10 @@ def bound_contributions(conn: Connection, dataset_id: int, max_cases: int) -> No
         )
         .subquery()
     )
-    names = ["pseudonym", *FACT_DIMENSIONS]
     conn.execute(
         insert(kept).from_select(
-            names, select(*[ranked.c[n] for n in names]).where(ranked.c.nth <= max_cases)
+            ["pseudonym", "combo"],
+            select(ranked.c.pseudonym, ranked.c.combo).where(ranked.c.nth <= max_cases),
         )
     )
     counts = (
@@ -139,39 +137,44 @@ def bound_contributions(conn: Connection, dataset_id: int, max_cases: int) -> No
 
 
 def write_version_facts(conn: Connection, version_id: int, previous_version_id: int | None) -> None:
-    """The new version's facts: the previous version's plus the kept cases, re-aggregated."""
-    parts = [select(*[kept.c[d] for d in FACT_DIMENSIONS], literal(1, Integer).label("cases"))]
+    """The new version's facts: the previous version's plus the kept cases, by packed key."""
+    parts = [select(kept.c.combo, literal(1, Integer).label("cases"))]
     if previous_version_id is not None:
         parts.append(
-            select(*[CaseCount.__table__.c[d] for d in FACT_DIMENSIONS], CaseCount.cases).where(
+            select(CaseCount.combo, CaseCount.cases).where(
                 CaseCount.version_id == previous_version_id
             )
         )
     both = union_all(*parts).subquery()
-    dims = [both.c[d] for d in FACT_DIMENSIONS]
     conn.execute(
         insert(CaseCount).from_select(
-            ["version_id", *FACT_DIMENSIONS, "cases"],
-            select(literal(version_id, Integer), *dims, func.sum(both.c.cases)).group_by(*dims),
+            ["version_id", "combo", "cases"],
+            select(literal(version_id, Integer), both.c.combo, func.sum(both.c.cases))
+            .group_by(both.c.combo)
+            .order_by(both.c.combo),
         )
     )
+
+
+def kept_by_year(conn: Connection) -> dict[str, int]:
+    month = kept.c.combo.op("&")(literal_column(str((1 << MONTH_BITS) - 1), BigInteger))
+    rows = conn.execute(select(month, func.count()).group_by(month)).all()
+    out: dict[str, int] = {}
+    for index, n in rows:
+        year = str(FIRST_YEAR + int(index) // 12)
+        out[year] = out.get(year, 0) + int(n)
+    return dict(sorted(out.items()))
 
 
 def staged_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(staging)).scalar_one())
 
 
-def kept_by_year(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(
-        select(kept.c.year, func.count()).group_by(kept.c.year).order_by(kept.c.year)
-    )
-    return {str(y): int(n) for y, n in rows}
-
-
 def month_range(conn: Connection, version_id: int) -> tuple[str, str] | None:
+    month = CaseCount.combo.op("&")(literal_column(str((1 << MONTH_BITS) - 1), BigInteger))
     lo, hi = conn.execute(
-        select(func.min(CaseCount.month), func.max(CaseCount.month)).where(
-            CaseCount.version_id == version_id
-        )
+        select(func.min(month), func.max(month)).where(CaseCount.version_id == version_id)
     ).one()
-    return None if lo is None else (str(lo), str(hi))
+    if lo is None:
+        return None
+    return month_code(int(lo)), month_code(int(hi))

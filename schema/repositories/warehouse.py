@@ -1,40 +1,93 @@
 """The one query over the fact table: case counts grouped by public dimensions.
 
-Grouping and filtering run in SQL. Multi-valued dimensions are bit masks; grouping by one
-groups by the mask in SQL, and each mask is then credited to every value it holds (a case
-with two referrals counts once under each), which the sensitivity accounts for.
+Grouping and filtering run in SQL on the packed key (bit operations, on SQLite and
+PostgreSQL alike). Roll-ups (quarter, year, complaint group, FIA city) group by the dimension
+they derive from and are folded in Python. Multi-valued dimensions are bit masks: grouping by
+one groups by the mask, and each mask is credited to every value it holds (a case with two
+referrals counts once under each), which the sensitivity accounts for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from schema.codelists import codelists
+from schema import facts
+from schema.codelists import codelists, month_of_quarter, months_between
 from schema.models import CaseCount
 
 MULTI_VALUED = ("vulnerable_group", "referral")
+# A roll-up and the packed dimension it derives from.
+BASE_OF = {
+    "quarter": "month",
+    "year": "month",
+    "complaint_group": "complaint_type",
+    "fia_city": "city",
+}
 Key = tuple[str, ...]
 
 
-def _column(name: str) -> Any:
-    return CaseCount.__table__.c[name]
+def _position(name: str) -> ColumnElement[int]:
+    f = facts.field(name)
+    return _bits(f.shift, (1 << f.bits) - 1)
 
 
-def _filter(dimension: str, values: Sequence[str]) -> ColumnElement[bool]:
-    if dimension in MULTI_VALUED:
-        dim = codelists()[dimension]
+def _bits(shift: int, mask: int) -> ColumnElement[int]:
+    # Constants from the code lists, inlined so that the SELECT and GROUP BY expressions are
+    # identical for PostgreSQL (which also shifts a bigint by an integer count only).
+    extracted: ColumnElement[int] = CaseCount.combo.op(">>")(
+        literal_column(str(int(shift)), Integer)
+    ).op("&")(literal_column(str(int(mask)), BigInteger))
+    return extracted
+
+
+def _code_of(name: str) -> Callable[[int], str]:
+    """Turns a packed value of ``BASE_OF.get(name, name)`` into a code of ``name``."""
+    lists = codelists()
+    if name == "month":
+        return facts.month_code
+    if name == "quarter":
+        return lambda i: month_of_quarter(facts.month_code(i))
+    if name == "year":
+        return lambda i: facts.month_code(i)[:4]
+    if name in BASE_OF:
+        base = lists[BASE_OF[name]].code_list()
+        roll = lists.complaint_group_of() if name == "complaint_group" else lists.fia_city_of()
+        return lambda i: roll[base[i]]
+    codes = lists[name].code_list()
+    return lambda i: codes[i]
+
+
+def _months_of(name: str, values: Sequence[str]) -> set[int]:
+    wanted = set(values)
+    indices = set()
+    for v in values:
+        year = int(v[:4])
+        for m in months_between(f"{year}-01", f"{year}-12"):
+            code = {"month": m, "quarter": month_of_quarter(m), "year": m[:4]}[name]
+            if code in wanted:
+                indices.add(facts.month_index(int(m[:4]), int(m[5:])))
+    return indices
+
+
+def _filter(name: str, values: Sequence[str]) -> ColumnElement[bool]:
+    lists = codelists()
+    if name in MULTI_VALUED:
+        dim = lists[name]
         bits = 0
         for v in values:
             bits |= dim.bit(v)
-        held: ColumnElement[bool] = _column(dimension).op("&")(bits) != 0
+        held: ColumnElement[bool] = _bits(facts.field(name).shift, bits) != 0
         return held
-    listed: ColumnElement[bool] = _column(dimension).in_(list(values))
-    return listed
+    if name in ("month", "quarter", "year"):
+        return _position("month").in_(sorted(_months_of(name, values)))
+    base = BASE_OF.get(name, name)
+    to_code = _code_of(name)
+    positions = [i for i in range(len(lists[base].codes)) if to_code(i) in set(values)]
+    return _position(base).in_(positions)
 
 
 def count_cases(
@@ -49,26 +102,29 @@ def count_cases(
     The result is private: it must only ever go into a differentially private release.
     """
     conditions = [CaseCount.version_id == version_id]
-    for dimension, values in (filters or {}).items():
-        conditions.append(_filter(dimension, values))
+    for name, values in (filters or {}).items():
+        conditions.append(_filter(name, values))
     if period is not None:
-        conditions += [CaseCount.month >= period[0], CaseCount.month <= period[1]]
-    columns = [_column(d) for d in group_by]
-    stmt = select(*columns, func.sum(CaseCount.cases)).where(and_(*conditions)).group_by(*columns)
+        lo, hi = (facts.month_index(int(m[:4]), int(m[5:])) for m in period)
+        conditions += [_position("month") >= lo, _position("month") <= hi]
+    bases = list(dict.fromkeys(BASE_OF.get(d, d) for d in group_by))
+    stmt = (
+        select(*[_position(b) for b in bases], func.sum(CaseCount.cases))
+        .where(and_(*conditions))
+        .group_by(*[_position(b) for b in bases])
+    )
     rows = session.execute(stmt).all()
-    multi = [(i, codelists()[d]) for i, d in enumerate(group_by) if d in MULTI_VALUED]
-    if not multi:
-        return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in rows}
+    converters = [(bases.index(BASE_OF.get(d, d)), d, _code_of(d)) for d in group_by]
     out: dict[Key, int] = defaultdict(int)
     for row in rows:
         keys: list[Key] = [()]
-        for i, value in enumerate(row[:-1]):
-            spec = next((dim for j, dim in multi if j == i), None)
-            if spec is None:
-                keys = [(*k, str(value)) for k in keys]
-            else:
-                held = [c for c in spec.code_list() if int(value) & spec.bit(c)]
+        for at, name, to_code in converters:
+            value = int(row[at])
+            if name in MULTI_VALUED:
+                held = [c for i, c in enumerate(codelists()[name].code_list()) if value >> i & 1]
                 keys = [(*k, c) for k in keys for c in held]
+            else:
+                keys = [(*k, to_code(value)) for k in keys]
         for k in keys:
             out[k] += int(row[-1])
     return dict(out)

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from etl.errors import LoadRefused
 from etl.load import load_file
-from schema.models import Base, CaseCount, DatasetVersion, PersonContribution
+from schema.models import Base, DatasetVersion, PersonContribution
 from schema.repositories.warehouse import count_cases
 
 from .helpers import HEADER, case, options, write_export
@@ -167,12 +167,32 @@ def test_row_with_wrong_field_count_is_rejected(engine, tmp_path):
     assert "152,*,wrong number of fields" in Path(report.rejects_file).read_text()
 
 
-def test_streams_in_chunks(engine, tmp_path):
+def test_parallel_ranges_give_the_same_result_as_one_process(engine, tmp_path):
     rows = [
-        case(contact_key=f"p{i}@x.pk", received_on=f"2024-{i % 12 + 1:02d}-01") for i in range(250)
+        case(
+            contact_key=f"p{i % 180}@x.pk",
+            received_on=f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+            case_notes=f'line one\nline "{i}", two',
+            gender="F" if i % 3 else "M",
+        )
+        for i in range(400)
     ]
-    report = load_file(write_export(tmp_path / "x.csv", rows), engine, options(chunk_rows=40))
-    assert report.cases_loaded == 250
-    assert sum(v for v in _counts(engine, 1, ["month"]).values()) == 250
+    rows.insert(123, case(gender=""))
+    path = write_export(tmp_path / "x.csv", rows)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("only,three,fields\n")
+    parallel = load_file(path, engine, options(range_bytes=2048, workers=2))
+    assert (parallel.rows_read, parallel.rows_rejected) == (402, 2)
+    assert parallel.cases_loaded == 360  # 180 people, 2 cases each
+    rejects = Path(parallel.rejects_file).read_text()
+    assert "125,gender,required value is blank" in rejects
+    assert "403,*,wrong number of fields for the header" in rejects
+    single = load_file(path, engine, options(dataset="other", workers=1))
+    assert (single.rows_read, single.rows_rejected, single.cases_loaded) == (402, 2, 360)
+    assert single.cases_cut_by_person_bound == parallel.cases_cut_by_person_bound == 40
+    assert single.cases_loaded_by_year == parallel.cases_loaded_by_year
     with Session(engine) as s:
-        assert s.scalar(select(func.count()).select_from(CaseCount)) == 12
+        versions = s.scalars(select(DatasetVersion.id).order_by(DatasetVersion.id)).all()
+        assert len(versions) == 2
+        for group_by in (["gender"], ["month"], ["complaint_type", "referral"]):
+            assert count_cases(s, versions[0], group_by) == count_cases(s, versions[1], group_by)

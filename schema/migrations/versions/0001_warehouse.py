@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:00:31.711566
+Create Date: 2026-11-29 05:36:10.656083
 """
 
 from collections.abc import Sequence
@@ -17,6 +17,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "case_counts",
+        sa.Column("version_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("combo", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("cases", sa.Integer(), nullable=False),
+        sa.CheckConstraint("cases > 0", name=op.f("ck_case_counts_cases_positive")),
+        sa.PrimaryKeyConstraint("version_id", "combo", name=op.f("pk_case_counts")),
+    )
     op.create_table(
         "datasets",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -37,6 +45,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name=op.f("uq_datasets_slug")),
     )
     op.create_table(
+        "person_contributions",
+        sa.Column("dataset_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("pseudonym", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("cases", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("dataset_id", "pseudonym", name=op.f("pk_person_contributions")),
+    )
+    op.create_table(
         "dataset_versions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dataset_id", sa.Integer(), nullable=False),
@@ -55,54 +70,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_dataset_versions_dataset_id"), ["dataset_id"], unique=False
         )
-
-    op.create_table(
-        "person_contributions",
-        sa.Column("dataset_id", sa.Integer(), nullable=False),
-        sa.Column("pseudonym", sa.String(length=64), nullable=False),
-        sa.Column("cases", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["dataset_id"],
-            ["datasets.id"],
-            name=op.f("fk_person_contributions_dataset_id_datasets"),
-        ),
-        sa.PrimaryKeyConstraint("dataset_id", "pseudonym", name=op.f("pk_person_contributions")),
-    )
-    op.create_table(
-        "case_counts",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("version_id", sa.Integer(), nullable=False),
-        sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("quarter", sa.String(length=7), nullable=False),
-        sa.Column("year", sa.String(length=4), nullable=False),
-        sa.Column("complaint_type", sa.String(length=16), nullable=False),
-        sa.Column("complaint_group", sa.String(length=20), nullable=False),
-        sa.Column("gender", sa.String(length=2), nullable=False),
-        sa.Column("age_band", sa.String(length=5), nullable=False),
-        sa.Column("province", sa.String(length=3), nullable=False),
-        sa.Column("city", sa.String(length=16), nullable=False),
-        sa.Column("fia_city", sa.String(length=3), nullable=False),
-        sa.Column("channel", sa.String(length=8), nullable=False),
-        sa.Column("platform", sa.String(length=12), nullable=False),
-        sa.Column("country", sa.String(length=5), nullable=False),
-        sa.Column("vulnerable_group", sa.Integer(), nullable=False),
-        sa.Column("referral", sa.Integer(), nullable=False),
-        sa.Column("cases", sa.Integer(), nullable=False),
-        sa.CheckConstraint("cases > 0", name=op.f("ck_case_counts_cases_positive")),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["dataset_versions.id"],
-            name=op.f("fk_case_counts_version_id_dataset_versions"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_counts")),
-    )
-    with op.batch_alter_table("case_counts", schema=None) as batch_op:
-        batch_op.create_index("ix_case_counts_version_month", ["version_id", "month"], unique=False)
 
     op.create_table(
         "load_batches",
@@ -139,13 +106,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_load_batches_dataset_id"))
 
     op.drop_table("load_batches")
-    with op.batch_alter_table("case_counts", schema=None) as batch_op:
-        batch_op.drop_index("ix_case_counts_version_month")
-
-    op.drop_table("case_counts")
-    op.drop_table("person_contributions")
     with op.batch_alter_table("dataset_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dataset_versions_dataset_id"))
 
     op.drop_table("dataset_versions")
+    op.drop_table("person_contributions")
     op.drop_table("datasets")
+    op.drop_table("case_counts")
