@@ -6,7 +6,6 @@ import csv
 import os
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -93,7 +92,7 @@ def _stage_all(
     path: Path,
     job: RangeJob,
     ranges: list[tuple[int, int]],
-    pool: ProcessPoolExecutor | None,
+    pool: parallel.Pool | None,
     report: LoadReport,
     progress: Progress | None,
 ) -> None:

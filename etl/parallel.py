@@ -51,32 +51,37 @@ def process_range(job: RangeJob, start: int, end: int) -> RangeResult:
     return RangeResult(end, chunk.size, t)
 
 
+@dataclass
+class Pool:
+    executor: ProcessPoolExecutor
+    workers: int
+
+
 @contextmanager
-def worker_pool(ranges: int, workers: int | None = None) -> Iterator[ProcessPoolExecutor | None]:
+def worker_pool(ranges: int, workers: int | None = None) -> Iterator[Pool | None]:
     """A pool when the file is big enough to gain from one; open it before any DB connection."""
     workers = workers or os.cpu_count() or 1
     if ranges < 3 or workers < 2:
         yield None
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        yield pool
+        yield Pool(executor, workers)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def results(
-    job: RangeJob, ranges: list[tuple[int, int]], pool: ProcessPoolExecutor | None
+    job: RangeJob, ranges: list[tuple[int, int]], pool: Pool | None
 ) -> Iterator[RangeResult]:
     if pool is None:
         for start, end in ranges:
             yield process_range(job, start, end)
         return
     in_flight: deque[Future[RangeResult]] = deque()
-    limit = 2 * pool._max_workers
     for start, end in ranges:
-        in_flight.append(pool.submit(process_range, job, start, end))
-        if len(in_flight) >= limit:
+        in_flight.append(pool.executor.submit(process_range, job, start, end))
+        if len(in_flight) >= 2 * pool.workers:
             yield in_flight.popleft().result()
     while in_flight:
         yield in_flight.popleft().result()

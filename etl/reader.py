@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -44,7 +44,7 @@ csv.field_size_limit(1 << 20)
 @dataclass
 class Chunk:
     first_row: int  # record number of the chunk's first record; the header is record 1
-    columns: dict[str, Sequence[str]]
+    columns: Mapping[str, Sequence[str]]
     bad_rows: list[int]  # record numbers whose field count differs from the header's
 
     @property

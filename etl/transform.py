@@ -229,8 +229,8 @@ def transform_chunk(
     inputs = {**cols, "received_on": _date_parts(cols["received_on"])}
     for column, decide in decisions.items():
         values, reasons = _decide(inputs[column], decide)
-        failed = reasons != None if reasons is not None else np.zeros(len(rows), bool)  # noqa: E711
-        if failed.any():
+        if reasons is not None:
+            failed = reasons != None  # noqa: E711 (elementwise over an object array)
             problems.append(
                 pd.DataFrame({"row": rows[failed], "column": column, "reason": reasons[failed]})
             )
@@ -251,7 +251,8 @@ def _assemble(
         kept = loaded[column][good]
         if part is not None:
             kept = np.array([v[part] for v in kept], dtype=object)
-        return kept.astype(np.int64)
+        out: np.ndarray = kept.astype(np.int64)
+        return out
 
     packed = {
         "month": ints("received_on", 1),
