@@ -1,9 +1,10 @@
 """Benchmark: load a 1,000,000-row synthetic export into SQLite and into PostgreSQL.
 
 Each load runs in a fresh child process, so the peak resident memory reported is the
-loader's own. Run: ``make bench`` or ``python -m bench.etl [--rows N]``. PostgreSQL comes from
-AMAAN_BENCH_POSTGRES_URL (default: the local server's ``test`` database; a scratch database is
-created and dropped).
+loader's own; its worker processes (one per core) are reported beside it.
+Run: ``make bench`` or ``python -m bench.etl [--rows N]``. PostgreSQL comes from
+AMAAN_BENCH_POSTGRES_URL (default: the local server's ``test`` database; a scratch database
+is created and dropped).
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def main() -> None:
         write_export(path, SynthOptions(seed=1, rows=args.rows))
     size_mb = path.stat().st_size / 2**20
     print(f"file: {path.name}, {size_mb:,.0f} MB")
-    print(f"{'backend':<11} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+    print(
+        f"{'backend':<11} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} "
+        f"{'worker peak MB':>15}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         results = {"sqlite": run(f"sqlite:///{tmp}/bench.db", path)}
     server = make_url(os.environ.get("AMAAN_BENCH_POSTGRES_URL", DEFAULT_PG))

@@ -14,19 +14,22 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from etl import parallel
+from etl.bound import Buckets, bounded, temporary_directory
 from etl.codes import build_codebook
 from etl.errors import LoadRefused
 from etl.parallel import RangeJob, worker_pool
 from etl.ranges import split
 from etl.reader import ExportReader
 from etl.report import LoadReport
-from etl.transform import STAGED_COLUMNS, Limits
+from etl.transform import Limits
 from schema.codelists import codelists
+from schema.facts import FIRST_YEAR, MONTH_BITS
 from schema.models import Dataset, DatasetVersion, LoadBatch
 from schema.repositories import datasets as datasets_repo
 from schema.repositories import loads
 
 Progress = Callable[[int, int, int], None]  # bytes read, file size, rows read
+AVERAGE_ROW_BYTES = 150  # a low guess, so that buckets err on the small side
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,11 @@ def load_file(
     build_codebook(options.aliases)  # a bad mapping file fails here, before any work
     reader = ExportReader(path)
     ranges, sha = split(path, reader.data_start, options.range_bytes)
-    with worker_pool(len(ranges), options.workers) as pool, engine.begin() as conn:
+    with (
+        temporary_directory() as tmp,
+        worker_pool(len(ranges), options.workers) as pool,
+        engine.begin() as conn,
+    ):
         session = Session(bind=conn)
         lists = codelists()
         dataset = datasets_repo.get_or_create_dataset(
@@ -79,24 +86,25 @@ def load_file(
             aliases=options.aliases,
             today=date.today(),
         )
-        loads.create_staging(conn)
-        _stage_all(conn, path, job, ranges, pool, report, progress)
+        buckets = Buckets.for_size(path.stat().st_size // AVERAGE_ROW_BYTES, Path(tmp))
+        _read_all(path, job, ranges, pool, buckets, report, progress)
         _refuse_if_unfit(report, options.max_reject_rate)
-        _fold_into_new_version(conn, session, dataset, report, path, sha)
+        loads.create_staging(conn)
+        _fold_into_new_version(conn, session, dataset, buckets, report, path, sha)
         loads.drop_staging(conn)
         return report
 
 
-def _stage_all(
-    conn: Connection,
+def _read_all(
     path: Path,
     job: RangeJob,
     ranges: list[tuple[int, int]],
     pool: parallel.Pool | None,
+    buckets: Buckets,
     report: LoadReport,
     progress: Progress | None,
 ) -> None:
-    """Stage every valid case; write the rejects file; count what was rejected and cut."""
+    """Partition every valid case into the buckets; write the rejects file; count."""
     out = rejects_path(path)
     tmp = out.with_name(out.name + ".part")
     reasons: Counter[str] = Counter()
@@ -109,8 +117,7 @@ def _stage_all(
                 offset = report.rows_read
                 t = result.transformed
                 t.cases["seq"] += offset
-                columns = (t.cases[c].tolist() for c in STAGED_COLUMNS)
-                loads.stage_rows(conn, zip(*columns, strict=True))
+                buckets.append(t.cases)
                 rejects = t.rejects.assign(row=t.rejects["row"].astype("int64") + offset)
                 writer.writerows(rejects.itertuples(index=False, name=None))
                 for col, why in zip(rejects["column"], rejects["reason"], strict=True):
@@ -132,12 +139,25 @@ def _fold_into_new_version(
     conn: Connection,
     session: Session,
     dataset: Dataset,
+    buckets: Buckets,
     report: LoadReport,
     path: Path,
     sha: str,
 ) -> None:
+    by_year: Counter[str] = Counter()
+    for result in bounded(
+        buckets,
+        lambda lo, hi: loads.prior_contributions(conn, dataset.id, lo, hi),
+        dataset.max_cases_per_person,
+    ):
+        loads.add_batch_facts(conn, result.combos, result.counts)
+        loads.add_people(conn, dataset.id, result.new_pids, result.new_cases)
+        loads.update_people(conn, dataset.id, result.seen_pids, result.seen_cases)
+        report.cases_cut_by_person_bound += result.cut
+        years = FIRST_YEAR + (result.combos & ((1 << MONTH_BITS) - 1)) // 12
+        for year, n in zip(years.tolist(), result.counts.tolist(), strict=True):
+            by_year[str(year)] += n
     previous = datasets_repo.latest_version(session, dataset.id)
-    loads.bound_contributions(conn, dataset.id, dataset.max_cases_per_person)
     version = DatasetVersion(
         dataset_id=dataset.id,
         number=(previous.number + 1) if previous else 1,
@@ -151,9 +171,8 @@ def _fold_into_new_version(
     span = loads.month_range(conn, version.id)
     assert span is not None
     version.first_month, version.last_month = span
-    report.cases_loaded_by_year = loads.kept_by_year(conn)
-    report.cases_loaded = sum(report.cases_loaded_by_year.values())
-    report.cases_cut_by_person_bound = loads.staged_count(conn) - report.cases_loaded
+    report.cases_loaded_by_year = dict(sorted(by_year.items()))
+    report.cases_loaded = sum(by_year.values())
     report.version = version.number
     session.add(
         LoadBatch(

@@ -1,9 +1,8 @@
-"""Staging a batch of cases and folding it into a new dataset version.
+"""Writing a load batch: person contributions, and the facts of the new dataset version.
 
-Cases live only in temporary tables of the loading connection, as four integers (record
-number, 64-bit pseudonym, day, packed dimension values: ``schema.facts``). They are bounded,
-aggregated and dropped inside the load's transaction, so per-case rows never persist, and the
-work happens in the database, so the loader's memory does not grow with the file.
+The loader bounds contributions itself (``etl.bound``) and hands over only aggregates: kept
+cases per packed value, and per-person counts. The per-batch facts wait in a temporary table
+of the loading connection and are merged with the previous version's in one GROUP BY.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -18,7 +18,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    and_,
+    bindparam,
     func,
     insert,
     literal,
@@ -28,41 +28,29 @@ from sqlalchemy import (
     update,
 )
 
-from schema.facts import FIRST_YEAR, MONTH_BITS, month_code
+from schema.facts import MONTH_BITS, month_code
 from schema.models import CaseCount, PersonContribution
 
 _temp = MetaData()
-staging = Table(
-    "amaan_staging_cases",
+batch_facts = Table(
+    "amaan_batch_facts",
     _temp,
-    Column("seq", Integer, primary_key=True),
-    Column("pseudonym", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False),
     Column("combo", BigInteger, nullable=False),
+    Column("cases", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
-kept = Table(
-    "amaan_kept_cases",
-    _temp,
-    Column("pseudonym", BigInteger, nullable=False),
-    Column("combo", BigInteger, nullable=False),
-    prefixes=["TEMPORARY"],
-)
-STAGING_COLUMNS = [c.name for c in staging.columns]
 
 
 def create_staging(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         # Room to sort and hash a large batch in memory, for this transaction only.
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    for table in (staging, kept):
-        table.drop(conn, checkfirst=True)
-        table.create(conn)
+    batch_facts.drop(conn, checkfirst=True)
+    batch_facts.create(conn)
 
 
 def drop_staging(conn: Connection) -> None:
-    for table in (kept, staging):
-        table.drop(conn, checkfirst=True)
+    batch_facts.drop(conn, checkfirst=True)
 
 
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:
@@ -80,65 +68,54 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Ite
         cur.close()
 
 
-def stage_rows(conn: Connection, rows: Iterable[Sequence[int]]) -> None:
-    """Stage cases given in ``STAGING_COLUMNS`` order."""
-    _bulk_insert(conn, staging.name, STAGING_COLUMNS, rows)
+def add_batch_facts(conn: Connection, combos: np.ndarray, cases: np.ndarray) -> None:
+    rows = zip(combos.tolist(), cases.tolist(), strict=True)
+    _bulk_insert(conn, batch_facts.name, ["combo", "cases"], rows)
 
 
-def bound_contributions(conn: Connection, dataset_id: int, max_cases: int) -> None:
-    """Keep each person's earliest cases, up to ``max_cases`` over every batch ever loaded."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"ANALYZE {staging.name}")  # temp tables have no statistics
-    prior = func.coalesce(PersonContribution.cases, 0)
-    rank = func.row_number().over(
-        partition_by=staging.c.pseudonym, order_by=(staging.c.day, staging.c.seq)
-    )
-    ranked = (
-        select(staging.c.pseudonym, staging.c.combo, (rank + prior).label("nth"))
-        .select_from(
-            staging.outerjoin(
-                PersonContribution,
-                and_(
-                    PersonContribution.dataset_id == dataset_id,
-                    PersonContribution.pseudonym == staging.c.pseudonym,
-                ),
-            )
+def prior_contributions(
+    conn: Connection, dataset_id: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Earlier cases per person for pseudonyms in ``lo..hi``, sorted by pseudonym."""
+    rows = conn.execute(
+        select(PersonContribution.pseudonym, PersonContribution.cases)
+        .where(
+            PersonContribution.dataset_id == dataset_id,
+            PersonContribution.pseudonym >= lo,
+            PersonContribution.pseudonym <= hi,
         )
-        .subquery()
-    )
-    conn.execute(
-        insert(kept).from_select(
-            ["pseudonym", "combo"],
-            select(ranked.c.pseudonym, ranked.c.combo).where(ranked.c.nth <= max_cases),
-        )
-    )
-    counts = (
-        select(func.count())
-        .where(kept.c.pseudonym == PersonContribution.pseudonym)
-        .scalar_subquery()
-    )
-    conn.execute(
+        .order_by(PersonContribution.pseudonym)
+    ).all()
+    pids = np.array([r[0] for r in rows], dtype=np.int64)
+    cases = np.array([r[1] for r in rows], dtype=np.int64)
+    return pids, cases
+
+
+def add_people(conn: Connection, dataset_id: int, pids: np.ndarray, cases: np.ndarray) -> None:
+    rows = zip([dataset_id] * len(pids), pids.tolist(), cases.tolist(), strict=True)
+    _bulk_insert(conn, PersonContribution.__tablename__, ["dataset_id", "pseudonym", "cases"], rows)
+
+
+def update_people(conn: Connection, dataset_id: int, pids: np.ndarray, cases: np.ndarray) -> None:
+    if not len(pids):
+        return
+    stmt = (
         update(PersonContribution)
         .where(
             PersonContribution.dataset_id == dataset_id,
-            PersonContribution.pseudonym.in_(select(kept.c.pseudonym)),
+            PersonContribution.pseudonym == bindparam("pid"),
         )
-        .values(cases=PersonContribution.cases + counts)
+        .values(cases=bindparam("total"))
     )
-    known = select(PersonContribution.pseudonym).where(PersonContribution.dataset_id == dataset_id)
     conn.execute(
-        insert(PersonContribution).from_select(
-            ["dataset_id", "pseudonym", "cases"],
-            select(literal(dataset_id, Integer), kept.c.pseudonym, func.count())
-            .where(kept.c.pseudonym.not_in(known))
-            .group_by(kept.c.pseudonym),
-        )
+        stmt,
+        [{"pid": p, "total": c} for p, c in zip(pids.tolist(), cases.tolist(), strict=True)],
     )
 
 
 def write_version_facts(conn: Connection, version_id: int, previous_version_id: int | None) -> None:
-    """The new version's facts: the previous version's plus the kept cases, by packed key."""
-    parts = [select(kept.c.combo, literal(1, Integer).label("cases"))]
+    """The new version's facts: the previous version's plus this batch's, by packed value."""
+    parts = [select(batch_facts.c.combo, batch_facts.c.cases)]
     if previous_version_id is not None:
         parts.append(
             select(CaseCount.combo, CaseCount.cases).where(
@@ -154,20 +131,6 @@ def write_version_facts(conn: Connection, version_id: int, previous_version_id: 
             .order_by(both.c.combo),
         )
     )
-
-
-def kept_by_year(conn: Connection) -> dict[str, int]:
-    month = kept.c.combo.op("&")(literal_column(str((1 << MONTH_BITS) - 1), BigInteger))
-    rows = conn.execute(select(month, func.count()).group_by(month)).all()
-    out: dict[str, int] = {}
-    for index, n in rows:
-        year = str(FIRST_YEAR + int(index) // 12)
-        out[year] = out.get(year, 0) + int(n)
-    return dict(sorted(out.items()))
-
-
-def staged_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(staging)).scalar_one())
 
 
 def month_range(conn: Connection, version_id: int) -> tuple[str, str] | None:

@@ -196,3 +196,21 @@ def test_parallel_ranges_give_the_same_result_as_one_process(engine, tmp_path):
         assert len(versions) == 2
         for group_by in (["gender"], ["month"], ["complaint_type", "referral"]):
             assert count_cases(s, versions[0], group_by) == count_cases(s, versions[1], group_by)
+
+
+def test_buckets_cover_every_pseudonym_once(tmp_path):
+    import numpy as np
+
+    from etl.bound import Buckets
+
+    for count_hint in (1, 10_000_000, 100_000_000):
+        b = Buckets.for_size(count_hint, tmp_path)
+        pids = np.array([-(2**63), -1, 0, 1, 2**63 - 1, 123456789, -987654321], dtype=np.int64)
+        which = b.bucket_of(pids)
+        for pid, bucket in zip(pids.tolist(), which.tolist(), strict=True):
+            lo, hi = b.range_of(bucket)
+            assert lo <= pid <= hi
+            others = [b.range_of(o) for o in range(b.count) if o != bucket]
+            assert not any(lo2 <= pid <= hi2 for lo2, hi2 in others)
+        for f in b.files:
+            f.unlink()
