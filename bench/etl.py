@@ -38,14 +38,16 @@ def child(url: str, path: str) -> None:
     report = load_file(Path(path), engine, LoadOptions("bench", b"bench-key-0123456789abcdef"))
     seconds = time.perf_counter() - start
     engine.dispose()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    main_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    worker_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
         json.dumps(
             {
                 "rows": report.rows_read,
                 "loaded": report.cases_loaded,
                 "seconds": seconds,
-                "peak_mb": peak_kb / 1024,
+                "peak_mb": main_kb / 1024,
+                "worker_peak_mb": worker_kb / 1024,
             }
         )
     )
@@ -101,7 +103,7 @@ def main() -> None:
         rate = r["rows"] / r["seconds"]
         print(
             f"{backend:<11} {r['rows']:>10,.0f} {r['seconds']:>8.1f} {rate:>9,.0f} "
-            f"{r['peak_mb']:>12,.0f}"
+            f"{r['peak_mb']:>12,.0f} {r['worker_peak_mb']:>15,.0f}"
         )
 
 

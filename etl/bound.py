@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 CASE = np.dtype([("seq", "<i8"), ("pseudonym", "<i8"), ("day", "<i4"), ("combo", "<i8")])
-BUCKET_BYTES = 64 << 20  # about two million cases per bucket
+BUCKET_BYTES = 16 << 20  # about 600,000 cases per bucket
 
 
 @dataclass

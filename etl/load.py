@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -89,9 +90,7 @@ def load_file(
         buckets = Buckets.for_size(path.stat().st_size // AVERAGE_ROW_BYTES, Path(tmp))
         _read_all(path, job, ranges, pool, buckets, report, progress)
         _refuse_if_unfit(report, options.max_reject_rate)
-        loads.create_staging(conn)
         _fold_into_new_version(conn, session, dataset, buckets, report, path, sha)
-        loads.drop_staging(conn)
         return report
 
 
@@ -145,12 +144,15 @@ def _fold_into_new_version(
     sha: str,
 ) -> None:
     by_year: Counter[str] = Counter()
+    combos: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
     for result in bounded(
         buckets,
         lambda lo, hi: loads.prior_contributions(conn, dataset.id, lo, hi),
         dataset.max_cases_per_person,
     ):
-        loads.add_batch_facts(conn, result.combos, result.counts)
+        combos.append(result.combos)
+        counts.append(result.counts)
         loads.add_people(conn, dataset.id, result.new_pids, result.new_cases)
         loads.update_people(conn, dataset.id, result.seen_pids, result.seen_cases)
         report.cases_cut_by_person_bound += result.cut
@@ -167,7 +169,13 @@ def _fold_into_new_version(
     )
     session.add(version)
     session.flush()
-    loads.write_version_facts(conn, version.id, previous.id if previous else None)
+    if previous is not None:
+        old_combos, old_counts = loads.previous_facts(conn, previous.id)
+        combos.append(old_combos)
+        counts.append(old_counts)
+    merged, inverse = np.unique(np.concatenate(combos), return_inverse=True)
+    totals = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+    loads.add_version_facts(conn, version.id, merged, totals)
     span = loads.month_range(conn, version.id)
     assert span is not None
     version.first_month, version.last_month = span

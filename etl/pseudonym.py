@@ -11,21 +11,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-_PHONE_PUNCTUATION = str.maketrans("", "", " -().\t")
-
 
 def normalise_contact(value: str) -> str:
-    text = value.strip().casefold()
-    digits = text.translate(_PHONE_PUNCTUATION)
-    if digits.startswith("+"):
-        digits = digits[1:]
-    if len(digits) >= 7 and digits.isdigit():
-        if digits.startswith("0092"):
-            return "0" + digits[4:]
-        if digits.startswith("92") and len(digits) == 12:
-            return "0" + digits[2:]
-        return digits
-    return "".join(text.split())
+    text = value.strip()
+    if "@" not in text:
+        digits = text.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+        digits = digits.replace(".", "").removeprefix("+")
+        if len(digits) >= 7 and digits.isdigit():
+            if digits.startswith("0092"):
+                return "0" + digits[4:]
+            if digits.startswith("92") and len(digits) == 12:
+                return "0" + digits[2:]
+            return digits
+    return "".join(text.casefold().split())
 
 
 def _hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:

@@ -125,15 +125,18 @@ def _city(lookup: dict[str, str]) -> Callable[[str], Decision]:
     return decide
 
 
+def _date_part(raw: str) -> str:
+    """The date part of a value; a malformed time part makes the whole value invalid."""
+    text = raw.strip()
+    if len(text) <= 10:
+        return text
+    if text[10] in " T" and text[11:12].isdigit():
+        return text[:10]
+    return "!" + text  # never a date
+
+
 def _date_parts(values: Sequence[str]) -> list[str]:
-    """The date part of each value; a malformed time part makes the whole value invalid."""
-    out = []
-    for raw in values:
-        text = raw.strip()
-        if len(text) > 10 and not (text[10] in " T" and text[11:12].isdigit()):
-            text = "!" + text  # never a date
-        out.append(text[:10] if len(text) > 10 and text[0] != "!" else text)
-    return out
+    return [v if len(v) == 10 else _date_part(v) for v in values]
 
 
 def _date(today: date) -> Callable[[str], Decision]:

@@ -105,7 +105,10 @@ class CaseCount(Base):
     """
 
     __tablename__ = "case_counts"
-    __table_args__ = (CheckConstraint("cases > 0", name="cases_positive"),)
+    __table_args__ = (
+        CheckConstraint("cases > 0", name="cases_positive"),
+        {"sqlite_with_rowid": False},  # the key is the table: one B-tree, not two
+    )
 
     version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     combo: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -120,6 +123,7 @@ class PersonContribution(Base):
     """
 
     __tablename__ = "person_contributions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     pseudonym: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

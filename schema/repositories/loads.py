@@ -1,56 +1,30 @@
 """Writing a load batch: person contributions, and the facts of the new dataset version.
 
 The loader bounds contributions itself (``etl.bound``) and hands over only aggregates: kept
-cases per packed value, and per-person counts. The per-batch facts wait in a temporary table
-of the loading connection and are merged with the previous version's in one GROUP BY.
+cases per packed value, and per-person counts, written through the driver's bulk path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
     BigInteger,
-    Column,
     Connection,
-    Integer,
-    MetaData,
-    Table,
     bindparam,
     func,
-    insert,
-    literal,
     literal_column,
     select,
-    union_all,
     update,
 )
 
 from schema.facts import MONTH_BITS, month_code
 from schema.models import CaseCount, PersonContribution
 
-_temp = MetaData()
-batch_facts = Table(
-    "amaan_batch_facts",
-    _temp,
-    Column("combo", BigInteger, nullable=False),
-    Column("cases", Integer, nullable=False),
-    prefixes=["TEMPORARY"],
-)
-
-
-def create_staging(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        # Room to sort and hash a large batch in memory, for this transaction only.
-        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    batch_facts.drop(conn, checkfirst=True)
-    batch_facts.create(conn)
-
-
-def drop_staging(conn: Connection) -> None:
-    batch_facts.drop(conn, checkfirst=True)
+SLICE = 50_000
 
 
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:
@@ -68,9 +42,30 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Ite
         cur.close()
 
 
-def add_batch_facts(conn: Connection, combos: np.ndarray, cases: np.ndarray) -> None:
-    rows = zip(combos.tolist(), cases.tolist(), strict=True)
-    _bulk_insert(conn, batch_facts.name, ["combo", "cases"], rows)
+def previous_facts(conn: Connection, version_id: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = conn.execute(
+        select(CaseCount.combo, CaseCount.cases).where(CaseCount.version_id == version_id)
+    ).all()
+    return (
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.int64),
+    )
+
+
+def _rows(key: int, first: np.ndarray, second: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """(key, a, b) rows, converted to Python ints a slice at a time to keep memory flat."""
+    for at in range(0, len(first), SLICE):
+        a = first[at : at + SLICE].tolist()
+        b = second[at : at + SLICE].tolist()
+        yield from zip(repeat(key, len(a)), a, b, strict=True)
+
+
+def add_version_facts(
+    conn: Connection, version_id: int, combos: np.ndarray, cases: np.ndarray
+) -> None:
+    """Insert a version's facts: distinct packed values, in key order."""
+    rows = _rows(version_id, combos, cases)
+    _bulk_insert(conn, CaseCount.__tablename__, ["version_id", "combo", "cases"], rows)
 
 
 def prior_contributions(
@@ -92,7 +87,7 @@ def prior_contributions(
 
 
 def add_people(conn: Connection, dataset_id: int, pids: np.ndarray, cases: np.ndarray) -> None:
-    rows = zip([dataset_id] * len(pids), pids.tolist(), cases.tolist(), strict=True)
+    rows = _rows(dataset_id, pids, cases)
     _bulk_insert(conn, PersonContribution.__tablename__, ["dataset_id", "pseudonym", "cases"], rows)
 
 
@@ -110,26 +105,6 @@ def update_people(conn: Connection, dataset_id: int, pids: np.ndarray, cases: np
     conn.execute(
         stmt,
         [{"pid": p, "total": c} for p, c in zip(pids.tolist(), cases.tolist(), strict=True)],
-    )
-
-
-def write_version_facts(conn: Connection, version_id: int, previous_version_id: int | None) -> None:
-    """The new version's facts: the previous version's plus this batch's, by packed value."""
-    parts = [select(batch_facts.c.combo, batch_facts.c.cases)]
-    if previous_version_id is not None:
-        parts.append(
-            select(CaseCount.combo, CaseCount.cases).where(
-                CaseCount.version_id == previous_version_id
-            )
-        )
-    both = union_all(*parts).subquery()
-    conn.execute(
-        insert(CaseCount).from_select(
-            ["version_id", "combo", "cases"],
-            select(literal(version_id, Integer), both.c.combo, func.sum(both.c.cases))
-            .group_by(both.c.combo)
-            .order_by(both.c.combo),
-        )
     )
 
 

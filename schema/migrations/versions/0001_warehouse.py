@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:36:10.656083
+Create Date: 2026-11-29 05:45:55.691681
 """
 
 from collections.abc import Sequence
@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.CheckConstraint("cases > 0", name=op.f("ck_case_counts_cases_positive")),
         sa.PrimaryKeyConstraint("version_id", "combo", name=op.f("pk_case_counts")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "datasets",
@@ -50,6 +51,7 @@ def upgrade() -> None:
         sa.Column("pseudonym", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("dataset_id", "pseudonym", name=op.f("pk_person_contributions")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "dataset_versions",
