@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,7 +50,3 @@ class LoadReport:
         dropped = ", ".join(self.columns_dropped) or "none"
         lines.append(f"  columns dropped: {dropped}")
         return "\n".join(lines)
-
-
-def count_reasons(counter: Counter[str], column: str, reason: str, n: int) -> None:
-    counter[f"{column}: {reason}"] += n

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from etl import calibration as cal
 from etl.synth_cases import year_cases
@@ -216,10 +215,3 @@ def write_export(path: Path, options: SynthOptions) -> int:
             writer.writerows(rows)
             written += len(rows)
     return written
-
-
-def expected_kept(options: SynthOptions) -> pd.Series:
-    """Kept cases per year the generator aims at (for reports and tests)."""
-    scale = _scale(options)
-    years = range(options.years[0], options.years[1] + 1)
-    return pd.Series({str(y): round(cal.YEAR_TOTALS[y] * scale) for y in years})

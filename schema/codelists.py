@@ -13,8 +13,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-TIME_DIMENSIONS = ("month", "quarter", "year")
-
 
 @dataclass(frozen=True)
 class Code:
@@ -38,12 +36,6 @@ class Dimension:
     def bit(self, code: str) -> int:
         """Bit of a multi-valued code in the fact table's mask column (code-list order)."""
         return 1 << self.code_list().index(code)
-
-    def get(self, code: str) -> Code:
-        for c in self.codes:
-            if c.code == code:
-                return c
-        raise KeyError(code)
 
 
 @dataclass(frozen=True)

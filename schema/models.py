@@ -29,8 +29,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-BigId = BigInteger().with_variant(Integer, "sqlite")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

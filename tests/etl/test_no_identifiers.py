@@ -63,7 +63,10 @@ def test_sqlite_file_holds_no_identifier(tmp_path, export, caplog, sqlite_templa
     engine.dispose()
     values = _identifying_values(export)
     assert len(values) > 5000
-    _assert_absent(values, db.read_bytes(), "the SQLite file")
+    files = sorted(tmp_path.glob("w.db*"))  # the database, and any WAL or shared-memory file
+    blob = b"".join(f.read_bytes() for f in files)
+    assert b"case_counts" in blob
+    _assert_absent(values, blob, f"the SQLite files {[f.name for f in files]}")
     _assert_absent(values, caplog.text.encode(), "the logs")
     _assert_absent(values, report.text().encode(), "the load report")
 
