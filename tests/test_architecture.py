@@ -54,3 +54,16 @@ def test_noise_only_from_opendp_and_only_contrib():
         assert not re.search(r"\bnp\.random\b|numpy\.random", source), path
         for call in re.findall(r"enable_features\(([^)]*)\)", source):
             assert call.strip() == '"contrib"', path
+
+
+def test_only_the_loader_touches_person_contributions():
+    allowed = {
+        ROOT / "schema" / "models.py",
+        ROOT / "schema" / "repositories" / "loads.py",
+    }
+    for package in ("api", "privacy", "schema", "etl"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path in allowed or "migrations" in path.parts:
+                continue
+            source = path.read_text("utf-8")
+            assert "PersonContribution" not in source and "person_contributions" not in source, path
