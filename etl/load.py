@@ -40,6 +40,8 @@ class LoadOptions:
     max_reject_rate: float = 0.01
     max_cases_per_person: int = 2
     aliases: Path | None = None
+    cap_micro: int = 10_000_000  # budgets of a dataset the load creates
+    max_per_query_micro: int = 500_000
     range_bytes: int = 8 << 20  # the unit of parallel work
     workers: int | None = None  # worker processes; default: one per core
 
@@ -71,6 +73,8 @@ def load_file(
             max_cases_per_person=options.max_cases_per_person,
             max_vulnerable_groups=lists["vulnerable_group"].default_max_values,
             max_referrals=lists["referral"].default_max_values,
+            cap_micro=options.cap_micro,
+            max_per_query_micro=options.max_per_query_micro,
         )
         done = datasets_repo.batch_for_file(session, dataset.id, sha)
         if done is not None:

@@ -44,6 +44,8 @@ class Dataset(Base):
         CheckConstraint("max_cases_per_person >= 1", name="max_cases_positive"),
         CheckConstraint("max_vulnerable_groups >= 1", name="max_vulnerable_positive"),
         CheckConstraint("max_referrals >= 1", name="max_referrals_positive"),
+        CheckConstraint("spent_micro >= 0 AND spent_micro <= cap_micro", name="within_cap"),
+        CheckConstraint("max_per_query_micro > 0", name="max_per_query_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +54,10 @@ class Dataset(Base):
     max_cases_per_person: Mapped[int] = mapped_column(Integer, default=2)
     max_vulnerable_groups: Mapped[int] = mapped_column(Integer, default=2)
     max_referrals: Mapped[int] = mapped_column(Integer, default=3)
+    # The global privacy budget across all accounts, and the most one query may spend.
+    cap_micro: Mapped[int] = mapped_column(BigInteger, default=10_000_000)
+    spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_per_query_micro: Mapped[int] = mapped_column(BigInteger, default=500_000)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def max_values(self, dimension: str) -> int:

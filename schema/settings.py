@@ -6,6 +6,7 @@ than running in a degraded state.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from typing import Literal
 
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     )
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 
+    # Privacy budgets in ε (decimals; stored as integer micro-ε).
+    default_account_budget: Decimal = Field(default=Decimal("1.0"), gt=0)
+    default_dataset_cap: Decimal = Field(default=Decimal("10.0"), gt=0)
+    default_max_per_query: Decimal = Field(default=Decimal("0.5"), gt=0)
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.sensitive_threshold < self.suppression_threshold:
@@ -55,6 +61,10 @@ class Settings(BaseSettings):
         key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else None
         if key is not None and len(key) < 16:
             raise ValueError("AMAAN_PSEUDONYM_KEY must be at least 16 characters")
+        if self.default_max_per_query > self.default_dataset_cap:
+            raise ValueError(
+                "AMAAN_DEFAULT_MAX_PER_QUERY must not exceed AMAAN_DEFAULT_DATASET_CAP"
+            )
         if self.environment == "production" and key == DEMO_PSEUDONYM_KEY:
             raise ValueError("AMAAN_PSEUDONYM_KEY is the public demo key; set a secret one")
         return self

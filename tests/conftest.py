@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from schema import access  # noqa: F401  (registers the access tables)
 from schema.db import make_engine
 from schema.migrate import upgrade
 from schema.models import Base
@@ -87,9 +88,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table, then restore what the migrations seed (the audit chain's head)."""
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("INSERT INTO audit_head (id, last_hash, entries) VALUES (1, :genesis, 0)"),
+            {"genesis": "0" * 64},
+        )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

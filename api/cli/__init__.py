@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from api.cli.access import accounts, audit_group, datasets, keys
 from api.cli.data import db, etl, synth
 from api.cli.demo import demo
 
@@ -17,3 +18,7 @@ main.add_command(db)
 main.add_command(synth)
 main.add_command(etl)
 main.add_command(demo)
+main.add_command(accounts)
+main.add_command(keys)
+main.add_command(datasets)
+main.add_command(audit_group)

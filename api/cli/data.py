@@ -22,6 +22,16 @@ def settings_or_exit() -> Settings:
         raise click.ClickException(f"invalid settings: {problems}") from None
 
 
+def dataset_budgets(settings: Settings) -> tuple[int, int]:
+    """The configured cap and per-query maximum of a dataset a load creates, in micro-ε."""
+    from privacy import Epsilon
+
+    return (
+        Epsilon.parse(settings.default_dataset_cap).micro,
+        Epsilon.parse(settings.default_max_per_query).micro,
+    )
+
+
 @click.group()
 def db() -> None:
     """Create or migrate the warehouse."""
@@ -125,6 +135,8 @@ def etl_load(
         max_reject_rate=settings.max_reject_rate if max_reject_rate is None else max_reject_rate,
         max_cases_per_person=settings.max_cases_per_person,
         aliases=aliases,
+        cap_micro=dataset_budgets(settings)[0],
+        max_per_query_micro=dataset_budgets(settings)[1],
     )
     engine = make_engine(settings.database_url)
     try:

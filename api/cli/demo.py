@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from api.cli.data import settings_or_exit
+from api.cli.data import dataset_budgets, settings_or_exit
 
 
 @click.command()
@@ -42,6 +42,8 @@ def demo(data_dir: Path, seed: int) -> None:
                 dataset="helpline-cases",
                 pseudonym_key=DEMO_PSEUDONYM_KEY.encode("utf-8"),
                 max_cases_per_person=settings.max_cases_per_person,
+                cap_micro=dataset_budgets(settings)[0],
+                max_per_query_micro=dataset_budgets(settings)[1],
             ),
         )
     except LoadRefused as exc:

@@ -3,6 +3,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, pool
 
+from schema import access  # noqa: F401  (registers the access tables)
 from schema.db import make_engine
 from schema.models import Base
 from schema.settings import get_settings

@@ -19,6 +19,8 @@ def get_or_create_dataset(
     max_cases_per_person: int,
     max_vulnerable_groups: int,
     max_referrals: int,
+    cap_micro: int = 10_000_000,
+    max_per_query_micro: int = 500_000,
 ) -> Dataset:
     dataset = get_dataset(session, slug)
     if dataset is None:
@@ -28,6 +30,9 @@ def get_or_create_dataset(
             max_cases_per_person=max_cases_per_person,
             max_vulnerable_groups=max_vulnerable_groups,
             max_referrals=max_referrals,
+            cap_micro=cap_micro,
+            spent_micro=0,
+            max_per_query_micro=max_per_query_micro,
         )
         session.add(dataset)
         session.flush()

@@ -1,0 +1,84 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from schema.models import Dataset, utcnow
+from schema.repositories import accounts
+
+
+def _dataset(s):
+    d = Dataset(
+        slug="d",
+        title="D",
+        max_cases_per_person=2,
+        max_vulnerable_groups=2,
+        max_referrals=3,
+        cap_micro=10_000_000,
+        spent_micro=0,
+        max_per_query_micro=500_000,
+    )
+    s.add(d)
+    s.flush()
+    return d
+
+
+def test_keys_authenticate_until_revoked_or_expired(engine):
+    with Session(engine) as s, s.begin():
+        account = accounts.create_account(s, name="Dr A", role="researcher")
+        key, raw = accounts.issue_key(s, account.id)
+        _soon, soon_raw = accounts.issue_key(
+            s, account.id, expires_at=utcnow() + timedelta(hours=1)
+        )
+        assert len(raw) >= 43  # 32 random bytes
+        assert accounts.authenticate(s, raw).id == account.id
+        assert accounts.authenticate(s, raw + "x") is None
+        assert accounts.authenticate(s, "") is None
+        later = utcnow() + timedelta(hours=2)
+        assert accounts.authenticate(s, soon_raw, now=later) is None
+        assert accounts.authenticate(s, soon_raw).id == account.id
+        accounts.revoke_key(s, key.id)
+        assert accounts.authenticate(s, raw) is None
+        account.active = False
+        assert accounts.authenticate(s, soon_raw) is None
+
+
+def test_roles_and_names_are_checked(engine):
+    with Session(engine) as s, s.begin():
+        with pytest.raises(ValueError, match="role must be one of"):
+            accounts.create_account(s, name="x", role="superuser")
+        with pytest.raises(ValueError, match="needs a name"):
+            accounts.create_account(s, name="  ", role="partner")
+
+
+def test_budgets_change_but_never_below_what_was_spent(engine):
+    with Session(engine) as s, s.begin():
+        d = _dataset(s)
+        a = accounts.create_account(s, name="NGO", role="partner")
+        assert accounts.set_account_budget(s, a.id, d.id, 1_000_000) == (None, 1_000_000)
+        assert accounts.set_account_budget(s, a.id, d.id, 2_000_000) == (1_000_000, 2_000_000)
+        d.spent_micro = 3_000_000
+        with pytest.raises(ValueError, match="below what has already been spent"):
+            accounts.set_dataset_budget(s, d, 2_000_000, 500_000)
+        assert accounts.set_dataset_budget(s, d, 4_000_000, 250_000) == {
+            "cap_micro": 10_000_000,
+            "max_per_query_micro": 500_000,
+        }
+
+
+def test_no_piece_of_any_key_is_stored(tmp_path, sqlite_template):
+    from schema.db import make_engine
+
+    db = tmp_path / "w.db"
+    db.write_bytes(sqlite_template.read_bytes())
+    engine = make_engine(f"sqlite:///{db}")
+    raws = []
+    with Session(engine) as s, s.begin():
+        account = accounts.create_account(s, name="Dr B", role="researcher")
+        for _ in range(10):
+            raws.append(accounts.issue_key(s, account.id)[1])
+    engine.dispose()
+    blob = b"".join(f.read_bytes() for f in tmp_path.glob("w.db*"))
+    for raw in raws:
+        for i in range(len(raw) - 7):
+            assert raw[i : i + 8].encode() not in blob
