@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     )
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 
+    # Query policy.
+    max_group_by: int = Field(default=3, ge=1, le=6)
+    max_cells: int = Field(default=10_000, ge=1)
+
     # Privacy budgets in ε (decimals; stored as integer micro-ε).
     default_account_budget: Decimal = Field(default=Decimal("1.0"), gt=0)
     default_dataset_cap: Decimal = Field(default=Decimal("10.0"), gt=0)

@@ -1,0 +1,42 @@
+"""One error base for the API: a status, a stable machine-readable code, and details.
+
+Error messages never depend on the private data: the same query shape gets the same error
+whether a category has cases or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AmaanError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+
+class NotFound(AmaanError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidQuery(AmaanError):
+    status = 422
+    code = "invalid_query"
+
+
+class PrivacyRefused(AmaanError):
+    """The privacy engine refused the query (ε out of range, too many cells, ...)."""
+
+    status = 422
+
+
+class BudgetExhausted(AmaanError):
+    status = 403

@@ -1,0 +1,317 @@
+"""The release service: the one place that joins the privacy engine and the warehouse.
+
+canonicalise → cache → policy → GROUP BY in SQL → fill the public key set → OpenDP release →
+in the caller's transaction: store the release under its canonical key, charge the budgets,
+append the audit entry. The caller commits, and only then responds. The same query through
+any interface hits the same cache entry and gets the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import privacy
+from api.errors import BudgetExhausted, InvalidQuery, NotFound, PrivacyRefused
+from schema.access import Account, Grant, Release
+from schema.codelists import codelists, time_codes
+from schema.models import DIMENSIONS, Dataset, DatasetVersion
+from schema.repositories import audit
+from schema.repositories import releases as releases_repo
+from schema.repositories.datasets import get_dataset, get_version, latest_version
+from schema.repositories.warehouse import count_cases
+from schema.settings import Settings
+
+TIME = ("month", "quarter", "year")
+
+
+@dataclass(frozen=True)
+class CountQuery:
+    dataset: str
+    group_by: list[str]
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    period: tuple[str | None, str | None] | None = None
+    epsilon: float | str | None = None
+    margin_of_error: float | None = None
+    confidence: float | None = None
+    version: int | None = None
+
+
+@dataclass
+class Prepared:
+    dataset: Dataset
+    version: DatasetVersion
+    canonical: privacy.CanonicalQuery
+    axes: list[privacy.Axis]
+    plan: privacy.Plan
+    sensitive_query: bool
+
+
+def _dataset_for(session: Session, account: Account, slug: str) -> Dataset:
+    dataset = get_dataset(session, slug.strip().lower())
+    granted = dataset is not None and session.get(Grant, (account.id, dataset.id)) is not None
+    if dataset is None or not (granted or account.role == "admin"):
+        raise NotFound(f"no dataset {slug!r} is available to this account")
+    return dataset
+
+
+def _codes(name: str, period: tuple[str, str]) -> list[str]:
+    if name in TIME:
+        return time_codes(name, *period)
+    return codelists()[name].code_list()
+
+
+def _check_dimensions(names: list[str], what: str) -> None:
+    unknown = [n for n in names if n not in DIMENSIONS]
+    if unknown:
+        raise InvalidQuery(
+            f"unknown {what} dimension(s): {', '.join(unknown)}", valid=list(DIMENSIONS)
+        )
+
+
+def prepare(session: Session, account: Account, query: CountQuery, settings: Settings) -> Prepared:
+    """Check a query against the policy and cost it, without touching any case data."""
+    dataset = _dataset_for(session, account, query.dataset)
+    version = (
+        get_version(session, dataset.id, query.version)
+        if query.version is not None
+        else latest_version(session, dataset.id)
+    )
+    if version is None:
+        raise NotFound(f"dataset {dataset.slug!r} has no version {query.version}")
+    group_by = [g.strip().lower() for g in query.group_by]
+    filters = {
+        k.strip().lower(): [v.strip().upper() for v in vs] for k, vs in query.filters.items()
+    }
+    _check_dimensions(group_by, "group-by")
+    _check_dimensions(list(filters), "filter")
+    if len(set(group_by)) > settings.max_group_by:
+        raise InvalidQuery(f"group by at most {settings.max_group_by} dimensions")
+    start, end = query.period or (None, None)
+    period = (start or version.first_month, end or version.last_month)
+    if period[0] < version.first_month or period[1] > version.last_month:
+        raise InvalidQuery(
+            f"the period must lie within {version.first_month} to {version.last_month}",
+            first_month=version.first_month,
+            last_month=version.last_month,
+        )
+    for name, values in filters.items():
+        valid = _codes(name, period)
+        bad = sorted(set(values) - set(valid))
+        if bad:
+            raise InvalidQuery(
+                f"unknown {name} code(s): {', '.join(bad)}", dimension=name, valid=valid
+            )
+    try:
+        epsilon = privacy.Epsilon.parse(query.epsilon) if query.epsilon is not None else None
+        canonical = privacy.canonicalise(
+            dataset=dataset.slug,
+            version=version.number,
+            group_by=group_by,
+            filters=filters,
+            period=(query.period[0], query.period[1]) if query.period else None,
+            epsilon=epsilon,
+            margin_of_error=query.margin_of_error,
+            confidence=query.confidence or settings.confidence,
+        )
+    except privacy.PrivacyError as exc:
+        raise PrivacyRefused(str(exc)) from None
+    sensitive = settings.sensitive_values
+    axes = []
+    for name in canonical.group_by:
+        codes = _codes(name, period)
+        if name in canonical.form["filters"]:
+            wanted = set(canonical.form["filters"][name])
+            codes = [c for c in codes if c in wanted]
+        axes.append(privacy.Axis(name, tuple(codes), frozenset(sensitive.get(name, []))))
+    cells = 1
+    for axis in axes:
+        cells *= len(axis.codes)
+    sensitivity = privacy.l1_sensitivity(
+        dataset.max_cases_per_person,
+        {"vulnerable_group": dataset.max_vulnerable_groups, "referral": dataset.max_referrals},
+        canonical.group_by,
+    )
+    try:
+        plan = privacy.plan_release(
+            sensitivity=sensitivity,
+            cells=cells,
+            epsilon=epsilon,
+            margin_of_error=query.margin_of_error,
+            confidence=float(canonical.form["confidence"]),
+            max_epsilon=privacy.Epsilon(dataset.max_per_query_micro),
+            max_cells=settings.max_cells,
+        )
+    except privacy.PrivacyError as exc:
+        err = PrivacyRefused(str(exc), **exc.details)
+        err.code = exc.code
+        raise err from None
+    sensitive_query = any(
+        v in sensitive.get(name, []) for name, vs in canonical.form["filters"].items() for v in vs
+    )
+    return Prepared(dataset, version, canonical, axes, plan, sensitive_query)
+
+
+def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[str, Any]:
+    lists = codelists()
+
+    def label(dimension: str, code: str | None) -> dict[str, Any]:
+        if code is None or dimension in TIME:
+            return {
+                "dimension": dimension,
+                "code": code or "TOTAL",
+                "label": code or "Total",
+                "label_ur": code or "کل",
+            }
+        entry = next(c for c in lists[dimension].codes if c.code == code)
+        return {"dimension": dimension, "code": code, "label": entry.en, "label_ur": entry.ur}
+
+    def cell(c: privacy.Cell) -> dict[str, Any]:
+        return {
+            "key": [label(a.dimension, k) for a, k in zip(p.axes, c.key, strict=True)],
+            "count": c.count,
+            "lower": c.lower,
+            "upper": c.upper,
+            "suppressed": c.suppressed,
+            "reason": c.reason,
+            "total": c.total,
+        }
+
+    return {
+        "dataset": p.dataset.slug,
+        "dataset_version": p.version.number,
+        "group_by": [a.dimension for a in p.axes],
+        "epsilon": str(p.plan.epsilon),
+        "mechanism": privacy.MECHANISM,
+        "noise_scale": p.plan.scale,
+        "margin_of_error": p.plan.margin_of_error,
+        "confidence": p.plan.confidence,
+        "threshold": settings.suppression_threshold,
+        "sensitive_threshold": settings.sensitive_threshold,
+        "privacy_unit": f"one complainant, at most {p.dataset.max_cases_per_person} cases",
+        "interpretation": released.interpretation,
+        "cells": [cell(c) for c in released.cells()] + [cell(c) for c in released.totals()],
+    }
+
+
+@dataclass
+class Outcome:
+    release: Release
+    body: dict[str, Any]
+    cached: bool
+    epsilon_charged: privacy.Epsilon
+
+
+def _cached(release: Release) -> Outcome:
+    return Outcome(release, json.loads(release.body), True, privacy.ZERO)
+
+
+def count(session: Session, account: Account, query: CountQuery, settings: Settings) -> Outcome:
+    """Answer a count query: a stored release, or a new one paid for in this transaction."""
+    p = prepare(session, account, query, settings)
+    hit = releases_repo.find(session, p.canonical.key)
+    if hit is not None:
+        audit.append(
+            session,
+            action="query",
+            outcome="cache_hit",
+            account_id=account.id,
+            dataset_id=p.dataset.id,
+            version_id=p.version.id,
+            canonical_key=p.canonical.key,
+        )
+        return _cached(hit)
+    counts = count_cases(
+        session,
+        p.version.id,
+        p.canonical.group_by,
+        p.canonical.form["filters"],
+        _period(p),
+    )
+    keys = _key_order(p.axes)
+    truth = [counts.get(k, 0) for k in keys]
+    policy = privacy.Policy(
+        threshold=settings.suppression_threshold,
+        sensitive_threshold=settings.sensitive_threshold,
+        sensitive_query=p.sensitive_query,
+    )
+    released = privacy.release(p.plan, truth, p.axes, policy)
+    body = _body(p, released, settings)
+    stored = releases_repo.store(
+        session,
+        Release(
+            canonical_key=p.canonical.key,
+            dataset_id=p.dataset.id,
+            version_id=p.version.id,
+            account_id=account.id,
+            kind="query",
+            query=json.dumps(p.canonical.form),
+            epsilon_micro=p.plan.epsilon.micro,
+            body=json.dumps(body, ensure_ascii=False),
+        ),
+    )
+    if stored is None:  # an identical query was released while we computed: use that one
+        existing = releases_repo.find(session, p.canonical.key)
+        assert existing is not None
+        return _cached(existing)
+    try:
+        releases_repo.charge(
+            session,
+            account_id=account.id,
+            dataset_id=p.dataset.id,
+            release_id=stored.id,
+            epsilon_micro=p.plan.epsilon.micro,
+            kind="query",
+        )
+    except releases_repo.BudgetExceeded as exc:
+        err = BudgetExhausted(
+            f"this query needs ε {privacy.Epsilon(exc.asked_micro)}; the "
+            f"{exc.limit.replace('_', ' ')} has ε {privacy.Epsilon(exc.remaining_micro)} left",
+            limit=exc.limit,
+            remaining=str(privacy.Epsilon(exc.remaining_micro)),
+            asked=str(privacy.Epsilon(exc.asked_micro)),
+        )
+        err.code = f"{exc.limit}_exceeded"
+        raise err from None
+    audit.append(
+        session,
+        action="query",
+        outcome="released",
+        account_id=account.id,
+        dataset_id=p.dataset.id,
+        version_id=p.version.id,
+        canonical_key=p.canonical.key,
+        epsilon_micro=p.plan.epsilon.micro,
+        detail={"release": stored.public_id},
+    )
+    return Outcome(stored, body, False, p.plan.epsilon)
+
+
+def _period(p: Prepared) -> tuple[str, str] | None:
+    start, end = p.canonical.form["period"]["from"], p.canonical.form["period"]["to"]
+    if start is None and end is None:
+        return None
+    return (start or p.version.first_month, end or p.version.last_month)
+
+
+def _key_order(axes: list[privacy.Axis]) -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = [()]
+    for axis in axes:
+        keys = [(*k, c) for k in keys for c in axis.codes]
+    return keys
+
+
+def record_refusal(
+    session: Session, account: Account | None, query: CountQuery, error: Exception
+) -> None:
+    """Audit a refused query in its own transaction (the refused one was rolled back)."""
+    audit.append(
+        session,
+        action="query",
+        outcome=getattr(error, "code", "refused")[:48],
+        account_id=account.id if account else None,
+        detail={"dataset": query.dataset, "group_by": query.group_by},
+    )
