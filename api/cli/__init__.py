@@ -7,6 +7,7 @@ import click
 from api.cli.access import accounts, audit_group, datasets, keys
 from api.cli.data import db, etl, synth
 from api.cli.demo import demo
+from api.cli.serve import serve
 
 
 @click.group()
@@ -18,6 +19,7 @@ main.add_command(db)
 main.add_command(synth)
 main.add_command(etl)
 main.add_command(demo)
+main.add_command(serve)
 main.add_command(accounts)
 main.add_command(keys)
 main.add_command(datasets)

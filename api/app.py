@@ -1,0 +1,64 @@
+"""The FastAPI application factory. Settings are read and checked when the app is built."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import get_principal
+from api.errors import AmaanError
+from api.routes import catalogue, queries
+from schema.db import make_engine
+from schema.settings import Settings, get_settings
+
+log = logging.getLogger("amaan.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from sqlalchemy.orm import sessionmaker
+
+    settings = settings or get_settings()
+    development = settings.environment == "development"
+    engine = make_engine(settings.database_url, pool_pre_ping=True)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Amaan",
+        description="Differentially private statistics from helpline case data.",
+        docs_url="/docs" if development else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if development else None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @app.exception_handler(AmaanError)
+    def amaan_error(_: Request, exc: AmaanError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error: %s", type(exc).__name__)
+        return JSONResponse(
+            {"error": {"code": "internal", "message": "unexpected error"}}, status_code=500
+        )
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    data = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)])
+    data.include_router(catalogue.router)
+    data.include_router(queries.router)
+    app.include_router(data)
+    return app

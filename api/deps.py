@@ -1,0 +1,59 @@
+"""The vocabulary of the API's routes: a session per request, and the calling account.
+
+One request is one transaction: the session dependency commits after the route returns and
+before the response is sent (``scope="function"``), or rolls back on any error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import AmaanError
+from schema.access import Account
+from schema.repositories import accounts
+from schema.settings import Settings
+
+
+class Unauthorized(AmaanError):
+    status = 401
+    code = "unauthorized"
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def sessions(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with sessions(request)() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_principal(request: Request, session: SessionDep) -> Account:
+    header = request.headers.get("authorization", "")
+    scheme, _, raw = header.partition(" ")
+    account = accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
+    if account is None:  # missing, wrong, revoked or expired: one answer for all
+        raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+    return account
+
+
+PrincipalDep = Annotated[Account, Depends(get_principal)]

@@ -1,0 +1,1 @@
+"""REST routes. Data routes hang under one router that requires a principal."""

@@ -1,0 +1,69 @@
+"""REST request and response bodies (snake_case twins of the GraphQL contract)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dimension: str
+    values: list[str] = Field(min_length=1)
+
+
+class PeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+
+
+class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: str
+    group_by: list[str] = Field(max_length=10)
+    filters: list[FilterIn] = Field(default_factory=list)
+    period: PeriodIn | None = None
+    epsilon: float | None = Field(default=None, gt=0)
+    margin_of_error: float | None = Field(default=None, gt=0)
+    confidence: float | None = Field(default=None, gt=0.5, lt=1)
+
+
+class KeyOut(BaseModel):
+    dimension: str
+    code: str
+    label: str
+    label_ur: str
+
+
+class CellOut(BaseModel):
+    key: list[KeyOut]
+    count: int | None
+    suppressed: bool
+    reason: str | None
+    lower: int | None
+    upper: int | None
+    total: bool
+
+
+class ReleaseOut(BaseModel):
+    release_id: str
+    cached: bool
+    epsilon_charged: str
+    budget_remaining: str | None
+    dataset: str
+    dataset_version: int
+    noise_scale: float
+    margin_of_error: int
+    confidence: float
+    threshold: int
+    sensitive_threshold: int
+    mechanism: str
+    interpretation: str
+    cells: list[CellOut]
+
+
+class EstimateOut(BaseModel):
+    epsilon: str
+    margin_of_error: int
+    cells: int
+    cached: bool

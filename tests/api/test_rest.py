@@ -1,0 +1,139 @@
+"""The REST API end to end through the app, on SQLite and PostgreSQL."""
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from etl.load import load_file
+from etl.synth import SynthOptions, write_export
+from schema.access import AuditEntry
+from schema.db import make_engine
+from schema.models import Dataset, utcnow
+from schema.repositories import accounts, audit
+from schema.settings import Settings
+from tests.etl.helpers import options
+
+
+@pytest.fixture
+def api(db_url, tmp_path):
+    engine = make_engine(db_url)
+    path = tmp_path / "export.csv"
+    write_export(path, SynthOptions(years=(2024, 2024), seed=9))
+    load_file(path, engine, options())
+    keys = {}
+    with Session(engine) as s, s.begin():
+        dataset = s.scalars(select(Dataset)).one()
+        for name, budget in (("alice", 250_000), ("bob", 1_000_000)):
+            account = accounts.create_account(s, name=name, role="researcher")
+            accounts.grant(s, account.id, dataset.id)
+            accounts.set_account_budget(s, account.id, dataset.id, budget)
+            keys[name] = accounts.issue_key(s, account.id)[1]
+        revoked, keys["revoked"] = accounts.issue_key(s, account.id)
+        revoked.revoked_at = utcnow()
+        _, keys["expired"] = accounts.issue_key(
+            s, account.id, expires_at=utcnow() - timedelta(days=1)
+        )
+    app = create_app(Settings(database_url=db_url, environment="test"))
+    with TestClient(app) as client:
+        yield client, keys, engine
+    engine.dispose()
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+QUERY = {"dataset": "helpline-cases", "group_by": ["gender", "year"], "epsilon": 0.1}
+
+
+def test_health_needs_no_key_and_everything_else_does(api):
+    client, keys, _ = api
+    assert client.get("/healthz").json() == {"status": "ok"}
+    bodies = set()
+    for headers in (
+        {},
+        auth("wrong"),
+        auth(keys["revoked"]),
+        auth(keys["expired"]),
+        {"Authorization": keys["alice"]},
+    ):
+        r = client.get("/v1/me", headers=headers)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        bodies.add(r.text)
+    assert len(bodies) == 1
+
+
+def test_query_cache_and_release_by_id(api):
+    client, keys, engine = api
+    first = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["cached"], body["epsilon_charged"], body["budget_remaining"]) == (
+        False,
+        "0.1",
+        "0.15",
+    )
+    assert body["dataset_version"] == 1 and len([c for c in body["cells"]]) == 4
+    again = client.post(
+        "/v1/queries", json={**QUERY, "group_by": ["YEAR", "gender"]}, headers=auth(keys["bob"])
+    )
+    assert again.json()["cached"] is True and again.json()["epsilon_charged"] == "0"
+    assert again.json()["cells"] == body["cells"]
+    stored = client.get(f"/v1/releases/{body['release_id']}", headers=auth(keys["bob"]))
+    assert stored.status_code == 200 and stored.json()["cells"] == body["cells"]
+    assert client.get("/v1/releases/r_nope", headers=auth(keys["bob"])).status_code == 404
+    estimate = client.post("/v1/queries/estimate", json=QUERY, headers=auth(keys["bob"]))
+    assert estimate.json() == {"epsilon": "0.1", "margin_of_error": 60, "cells": 4, "cached": True}
+    with Session(engine) as s:
+        assert audit.verify(s).ok
+
+
+def test_errors_are_clear_and_refusals_are_audited(api):
+    client, keys, engine = api
+    bad = client.post(
+        "/v1/queries", json={**QUERY, "group_by": ["religion"]}, headers=auth(keys["alice"])
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_query"
+    assert "complaint_type" in bad.json()["error"]["valid"]
+    extra = client.post("/v1/queries", json={**QUERY, "colour": "red"}, headers=auth(keys["alice"]))
+    assert extra.status_code == 422
+    for group_by in (["gender"], ["channel"]):
+        ok = client.post(
+            "/v1/queries", json={**QUERY, "group_by": group_by}, headers=auth(keys["alice"])
+        )
+        assert ok.status_code == 200
+    over = client.post(
+        "/v1/queries", json={**QUERY, "group_by": ["platform"]}, headers=auth(keys["alice"])
+    )
+    assert over.status_code == 403
+    assert over.json()["error"] | {"message": None} == {
+        "code": "account_budget_exceeded",
+        "message": None,
+        "limit": "account_budget",
+        "remaining": "0.05",
+        "asked": "0.1",
+    }
+    with Session(engine) as s:
+        outcomes = s.scalars(select(AuditEntry.outcome).order_by(AuditEntry.id)).all()
+        assert "invalid_query" in outcomes and "account_budget_exceeded" in outcomes
+        assert audit.verify(s).ok
+
+
+def test_catalogue(api):
+    client, keys, _ = api
+    datasets = client.get("/v1/datasets", headers=auth(keys["alice"])).json()
+    assert datasets[0]["slug"] == "helpline-cases"
+    assert datasets[0]["versions"] == [
+        {"number": 1, "first_month": "2024-01", "last_month": "2024-12"}
+    ]
+    assert datasets[0]["budget_remaining"] == "0.25"
+    dims = {d["name"]: d for d in client.get("/v1/dimensions", headers=auth(keys["alice"])).json()}
+    gm = next(c for c in dims["gender"]["codes"] if c["code"] == "GM")
+    assert gm["sensitive"] is True and gm["label_ur"]
+    me = client.get("/v1/me", headers=auth(keys["alice"])).json()
+    assert me["role"] == "researcher" and me["budgets"][0]["remaining"] == "0.25"
