@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import get_principal
 from api.errors import AmaanError
+from api.gql.router import graphql_router
 from api.routes import catalogue, queries
 from schema.db import make_engine
 from schema.settings import Settings, get_settings
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     app.include_router(data)
+    app.include_router(graphql_router(development), prefix="/graphql")
     return app

@@ -1,51 +1,11 @@
 """The REST API end to end through the app, on SQLite and PostgreSQL."""
 
-from datetime import timedelta
-
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from etl.load import load_file
-from etl.synth import SynthOptions, write_export
 from schema.access import AuditEntry
-from schema.db import make_engine
-from schema.models import Dataset, utcnow
-from schema.repositories import accounts, audit
-from schema.settings import Settings
-from tests.etl.helpers import options
-
-
-@pytest.fixture
-def api(db_url, tmp_path):
-    engine = make_engine(db_url)
-    path = tmp_path / "export.csv"
-    write_export(path, SynthOptions(years=(2024, 2024), seed=9))
-    load_file(path, engine, options())
-    keys = {}
-    with Session(engine) as s, s.begin():
-        dataset = s.scalars(select(Dataset)).one()
-        for name, budget in (("alice", 250_000), ("bob", 1_000_000)):
-            account = accounts.create_account(s, name=name, role="researcher")
-            accounts.grant(s, account.id, dataset.id)
-            accounts.set_account_budget(s, account.id, dataset.id, budget)
-            keys[name] = accounts.issue_key(s, account.id)[1]
-        revoked, keys["revoked"] = accounts.issue_key(s, account.id)
-        revoked.revoked_at = utcnow()
-        _, keys["expired"] = accounts.issue_key(
-            s, account.id, expires_at=utcnow() - timedelta(days=1)
-        )
-    app = create_app(Settings(database_url=db_url, environment="test"))
-    with TestClient(app) as client:
-        yield client, keys, engine
-    engine.dispose()
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
-
+from schema.repositories import audit
+from tests.api.conftest import auth
 
 QUERY = {"dataset": "helpline-cases", "group_by": ["gender", "year"], "epsilon": 0.1}
 

@@ -1,0 +1,1 @@
+"""GraphQL for researchers (``/graphql``), on the same release service as REST."""

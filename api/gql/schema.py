@@ -1,0 +1,266 @@
+"""The GraphQL schema: thin resolvers over the release service.
+
+Spending happens only in the ``countCases`` mutation (never over GET, which strawberry refuses
+for mutations), and at most once per operation. Our own errors reach the client with their
+stable ``code`` in ``extensions``; validation errors keep their message; anything else is
+masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import FieldNode, GraphQLError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info
+
+from api import releases
+from api.errors import AmaanError, InvalidQuery
+from api.gql import types as t
+from privacy import Epsilon
+from schema.access import Account, AccountBudget, Grant, Release
+from schema.codelists import codelists
+from schema.models import Dataset, DatasetVersion
+from schema.repositories import releases as releases_repo
+from schema.settings import Settings
+
+
+class Context(BaseContext):
+    def __init__(
+        self,
+        session: Session,
+        principal: Account,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.principal = principal
+        self.settings = settings
+        self.sessions = sessions
+
+
+def _query(q: t.CountQueryInput) -> releases.CountQuery:
+    filters: dict[str, list[str]] = {}
+    for f in q.filters or []:
+        filters.setdefault(f.dimension.value, []).extend(f.values)
+    return releases.CountQuery(
+        dataset=q.dataset,
+        group_by=[d.value for d in q.group_by],
+        filters=filters,
+        period=(q.period.from_, q.period.to) if q.period else None,
+        epsilon=q.epsilon,
+        margin_of_error=q.margin_of_error,
+        confidence=q.confidence,
+    )
+
+
+def _release(
+    body: dict[str, Any], release: Release, cached: bool, charged: Epsilon, remaining: int | None
+) -> t.CountRelease:
+    cells = [
+        t.Cell(
+            key=[t.CellKey(**k) for k in c["key"]],
+            count=c["count"],
+            suppressed=c["suppressed"],
+            reason=c["reason"],
+            lower=c["lower"],
+            upper=c["upper"],
+            total=c["total"],
+        )
+        for c in body["cells"]
+    ]
+    return t.CountRelease(
+        release_id=release.public_id,
+        cached=cached,
+        epsilon_charged=charged.as_float(),
+        budget_remaining=None if remaining is None else Epsilon(remaining).as_float(),
+        dataset=body["dataset"],
+        dataset_version=body["dataset_version"],
+        noise_scale=body["noise_scale"],
+        margin_of_error=body["margin_of_error"],
+        confidence=body["confidence"],
+        threshold=body["threshold"],
+        sensitive_threshold=body["sensitive_threshold"],
+        mechanism=body["mechanism"],
+        interpretation=body["interpretation"],
+        cells=cells,
+    )
+
+
+def _spending_fields(info: Info[Context, None]) -> int:
+    return sum(
+        1
+        for s in info.operation.selection_set.selections
+        if isinstance(s, FieldNode) and s.name.value == "countCases"
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def me(self, info: Info[Context, None]) -> t.Me:
+        p = info.context.principal
+        return t.Me(id=p.id, name=p.name, organisation=p.organisation, role=p.role)
+
+    @strawberry.field
+    def datasets(self, info: Info[Context, None]) -> list[t.DatasetInfo]:
+        s, p = info.context.session, info.context.principal
+        out = []
+        for dataset in s.scalars(
+            select(Dataset)
+            .join(Grant, Grant.dataset_id == Dataset.id)
+            .where(Grant.account_id == p.id)
+            .order_by(Dataset.slug)
+        ):
+            versions = s.scalars(
+                select(DatasetVersion)
+                .where(DatasetVersion.dataset_id == dataset.id)
+                .order_by(DatasetVersion.number)
+            )
+            budget = s.get(AccountBudget, (p.id, dataset.id))
+            out.append(
+                t.DatasetInfo(
+                    slug=dataset.slug,
+                    title=dataset.title,
+                    versions=[
+                        t.DatasetVersionInfo(
+                            number=v.number, first_month=v.first_month, last_month=v.last_month
+                        )
+                        for v in versions
+                    ],
+                    max_cases_per_person=dataset.max_cases_per_person,
+                    max_vulnerable_groups=dataset.max_vulnerable_groups,
+                    max_referrals=dataset.max_referrals,
+                    max_epsilon_per_query=Epsilon(dataset.max_per_query_micro).as_float(),
+                    budget_remaining=None
+                    if budget is None
+                    else Epsilon(budget.limit_micro - budget.spent_micro).as_float(),
+                )
+            )
+        return out
+
+    @strawberry.field
+    def dimensions(self, info: Info[Context, None]) -> list[t.DimensionInfo]:
+        sensitive = info.context.settings.sensitive_values
+        lists = codelists()
+        return [
+            t.DimensionInfo(
+                name=t.Dimension(dim.name),
+                multi_valued=dim.multi,
+                codes=[
+                    t.CodeInfo(
+                        code=c.code,
+                        label=c.en,
+                        label_ur=c.ur,
+                        sensitive=c.code in sensitive.get(dim.name, []),
+                    )
+                    for c in dim.codes
+                ],
+            )
+            for dim in lists.dimensions.values()
+        ]
+
+    @strawberry.field
+    def estimate(self, info: Info[Context, None], query: t.CountQueryInput) -> t.Estimate:
+        c = info.context
+        prepared = releases.prepare(c.session, c.principal, _query(query), c.settings)
+        cached = releases_repo.find(c.session, prepared.canonical.key) is not None
+        return t.Estimate(
+            epsilon=prepared.plan.epsilon.as_float(),
+            margin_of_error=prepared.plan.margin_of_error,
+            cells=prepared.plan.cells,
+            cached=cached,
+        )
+
+    @strawberry.field
+    def releases(self, info: Info[Context, None]) -> list[t.ReleaseSummary]:
+        s, p = info.context.session, info.context.principal
+        rows = s.execute(
+            select(Release, Dataset.slug, DatasetVersion.number)
+            .join(Dataset, Dataset.id == Release.dataset_id)
+            .join(DatasetVersion, DatasetVersion.id == Release.version_id)
+            .where(Release.account_id == p.id)
+            .order_by(Release.id.desc())
+            .limit(500)
+        ).all()
+        return [
+            t.ReleaseSummary(
+                release_id=r.public_id,
+                dataset=slug,
+                dataset_version=number,
+                epsilon=Epsilon(r.epsilon_micro).as_float(),
+                created_at=r.created_at.isoformat(),
+            )
+            for r, slug, number in rows
+        ]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def count_cases(self, info: Info[Context, None], query: t.CountQueryInput) -> t.CountRelease:
+        c = info.context
+        q = _query(query)
+        try:
+            if _spending_fields(info) > 1:
+                raise InvalidQuery("one countCases per request: each spends privacy budget")
+            outcome = releases.count(c.session, c.principal, q, c.settings)
+        except AmaanError as exc:
+            c.session.rollback()  # nothing of a refused query may be committed
+            with c.sessions() as audit_session, audit_session.begin():
+                releases.record_refusal(audit_session, c.principal, q, exc)
+            raise
+        remaining, _ = releases_repo.remaining(
+            c.session, c.principal.id, outcome.release.dataset_id
+        )
+        return _release(
+            outcome.body, outcome.release, outcome.cached, outcome.epsilon_charged, remaining
+        )
+
+
+class TypedErrors(MaskErrors):
+    """Our errors keep their message and gain their code; request errors (syntax, validation,
+    variables) keep their message; any other error raised while executing a field is masked."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out = []
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, AmaanError):
+                out.append(
+                    GraphQLError(
+                        original.message,
+                        error.nodes,
+                        error.source,
+                        error.positions,
+                        error.path,
+                        original_error=None,
+                        extensions=original.body()["error"],
+                    )
+                )
+            elif error.path is None:  # a request error (syntax, validation, variables)
+                out.append(error)
+            else:
+                out.append(self.anonymise_error(error))
+        return out
+
+
+def make_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=6),
+            lambda: MaxAliasesLimiter(max_alias_count=5),
+            lambda: MaxTokensLimiter(max_token_count=1000),
+            TypedErrors,
+        ],
+    )
+
+
+schema = make_schema()

@@ -1,0 +1,145 @@
+"""GraphQL types: the interface contract that researchers' scripts and notebooks rely on."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+
+@strawberry.enum
+class Dimension(enum.Enum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    COMPLAINT_TYPE = "complaint_type"
+    COMPLAINT_GROUP = "complaint_group"
+    GENDER = "gender"
+    AGE_BAND = "age_band"
+    PROVINCE = "province"
+    CITY = "city"
+    FIA_CITY = "fia_city"
+    CHANNEL = "channel"
+    PLATFORM = "platform"
+    COUNTRY = "country"
+    VULNERABLE_GROUP = "vulnerable_group"
+    REFERRAL = "referral"
+
+
+@strawberry.input
+class FilterInput:
+    dimension: Dimension
+    values: list[str]
+
+
+@strawberry.input
+class PeriodInput:
+    from_: str | None = strawberry.field(default=None, name="from")
+    to: str | None = None
+
+
+@strawberry.input
+class CountQueryInput:
+    dataset: str
+    group_by: list[Dimension]
+    filters: list[FilterInput] | None = None
+    period: PeriodInput | None = None
+    epsilon: float | None = None
+    margin_of_error: float | None = None
+    confidence: float | None = None
+
+
+@strawberry.type
+class CellKey:
+    dimension: str
+    code: str
+    label: str
+    label_ur: str
+
+
+@strawberry.type
+class Cell:
+    key: list[CellKey]
+    count: int | None
+    suppressed: bool
+    reason: str | None
+    lower: int | None
+    upper: int | None
+    total: bool
+
+
+@strawberry.type
+class CountRelease:
+    release_id: str
+    cached: bool
+    epsilon_charged: float
+    budget_remaining: float | None
+    dataset: str
+    dataset_version: int
+    noise_scale: float
+    margin_of_error: int
+    confidence: float
+    threshold: int
+    sensitive_threshold: int
+    mechanism: str
+    interpretation: str
+    cells: list[Cell]
+
+
+@strawberry.type
+class Estimate:
+    epsilon: float
+    margin_of_error: int
+    cells: int
+    cached: bool
+
+
+@strawberry.type
+class DatasetVersionInfo:
+    number: int
+    first_month: str
+    last_month: str
+
+
+@strawberry.type
+class DatasetInfo:
+    slug: str
+    title: str
+    versions: list[DatasetVersionInfo]
+    max_cases_per_person: int
+    max_vulnerable_groups: int
+    max_referrals: int
+    max_epsilon_per_query: float
+    budget_remaining: float | None
+
+
+@strawberry.type
+class CodeInfo:
+    code: str
+    label: str
+    label_ur: str
+    sensitive: bool
+
+
+@strawberry.type
+class DimensionInfo:
+    name: Dimension
+    multi_valued: bool
+    codes: list[CodeInfo]
+
+
+@strawberry.type
+class Me:
+    id: int
+    name: str
+    organisation: str
+    role: str
+
+
+@strawberry.type
+class ReleaseSummary:
+    release_id: str
+    dataset: str
+    dataset_version: int
+    epsilon: float
+    created_at: str
