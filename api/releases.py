@@ -155,6 +155,25 @@ def prepare(session: Session, account: Account, query: CountQuery, settings: Set
     return Prepared(dataset, version, canonical, axes, plan, sensitive_query)
 
 
+def estimate(
+    session: Session, account: Account, query: CountQuery, settings: Settings
+) -> tuple[Prepared, bool]:
+    """Cost a query and say whether it is cached; spends nothing, and is audited."""
+    p = prepare(session, account, query, settings)
+    cached = releases_repo.find(session, p.canonical.key) is not None
+    audit.append(
+        session,
+        action="estimate",
+        outcome="cached" if cached else "estimated",
+        account_id=account.id,
+        dataset_id=p.dataset.id,
+        version_id=p.version.id,
+        canonical_key=p.canonical.key,
+        epsilon_micro=p.plan.epsilon.micro,
+    )
+    return p, cached
+
+
 def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[str, Any]:
     lists = codelists()
 

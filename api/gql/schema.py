@@ -168,8 +168,7 @@ class Query:
     @strawberry.field
     def estimate(self, info: Info[Context, None], query: t.CountQueryInput) -> t.Estimate:
         c = info.context
-        prepared = releases.prepare(c.session, c.principal, _query(query), c.settings)
-        cached = releases_repo.find(c.session, prepared.canonical.key) is not None
+        prepared, cached = releases.estimate(c.session, c.principal, _query(query), c.settings)
         return t.Estimate(
             epsilon=prepared.plan.epsilon.as_float(),
             margin_of_error=prepared.plan.margin_of_error,

@@ -66,8 +66,7 @@ def post_query(
 def post_estimate(
     body: QueryIn, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> EstimateOut:
-    prepared = releases.prepare(session, principal, to_query(body), settings)
-    cached = releases_repo.find(session, prepared.canonical.key) is not None
+    prepared, cached = releases.estimate(session, principal, to_query(body), settings)
     return EstimateOut(
         epsilon=str(prepared.plan.epsilon),
         margin_of_error=prepared.plan.margin_of_error,

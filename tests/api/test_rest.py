@@ -50,6 +50,8 @@ def test_query_cache_and_release_by_id(api):
     assert estimate.json() == {"epsilon": "0.1", "margin_of_error": 60, "cells": 4, "cached": True}
     with Session(engine) as s:
         assert audit.verify(s).ok
+        actions = s.scalars(select(AuditEntry.action)).all()
+        assert actions.count("estimate") == 1 and actions.count("query") == 2
 
 
 def test_errors_are_clear_and_refusals_are_audited(api):
