@@ -1,12 +1,92 @@
-"""``amaan demo``: synthesise, load and (once the API exists) serve the demo."""
+"""``amaan demo``: synthesise, load, create demo accounts, print their keys, and serve."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from api.cli.data import dataset_budgets, settings_or_exit
+
+DEMO_ACCOUNTS = (
+    ("Demo researcher", "researcher", "1.0"),
+    ("Demo partner NGO", "partner", None),
+    ("Demo helpline staff", "admin", None),
+)
+
+
+def _demo_keys(database_url: str) -> dict[str, str]:
+    """A fresh key for each demo account (created on first run)."""
+    from sqlalchemy.orm import Session
+
+    from privacy import Epsilon
+    from schema.access import Account
+    from schema.db import make_engine
+    from schema.repositories import accounts, audit
+    from schema.repositories.datasets import get_dataset
+
+    engine = make_engine(database_url)
+    keys = {}
+    try:
+        with Session(engine) as s, s.begin():
+            dataset = get_dataset(s, "helpline-cases")
+            assert dataset is not None
+            for name, role, budget in DEMO_ACCOUNTS:
+                account = s.scalars(select(Account).where(Account.name == name)).first()
+                if account is None:
+                    account = accounts.create_account(
+                        s, name=name, role=role, organisation="Amaan demo"
+                    )
+                    accounts.grant(s, account.id, dataset.id)
+                    if budget:
+                        accounts.set_account_budget(
+                            s, account.id, dataset.id, Epsilon.parse(budget).micro
+                        )
+                    audit.append(
+                        s,
+                        action="account.create",
+                        outcome="created",
+                        account_id=account.id,
+                        detail={"role": role, "demo": True},
+                    )
+                key, raw = accounts.issue_key(s, account.id, label="demo")
+                audit.append(
+                    s,
+                    action="key.issue",
+                    outcome="issued",
+                    account_id=account.id,
+                    detail={"key_id": key.id, "demo": True},
+                )
+                keys[role] = raw
+    finally:
+        engine.dispose()
+    return keys
+
+
+def _examples(keys: dict[str, str], base: str) -> str:
+    rest = json.dumps({"dataset": "helpline-cases", "group_by": ["year", "gender"], "epsilon": 0.1})
+    graphql = json.dumps(
+        {
+            "query": 'mutation { countCases(query: {dataset: "helpline-cases", '
+            "groupBy: [YEAR, GENDER], epsilon: 0.1}) { epsilonCharged budgetRemaining "
+            "cells { key { code label } count lower upper suppressed reason } } }"
+        }
+    )
+    return "\n".join(
+        [
+            "Demo keys (shown once; run amaan demo again for new ones):",
+            *(f"  {role:<10} {key}" for role, key in keys.items()),
+            "",
+            "Try, as the researcher:",
+            f"  curl -s -H 'Authorization: Bearer {keys['researcher']}' "
+            f"-H 'Content-Type: application/json' -d '{rest}' {base}/v1/queries",
+            f"  curl -s -H 'Authorization: Bearer {keys['researcher']}' "
+            f"-H 'Content-Type: application/json' -d '{graphql}' {base}/graphql",
+            f"  GraphiQL: {base}/graphql   API docs: {base}/docs",
+        ]
+    )
 
 
 @click.command()
@@ -17,8 +97,11 @@ from api.cli.data import dataset_budgets, settings_or_exit
     show_default=True,
 )
 @click.option("--seed", default=1, show_default=True, type=int)
-def demo(data_dir: Path, seed: int) -> None:
-    """Create the warehouse, synthesise the calibrated export and load it."""
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Stop after printing the keys.")
+def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> None:
+    """Create the warehouse, load the calibrated synthetic export, make demo accounts, serve."""
     from etl.errors import LoadRefused
     from etl.load import LoadOptions, load_file
     from etl.synth import SynthOptions, write_export
@@ -34,6 +117,7 @@ def demo(data_dir: Path, seed: int) -> None:
         click.echo(f"synthesised {n:,} rows into {export}")
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    cap, per_query = dataset_budgets(settings)
     try:
         report = load_file(
             export,
@@ -42,8 +126,8 @@ def demo(data_dir: Path, seed: int) -> None:
                 dataset="helpline-cases",
                 pseudonym_key=DEMO_PSEUDONYM_KEY.encode("utf-8"),
                 max_cases_per_person=settings.max_cases_per_person,
-                cap_micro=dataset_budgets(settings)[0],
-                max_per_query_micro=dataset_budgets(settings)[1],
+                cap_micro=cap,
+                max_per_query_micro=per_query,
             ),
         )
     except LoadRefused as exc:
@@ -51,3 +135,9 @@ def demo(data_dir: Path, seed: int) -> None:
     finally:
         engine.dispose()
     click.echo(report.text())
+    click.echo("")
+    click.echo(_examples(_demo_keys(settings.database_url), f"http://{host}:{port}"))
+    if not no_serve:
+        import uvicorn
+
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, access_log=False)
