@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api.deps import get_principal
 from api.errors import AmaanError
 from api.gql.router import graphql_router
+from api.limits import InFlightLimit
 from api.routes import catalogue, queries
 from schema.db import make_engine
 from schema.settings import Settings, get_settings
@@ -19,12 +20,19 @@ from schema.settings import Settings, get_settings
 log = logging.getLogger("amaan.api")
 
 
+CONNECTIONS_PER_WORKER = 10  # well under PostgreSQL's default of 100 clients, with workers
+
+
+def _pool(url: str) -> dict[str, int]:
+    return {"pool_size": CONNECTIONS_PER_WORKER, "max_overflow": 0, "pool_timeout": 60}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     from sqlalchemy.orm import sessionmaker
 
     settings = settings or get_settings()
     development = settings.environment == "development"
-    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    engine = make_engine(settings.database_url, pool_pre_ping=True, **_pool(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error: %s", type(exc).__name__)
+        log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
         return JSONResponse(
             {"error": {"code": "internal", "message": "unexpected error"}}, status_code=500
         )
@@ -63,4 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     data.include_router(queries.router)
     app.include_router(data)
     app.include_router(graphql_router(development), prefix="/graphql")
+    app.add_middleware(InFlightLimit, limit=CONNECTIONS_PER_WORKER)
     return app

@@ -50,9 +50,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 def get_principal(request: Request, session: SessionDep) -> Account:
     header = request.headers.get("authorization", "")
     scheme, _, raw = header.partition(" ")
-    account = accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
-    if account is None:  # missing, wrong, revoked or expired: one answer for all
+    found = accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
+    if found is None:  # missing, wrong, revoked or expired: one answer for all
         raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+    account, key = found
+    if accounts.needs_touch(key):
+        # Its own short transaction on this connection (which has only read so far), so that
+        # concurrent requests with one key never hold its row for a whole request.
+        accounts.touch(session, key.id)
+        session.commit()
     return account
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, sessions
+from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.gql.schema import Context, schema
 
 
-def get_context(
-    request: Request, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
-) -> Context:
-    return Context(session, principal, settings, sessions(request))
+def get_context(session: SessionDep, principal: PrincipalDep, settings: SettingsDep) -> Context:
+    return Context(session, principal, settings)
 
 
 def graphql_router(development: bool) -> GraphQLRouter[Context, None]:

@@ -13,7 +13,7 @@ from typing import Any
 import strawberry
 from graphql import FieldNode, GraphQLError
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
@@ -21,6 +21,7 @@ from strawberry.types import Info
 from api import releases
 from api.errors import AmaanError, InvalidQuery
 from api.gql import types as t
+from api.routes.queries import refuse
 from privacy import Epsilon
 from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists
@@ -30,18 +31,11 @@ from schema.settings import Settings
 
 
 class Context(BaseContext):
-    def __init__(
-        self,
-        session: Session,
-        principal: Account,
-        settings: Settings,
-        sessions: sessionmaker[Session],
-    ) -> None:
+    def __init__(self, session: Session, principal: Account, settings: Settings) -> None:
         super().__init__()
         self.session = session
         self.principal = principal
         self.settings = settings
-        self.sessions = sessions
 
 
 def _query(q: t.CountQueryInput) -> releases.CountQuery:
@@ -210,9 +204,7 @@ class Mutation:
                 raise InvalidQuery("one countCases per request: each spends privacy budget")
             outcome = releases.count(c.session, c.principal, q, c.settings)
         except AmaanError as exc:
-            c.session.rollback()  # nothing of a refused query may be committed
-            with c.sessions() as audit_session, audit_session.begin():
-                releases.record_refusal(audit_session, c.principal, q, exc)
+            refuse(c.session, c.principal, q, exc)  # nothing of a refused query is kept
             raise
         remaining, _ = releases_repo.remaining(
             c.session, c.principal.id, outcome.release.dataset_id

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
 from api import releases
-from api.deps import PrincipalDep, SessionDep, SettingsDep, sessions
+from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import AmaanError, NotFound
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
 from privacy import Epsilon
@@ -32,6 +33,15 @@ def to_query(body: QueryIn) -> releases.CountQuery:
     )
 
 
+def refuse(
+    session: Session, principal: Account, query: releases.CountQuery, exc: AmaanError
+) -> None:
+    """Undo everything of a refused query, then record the refusal on its own."""
+    session.rollback()
+    releases.record_refusal(session, principal, query, exc)
+    session.commit()
+
+
 def _remaining(session: SessionDep, account: Account, dataset_id: int) -> str | None:
     left, _ = releases_repo.remaining(session, account.id, dataset_id)
     return None if left is None else str(Epsilon(left))
@@ -40,7 +50,6 @@ def _remaining(session: SessionDep, account: Account, dataset_id: int) -> str | 
 @router.post("/queries", response_model=ReleaseOut)
 def post_query(
     body: QueryIn,
-    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
@@ -49,9 +58,7 @@ def post_query(
     try:
         outcome = releases.count(session, principal, query, settings)
     except AmaanError as exc:
-        session.rollback()
-        with sessions(request)() as audit_session, audit_session.begin():
-            releases.record_refusal(audit_session, principal, query, exc)
+        refuse(session, principal, query, exc)
         raise
     return ReleaseOut(
         release_id=outcome.release.public_id,

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schema.access import ROLES, Account, AccountBudget, ApiKey, Grant
 from schema.models import Dataset, utcnow
 
 KEY_BYTES = 32
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_key(raw: str) -> str:
@@ -51,8 +52,14 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def authenticate(session: Session, raw: str, now: datetime | None = None) -> Account | None:
-    """The account behind a presented key, or None for any reason at all."""
+def authenticate(
+    session: Session, raw: str, now: datetime | None = None
+) -> tuple[Account, ApiKey] | None:
+    """The account (and key) behind a presented key, or None for any reason at all.
+
+    Reads only: marking the key as used is ``touch``, committed at once by the caller, so
+    that concurrent requests with one key never wait on its row.
+    """
     digest = hash_key(raw)
     row = session.execute(
         select(ApiKey, Account)
@@ -69,8 +76,26 @@ def authenticate(session: Session, raw: str, now: datetime | None = None) -> Acc
         return None
     if key.expires_at is not None and _aware(key.expires_at) <= now:
         return None
-    key.last_used_at = now
-    return account
+    return account, key
+
+
+def needs_touch(key: ApiKey, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return key.last_used_at is None or now - _aware(key.last_used_at) > LAST_USED_RESOLUTION
+
+
+def touch(session: Session, key_id: int, now: datetime | None = None) -> None:
+    """Record that a key was used (at most once a minute)."""
+    now = now or utcnow()
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def revoke_key(session: Session, key_id: int) -> ApiKey | None:

@@ -31,16 +31,32 @@ def test_keys_authenticate_until_revoked_or_expired(engine):
             s, account.id, expires_at=utcnow() + timedelta(hours=1)
         )
         assert len(raw) >= 43  # 32 random bytes
-        assert accounts.authenticate(s, raw).id == account.id
+        assert accounts.authenticate(s, raw)[0].id == account.id
         assert accounts.authenticate(s, raw + "x") is None
         assert accounts.authenticate(s, "") is None
         later = utcnow() + timedelta(hours=2)
         assert accounts.authenticate(s, soon_raw, now=later) is None
-        assert accounts.authenticate(s, soon_raw).id == account.id
+        assert accounts.authenticate(s, soon_raw)[0].id == account.id
         accounts.revoke_key(s, key.id)
         assert accounts.authenticate(s, raw) is None
         account.active = False
         assert accounts.authenticate(s, soon_raw) is None
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(engine):
+    with Session(engine) as s, s.begin():
+        account = accounts.create_account(s, name="Dr C", role="researcher")
+        key, raw = accounts.issue_key(s, account.id)
+        _, found = accounts.authenticate(s, raw)
+        assert accounts.needs_touch(found)
+        accounts.touch(s, key.id)
+        s.refresh(key)
+        first = key.last_used_at
+        assert first is not None and not accounts.needs_touch(key)
+        accounts.touch(s, key.id)
+        s.refresh(key)
+        assert key.last_used_at == first
+        assert accounts.needs_touch(key, now=utcnow() + timedelta(minutes=2))
 
 
 def test_roles_and_names_are_checked(engine):
