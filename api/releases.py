@@ -42,12 +42,44 @@ class CountQuery:
 
 @dataclass
 class Prepared:
+    """A query checked against the policy, with its canonical key and public key set.
+
+    Its plan (the OpenDP measurement and the ε it costs) is made on first use, so that a
+    cached query never pays for one.
+    """
+
     dataset: Dataset
     version: DatasetVersion
     canonical: privacy.CanonicalQuery
     axes: list[privacy.Axis]
-    plan: privacy.Plan
     sensitive_query: bool
+    sensitivity: int
+    epsilon: privacy.Epsilon | None
+    margin_of_error: float | None
+    max_cells: int
+    _plan: privacy.Plan | None = None
+
+    @property
+    def plan(self) -> privacy.Plan:
+        if self._plan is None:
+            cells = 1
+            for axis in self.axes:
+                cells *= len(axis.codes)
+            try:
+                self._plan = privacy.plan_release(
+                    sensitivity=self.sensitivity,
+                    cells=cells,
+                    epsilon=self.epsilon,
+                    margin_of_error=self.margin_of_error,
+                    confidence=float(self.canonical.form["confidence"]),
+                    max_epsilon=privacy.Epsilon(self.dataset.max_per_query_micro),
+                    max_cells=self.max_cells,
+                )
+            except privacy.PrivacyError as exc:
+                err = PrivacyRefused(str(exc), **exc.details)
+                err.code = exc.code
+                raise err from None
+        return self._plan
 
 
 def _dataset_for(session: Session, account: Account, slug: str) -> Dataset:
@@ -73,7 +105,7 @@ def _check_dimensions(names: list[str], what: str) -> None:
 
 
 def prepare(session: Session, account: Account, query: CountQuery, settings: Settings) -> Prepared:
-    """Check a query against the policy and cost it, without touching any case data."""
+    """Check a query against the policy, without touching any case data."""
     dataset = _dataset_for(session, account, query.dataset)
     version = (
         get_version(session, dataset.id, query.version)
@@ -127,32 +159,25 @@ def prepare(session: Session, account: Account, query: CountQuery, settings: Set
             wanted = set(canonical.form["filters"][name])
             codes = [c for c in codes if c in wanted]
         axes.append(privacy.Axis(name, tuple(codes), frozenset(sensitive.get(name, []))))
-    cells = 1
-    for axis in axes:
-        cells *= len(axis.codes)
     sensitivity = privacy.l1_sensitivity(
         dataset.max_cases_per_person,
         {"vulnerable_group": dataset.max_vulnerable_groups, "referral": dataset.max_referrals},
         canonical.group_by,
     )
-    try:
-        plan = privacy.plan_release(
-            sensitivity=sensitivity,
-            cells=cells,
-            epsilon=epsilon,
-            margin_of_error=query.margin_of_error,
-            confidence=float(canonical.form["confidence"]),
-            max_epsilon=privacy.Epsilon(dataset.max_per_query_micro),
-            max_cells=settings.max_cells,
-        )
-    except privacy.PrivacyError as exc:
-        err = PrivacyRefused(str(exc), **exc.details)
-        err.code = exc.code
-        raise err from None
     sensitive_query = any(
         v in sensitive.get(name, []) for name, vs in canonical.form["filters"].items() for v in vs
     )
-    return Prepared(dataset, version, canonical, axes, plan, sensitive_query)
+    return Prepared(
+        dataset,
+        version,
+        canonical,
+        axes,
+        sensitive_query,
+        sensitivity,
+        epsilon,
+        query.margin_of_error,
+        settings.max_cells,
+    )
 
 
 def estimate(
