@@ -32,6 +32,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench.etl
 	$(BIN)/python -m bench.privacy
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) demo-data amaan.db .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,177 @@
+"""Benchmark: the API over a real server (2 uvicorn workers) on PostgreSQL, demo data.
+
+Uncached latency (each request a new query: the ε differs by a micro-ε) for a 216-cell and a
+6,912-cell table, beside the raw GROUP BY of the same query in this process; then cached
+requests per second and their latency percentiles from concurrent clients. The client runs on
+the same 2-core machine, so it takes CPU from the server.
+Run: ``python -m bench.api`` (PostgreSQL from AMAAN_BENCH_POSTGRES_URL; a scratch database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SMALL = ["gender", "age_band", "province"]  # 4 × 6 × 9 = 216 cells
+LARGE = ["month", "complaint_type", "age_band"]  # 96 × 12 × 6 = 6,912 cells
+
+
+def _setup(url: str) -> str:
+    from etl.load import LoadOptions, load_file
+    from etl.synth import SynthOptions, write_export
+    from schema.db import make_engine
+    from schema.migrate import upgrade
+    from schema.models import Dataset
+    from schema.repositories import accounts
+
+    upgrade(url)
+    engine = make_engine(url)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.csv"
+        write_export(path, SynthOptions(seed=1))
+        load_file(path, engine, LoadOptions("helpline-cases", b"bench-key-0123456789abcdef"))
+    with Session(engine) as s, s.begin():
+        dataset = s.scalars(select(Dataset)).one()
+        accounts.set_dataset_budget(s, dataset, 10**12, 500_000)
+        account = accounts.create_account(s, name="bench", role="researcher")
+        accounts.grant(s, account.id, dataset.id)
+        accounts.set_account_budget(s, account.id, dataset.id, 10**12)
+        key = accounts.issue_key(s, account.id)[1]
+    engine.dispose()
+    return key
+
+
+def _raw_group_by(url: str, group_by: list[str], repeats: int = 20) -> float:
+    from schema.db import make_engine
+    from schema.models import DatasetVersion
+    from schema.repositories.warehouse import count_cases
+
+    engine = make_engine(url)
+    times = []
+    with Session(engine) as s:
+        version = s.scalars(select(DatasetVersion.id)).one()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            count_cases(s, version, group_by)
+            times.append(time.perf_counter() - start)
+    engine.dispose()
+    return statistics.median(times) * 1000
+
+
+def _uncached(base: str, key: str, group_by: list[str], n: int) -> float:
+    times = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(n):
+            body = {
+                "dataset": "helpline-cases",
+                "group_by": group_by,
+                "epsilon": float(f"0.1{i + 1 + 1000 * len(group_by[0]):05d}"),  # exact decimals
+            }
+            start = time.perf_counter()
+            r = client.post("/v1/queries", json=body, headers={"Authorization": f"Bearer {key}"})
+            times.append(time.perf_counter() - start)
+            assert r.status_code == 200 and not r.json()["cached"], r.status_code
+    return statistics.median(times) * 1000
+
+
+async def _cached(base: str, key: str, seconds: float, clients: int) -> tuple[float, list[float]]:
+    body = {"dataset": "helpline-cases", "group_by": SMALL, "epsilon": 0.1}
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        assert (await client.post("/v1/queries", json=body, headers=headers)).status_code == 200
+        stop = time.perf_counter() + seconds
+
+        async def loop() -> None:
+            while time.perf_counter() < stop:
+                start = time.perf_counter()
+                r = await client.post("/v1/queries", json=body, headers=headers)
+                latencies.append(time.perf_counter() - start)
+                assert r.status_code == 200 and r.json()["cached"], r.status_code
+
+        began = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    return len(latencies) / elapsed, latencies
+
+
+def main() -> None:
+    server = make_url(os.environ.get("AMAAN_BENCH_POSTGRES_URL", DEFAULT_PG))
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"amaan_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    proc = None
+    try:
+        key = _setup(url)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
+            "AMAAN_DATABASE_URL": url,
+            "AMAAN_ENVIRONMENT": "production",
+        }
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("amaan")),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        print("query                         cells  raw GROUP BY p50 ms  uncached p50 ms")
+        for label, group_by, cells, n in (
+            ("gender × age × province", SMALL, 216, 60),
+            ("month × type × age band", LARGE, 6912, 20),
+        ):
+            raw = _raw_group_by(url, group_by)
+            api = _uncached(base, key, group_by, n)
+            print(f"{label:<28} {cells:>6,} {raw:>20.1f} {api:>16.1f}")
+        rate, lat = asyncio.run(_cached(base, key, seconds=10, clients=16))
+        lat.sort()
+        p50 = lat[len(lat) // 2] * 1000
+        p99 = lat[int(len(lat) * 0.99)] * 1000
+        print(
+            f"cached (216 cells), 16 clients, 10 s: {rate:,.0f} req/s, "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        )
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
