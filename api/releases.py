@@ -104,8 +104,17 @@ def _check_dimensions(names: list[str], what: str) -> None:
         )
 
 
-def prepare(session: Session, account: Account, query: CountQuery, settings: Settings) -> Prepared:
-    """Check a query against the policy, without touching any case data."""
+@dataclass
+class Resolved:
+    """A query's dataset, version and canonical form: enough to look it up in the cache."""
+
+    dataset: Dataset
+    version: DatasetVersion
+    canonical: privacy.CanonicalQuery
+    epsilon: privacy.Epsilon | None
+
+
+def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
     dataset = _dataset_for(session, account, query.dataset)
     version = (
         get_version(session, dataset.id, query.version)
@@ -114,15 +123,34 @@ def prepare(session: Session, account: Account, query: CountQuery, settings: Set
     )
     if version is None:
         raise NotFound(f"dataset {dataset.slug!r} has no version {query.version}")
-    group_by = [g.strip().lower() for g in query.group_by]
-    filters = {
-        k.strip().lower(): [v.strip().upper() for v in vs] for k, vs in query.filters.items()
-    }
+    try:
+        epsilon = privacy.Epsilon.parse(query.epsilon) if query.epsilon is not None else None
+        canonical = privacy.canonicalise(
+            dataset=dataset.slug,
+            version=version.number,
+            group_by=query.group_by,
+            filters=query.filters,
+            period=(query.period[0], query.period[1]) if query.period else None,
+            epsilon=epsilon,
+            margin_of_error=query.margin_of_error,
+            confidence=query.confidence or settings.confidence,
+        )
+    except privacy.PrivacyError as exc:
+        raise PrivacyRefused(str(exc)) from None
+    return Resolved(dataset, version, canonical, epsilon)
+
+
+def prepare(session: Session, account: Account, query: CountQuery, settings: Settings) -> Prepared:
+    """Check a query against the policy, without touching any case data."""
+    r = resolve(session, account, query, settings)
+    dataset, version, canonical, epsilon = r.dataset, r.version, r.canonical, r.epsilon
+    group_by = canonical.group_by
+    filters: dict[str, list[str]] = canonical.form["filters"]
     _check_dimensions(group_by, "group-by")
     _check_dimensions(list(filters), "filter")
-    if len(set(group_by)) > settings.max_group_by:
+    if len(group_by) > settings.max_group_by:
         raise InvalidQuery(f"group by at most {settings.max_group_by} dimensions")
-    start, end = query.period or (None, None)
+    start, end = canonical.form["period"]["from"], canonical.form["period"]["to"]
     period = (start or version.first_month, end or version.last_month)
     if period[0] < version.first_month or period[1] > version.last_month:
         raise InvalidQuery(
@@ -137,20 +165,6 @@ def prepare(session: Session, account: Account, query: CountQuery, settings: Set
             raise InvalidQuery(
                 f"unknown {name} code(s): {', '.join(bad)}", dimension=name, valid=valid
             )
-    try:
-        epsilon = privacy.Epsilon.parse(query.epsilon) if query.epsilon is not None else None
-        canonical = privacy.canonicalise(
-            dataset=dataset.slug,
-            version=version.number,
-            group_by=group_by,
-            filters=filters,
-            period=(query.period[0], query.period[1]) if query.period else None,
-            epsilon=epsilon,
-            margin_of_error=query.margin_of_error,
-            confidence=query.confidence or settings.confidence,
-        )
-    except privacy.PrivacyError as exc:
-        raise PrivacyRefused(str(exc)) from None
     sensitive = settings.sensitive_values
     axes = []
     for name in canonical.group_by:
@@ -243,31 +257,36 @@ def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[st
 
 @dataclass
 class Outcome:
-    release: Release
-    body: dict[str, Any]
+    release: Release  # its ``body`` is the released table as JSON text
     cached: bool
     epsilon_charged: privacy.Epsilon
 
+    @property
+    def body(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.release.body)
+        return parsed
+
 
 def _cached(release: Release) -> Outcome:
-    return Outcome(release, json.loads(release.body), True, privacy.ZERO)
+    return Outcome(release, True, privacy.ZERO)
 
 
 def count(session: Session, account: Account, query: CountQuery, settings: Settings) -> Outcome:
     """Answer a count query: a stored release, or a new one paid for in this transaction."""
-    p = prepare(session, account, query, settings)
-    hit = releases_repo.find(session, p.canonical.key)
+    r = resolve(session, account, query, settings)
+    hit = releases_repo.find(session, r.canonical.key)
     if hit is not None:
         audit.append(
             session,
             action="query",
             outcome="cache_hit",
             account_id=account.id,
-            dataset_id=p.dataset.id,
-            version_id=p.version.id,
-            canonical_key=p.canonical.key,
+            dataset_id=r.dataset.id,
+            version_id=r.version.id,
+            canonical_key=r.canonical.key,
         )
         return _cached(hit)
+    p = prepare(session, account, query, settings)
     counts = count_cases(
         session,
         p.version.id,
@@ -331,7 +350,7 @@ def count(session: Session, account: Account, query: CountQuery, settings: Setti
         epsilon_micro=p.plan.epsilon.micro,
         detail={"release": stored.public_id},
     )
-    return Outcome(stored, body, False, p.plan.epsilon)
+    return Outcome(stored, False, p.plan.epsilon)
 
 
 def _period(p: Prepared) -> tuple[str, str] | None:
