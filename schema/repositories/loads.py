@@ -66,6 +66,9 @@ def add_version_facts(
     """Insert a version's facts: distinct packed values, in key order."""
     rows = _rows(version_id, combos, cases)
     _bulk_insert(conn, CaseCount.__tablename__, ["version_id", "combo", "cases"], rows)
+    if conn.dialect.name == "postgresql":
+        # Fresh statistics, or the planner guesses a handful of rows for the new version.
+        conn.exec_driver_sql(f"ANALYZE {CaseCount.__tablename__}")
 
 
 def prior_contributions(
