@@ -18,25 +18,12 @@ from etl.synth import SynthOptions, write_export
 from schema.access import LedgerEntry
 from schema.db import make_engine
 from schema.migrate import upgrade
-from schema.models import Dataset
+from schema.models import DIMENSIONS, Dataset
 from schema.repositories import accounts, audit
 from tests.etl.helpers import options
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
-SINGLE = [
-    "complaint_type",
-    "complaint_group",
-    "gender",
-    "age_band",
-    "province",
-    "city",
-    "fia_city",
-    "channel",
-    "platform",
-    "country",
-    "vulnerable_group",
-    "referral",
-]
+SINGLE = [d for d in DIMENSIONS if d not in ("month", "quarter", "year")]
 
 
 def distinct_queries(n):

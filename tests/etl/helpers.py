@@ -6,30 +6,10 @@ import csv
 from pathlib import Path
 
 from etl.load import LoadOptions
+from etl.synth import COLUMNS
 
 KEY = b"test-pseudonym-key-0123456789"
-HEADER = [
-    "case_ref",
-    "received_on",
-    "contact_key",
-    "complainant_name",
-    "phone",
-    "email",
-    "cnic",
-    "address",
-    "channel",
-    "complaint_type",
-    "platform",
-    "gender",
-    "age",
-    "city",
-    "province",
-    "country",
-    "vulnerable_groups",
-    "referrals",
-    "case_notes",
-    "officer",
-]
+HEADER = list(COLUMNS)  # the synthetic export's columns, in its order
 
 
 def case(**fields: str) -> dict[str, str]:
