@@ -13,7 +13,7 @@ from api.deps import get_principal
 from api.errors import AmaanError
 from api.gql.router import graphql_router
 from api.limits import InFlightLimit
-from api.routes import catalogue, queries
+from api.routes import admin, catalogue, queries, releases
 from schema.db import make_engine
 from schema.settings import Settings, get_settings
 
@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     data = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)])
     data.include_router(catalogue.router)
     data.include_router(queries.router)
+    data.include_router(releases.router)
+    data.include_router(admin.router)
     app.include_router(data)
     app.include_router(graphql_router(development), prefix="/graphql")
     app.add_middleware(InFlightLimit, limit=CONNECTIONS_PER_WORKER)

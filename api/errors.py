@@ -40,3 +40,10 @@ class PrivacyRefused(AmaanError):
 
 class BudgetExhausted(AmaanError):
     status = 403
+
+
+class Forbidden(AmaanError):
+    """Authenticated, but this account's role or grants do not allow the request."""
+
+    status = 403
+    code = "forbidden"

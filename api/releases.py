@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import privacy
-from api.errors import BudgetExhausted, InvalidQuery, NotFound, PrivacyRefused
-from schema.access import Account, Grant, Release
+from api.errors import BudgetExhausted, Forbidden, InvalidQuery, NotFound, PrivacyRefused
+from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists, time_codes
 from schema.models import DIMENSIONS, Dataset, DatasetVersion
 from schema.repositories import audit
@@ -38,6 +38,18 @@ class CountQuery:
     margin_of_error: float | None = None
     confidence: float | None = None
     version: int | None = None
+    rounding: int | None = None  # published extracts round to a base (5 by default)
+    margins: bool = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Post-processing choices that change the released table, and so its cache key."""
+        chosen: dict[str, Any] = {}
+        if self.rounding is not None and self.rounding > 1:
+            chosen["rounding"] = self.rounding
+        if self.margins:
+            chosen["margins"] = True
+        return chosen
 
 
 @dataclass
@@ -116,6 +128,12 @@ class Resolved:
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
     dataset = _dataset_for(session, account, query.dataset)
+    if account.role == "partner" and session.get(AccountBudget, (account.id, dataset.id)) is None:
+        raise Forbidden(
+            "this partner account has no query budget on this dataset; "
+            "download the extracts published to it from GET /v1/releases",
+            dataset=dataset.slug,
+        )
     version = (
         get_version(session, dataset.id, query.version)
         if query.version is not None
@@ -134,6 +152,7 @@ def resolve(session: Session, account: Account, query: CountQuery, settings: Set
             epsilon=epsilon,
             margin_of_error=query.margin_of_error,
             confidence=query.confidence or settings.confidence,
+            options=query.options,
         )
     except privacy.PrivacyError as exc:
         raise PrivacyRefused(str(exc)) from None
@@ -249,7 +268,10 @@ def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[st
         "confidence": p.plan.confidence,
         "threshold": settings.suppression_threshold,
         "sensitive_threshold": settings.sensitive_threshold,
-        "privacy_unit": f"one complainant, at most {p.dataset.max_cases_per_person} cases",
+        "privacy_unit": "one complainant",
+        "contribution_bound": p.dataset.max_cases_per_person,
+        "rounding": p.canonical.form["options"].get("rounding"),
+        "margins": bool(p.canonical.form["options"].get("margins")),
         "interpretation": released.interpretation,
         "cells": [cell(c) for c in released.cells()] + [cell(c) for c in released.totals()],
     }
@@ -271,14 +293,25 @@ def _cached(release: Release) -> Outcome:
     return Outcome(release, True, privacy.ZERO)
 
 
-def count(session: Session, account: Account, query: CountQuery, settings: Settings) -> Outcome:
-    """Answer a count query: a stored release, or a new one paid for in this transaction."""
+def count(
+    session: Session,
+    account: Account,
+    query: CountQuery,
+    settings: Settings,
+    *,
+    kind: str = "query",
+) -> Outcome:
+    """Answer a count query: a stored release, or a new one paid for in this transaction.
+
+    ``kind="publication"``: staff publishing an extract; charged to the dataset's cap only,
+    and recorded in the ledger as a publication by that staff account.
+    """
     r = resolve(session, account, query, settings)
     hit = releases_repo.find(session, r.canonical.key)
     if hit is not None:
         audit.append(
             session,
-            action="query",
+            action=kind,
             outcome="cache_hit",
             account_id=account.id,
             dataset_id=r.dataset.id,
@@ -300,6 +333,8 @@ def count(session: Session, account: Account, query: CountQuery, settings: Setti
         threshold=settings.suppression_threshold,
         sensitive_threshold=settings.sensitive_threshold,
         sensitive_query=p.sensitive_query,
+        margins=bool(p.canonical.form["options"].get("margins")),
+        rounding=p.canonical.form["options"].get("rounding"),
     )
     released = privacy.release(p.plan, truth, p.axes, policy)
     body = _body(p, released, settings)
@@ -310,7 +345,7 @@ def count(session: Session, account: Account, query: CountQuery, settings: Setti
             dataset_id=p.dataset.id,
             version_id=p.version.id,
             account_id=account.id,
-            kind="query",
+            kind=kind,
             query=json.dumps(p.canonical.form),
             epsilon_micro=p.plan.epsilon.micro,
             body=json.dumps(body, ensure_ascii=False),
@@ -327,7 +362,8 @@ def count(session: Session, account: Account, query: CountQuery, settings: Setti
             dataset_id=p.dataset.id,
             release_id=stored.id,
             epsilon_micro=p.plan.epsilon.micro,
-            kind="query",
+            kind=kind,
+            charge_account=kind != "publication",
         )
     except releases_repo.BudgetExceeded as exc:
         err = BudgetExhausted(
@@ -341,7 +377,7 @@ def count(session: Session, account: Account, query: CountQuery, settings: Setti
         raise err from None
     audit.append(
         session,
-        action="query",
+        action=kind,
         outcome="released",
         account_id=account.id,
         dataset_id=p.dataset.id,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -59,6 +62,10 @@ class ReleaseOut(BaseModel):
     sensitive_threshold: int
     mechanism: str
     interpretation: str
+    privacy_unit: str | None = None
+    contribution_bound: int | None = None
+    rounding: int | None = None
+    margins: bool = False
     cells: list[CellOut]
 
 
@@ -67,3 +74,41 @@ class EstimateOut(BaseModel):
     margin_of_error: int
     cells: int
     cached: bool
+
+
+class ReleaseListItem(BaseModel):
+    release_id: str
+    kind: Literal["publication", "query"]
+    title: str | None
+    description: str | None
+    dataset: str
+    dataset_version: int
+    group_by: list[str]
+    epsilon: str
+    rounding: int | None
+    margins: bool
+    released_at: datetime
+
+
+class ReleaseMetadataOut(BaseModel):
+    release_id: str
+    dataset: str
+    dataset_title: str
+    dataset_version: int
+    group_by: list[str]
+    query: dict[str, Any]
+    epsilon: str
+    mechanism: str
+    privacy_unit: str
+    contribution_bound: int
+    noise_scale: float
+    margin_of_error: int
+    confidence: float
+    threshold: int
+    sensitive_threshold: int
+    rounding: int | None
+    margins: bool
+    interpretation: str
+    released_at: str
+    title: str | None
+    description: str | None

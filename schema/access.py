@@ -78,7 +78,7 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(48))
     dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
     version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
-    canonical_key: Mapped[str | None] = mapped_column(String(64))
+    canonical_key: Mapped[str | None] = mapped_column(String(64), index=True)
     epsilon_micro: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON; never a true count or a key
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -126,3 +126,34 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Publication(Base):
+    """A named extract staff published to partners: one stored release and who may read it.
+
+    Immutable once written; re-publishing for a newer dataset version adds a new publication
+    that names the one it replaces, and the old one stays downloadable.
+    """
+
+    __tablename__ = "publications"
+    __table_args__ = (CheckConstraint("rounding >= 1", name="rounding_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    all_partners: Mapped[bool] = mapped_column(Boolean, default=False)
+    rounding: Mapped[int] = mapped_column(default=5)
+    margins: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("publications.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PublicationAudience(Base):
+    """A partner account a publication was published to (unless it is for all partners)."""
+
+    __tablename__ = "publication_audience"
+
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from api import releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.errors import AmaanError, NotFound
+from api.errors import AmaanError
+from api.routes.releases import Bom, Format, release_csv, release_json, remaining, wants_csv
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
-from privacy import Epsilon
-from schema.access import Account, Grant
-from schema.repositories import releases as releases_repo
+from schema.access import Account
 
 router = APIRouter(tags=["queries"])
 
@@ -42,46 +39,30 @@ def refuse(
     session.commit()
 
 
-def _respond(
-    release_id: str, cached: bool, charged: str, remaining: str | None, stored: str
-) -> Response:
-    """The stored release as sent, prefixed with this request's fields (no re-validation of
-    thousands of cells: the body was built by the service and is served as it was stored)."""
-    head = json.dumps(
-        {
-            "release_id": release_id,
-            "cached": cached,
-            "epsilon_charged": charged,
-            "budget_remaining": remaining,
-        }
-    )
-    return Response(head[:-1] + "," + stored[1:], media_type="application/json")
-
-
-def _remaining(session: SessionDep, account: Account, dataset_id: int) -> str | None:
-    left, _ = releases_repo.remaining(session, account.id, dataset_id)
-    return None if left is None else str(Epsilon(left))
-
-
-@router.post("/queries", response_model=ReleaseOut)
+@router.post("/queries", response_model=ReleaseOut, responses={200: {"content": {"text/csv": {}}}})
 def post_query(
     body: QueryIn,
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
+    format: Format = None,
+    bom: Bom = False,
 ) -> Response:
+    """Answer a count query (spends ε unless cached); JSON, or CSV as for releases."""
     query = to_query(body)
     try:
         outcome = releases.count(session, principal, query, settings)
     except AmaanError as exc:
         refuse(session, principal, query, exc)
         raise
-    return _respond(
-        outcome.release.public_id,
+    if wants_csv(request, format):
+        return release_csv(session, outcome.release, None, bom)
+    return release_json(
+        outcome.release,
         outcome.cached,
         str(outcome.epsilon_charged),
-        _remaining(session, principal, outcome.release.dataset_id),
-        outcome.release.body,
+        remaining(session, principal, outcome.release.dataset_id),
     )
 
 
@@ -95,22 +76,4 @@ def post_estimate(
         margin_of_error=prepared.plan.margin_of_error,
         cells=prepared.plan.cells,
         cached=cached,
-    )
-
-
-@router.get("/releases/{release_id}", response_model=ReleaseOut)
-def get_release(release_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
-    release = releases_repo.by_public_id(session, release_id)
-    allowed = release is not None and (
-        principal.role == "admin"
-        or session.get(Grant, (principal.id, release.dataset_id)) is not None
-    )
-    if release is None or not allowed or principal.role == "partner":
-        raise NotFound(f"no release {release_id!r} is available to this account")
-    return _respond(
-        release.public_id,
-        True,
-        "0",
-        _remaining(session, principal, release.dataset_id),
-        release.body,
     )

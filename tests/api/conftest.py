@@ -1,5 +1,5 @@
-"""A running app over a loaded warehouse, with two researchers' keys (and a revoked and an
-expired one)."""
+"""A running app over a loaded warehouse, with keys of two researchers (and a revoked and an
+expired one), a staff account, two partners without a query budget and one with a budget."""
 
 from datetime import timedelta
 
@@ -41,6 +41,17 @@ def api(db_url, tmp_path):
         _, keys["expired"] = accounts.issue_key(
             s, account.id, expires_at=utcnow() - timedelta(days=1)
         )
+        for name, role, budget in (
+            ("admin", "admin", None),
+            ("partner", "partner", None),
+            ("partner2", "partner", None),
+            ("partner_budget", "partner", 1_000_000),
+        ):
+            account = accounts.create_account(s, name=name, role=role, organisation="NGO")
+            accounts.grant(s, account.id, dataset.id)
+            if budget:
+                accounts.set_account_budget(s, account.id, dataset.id, budget)
+            keys[name] = accounts.issue_key(s, account.id)[1]
     app = create_app(Settings(database_url=db_url, environment="test"))
     with TestClient(app) as client:
         yield client, keys, engine

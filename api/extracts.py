@@ -1,0 +1,138 @@
+"""Releases as files: CSV for spreadsheets, and the metadata that travels with every download.
+
+A release is immutable, so its rendered CSV is cached per worker. No cell of the CSV can start
+a spreadsheet formula: text that begins with ``= + - @``, a tab or a carriage return is
+prefixed with an apostrophe (counts and bounds are never negative, so numbers are untouched).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from schema.access import Publication, Release
+from schema.models import Dataset
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+
+
+def neutralise(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return neutralise(str(value))
+
+
+def header(group_by: list[str]) -> list[str]:
+    columns: list[str] = []
+    for dimension in group_by:
+        columns += [dimension, f"{dimension}_label", f"{dimension}_label_ur"]
+    return [*columns, "count", "lower", "upper", "suppressed", "reason", "total"]
+
+
+def rows(body: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for cell in body["cells"]:
+        row = []
+        for key in cell["key"]:
+            row += [_text(key["code"]), _text(key["label"]), _text(key["label_ur"])]
+        row += [
+            _text(cell[name])
+            for name in ("count", "lower", "upper", "suppressed", "reason", "total")
+        ]
+        out.append(row)
+    return out
+
+
+def write_csv(group_by: list[str], table: list[list[str]], *, bom: bool = False) -> bytes:
+    buffer = io.StringIO()
+    if bom:
+        buffer.write(BOM)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header(group_by))
+    writer.writerows(table)
+    return buffer.getvalue().encode("utf-8")
+
+
+@lru_cache(maxsize=64)
+def release_csv(public_id: str, body_text: str, bom: bool) -> bytes:
+    """The CSV of a stored release (keyed by its id; the body never changes)."""
+    body = json.loads(body_text)
+    return write_csv(body["group_by"], rows(body), bom=bom)
+
+
+def metadata(
+    release: Release, dataset: Dataset, publication: Publication | None = None
+) -> dict[str, Any]:
+    """What a download means: public facts about the release, never a count."""
+    body = json.loads(release.body)
+    meta: dict[str, Any] = {
+        "release_id": release.public_id,
+        "dataset": body["dataset"],
+        "dataset_title": dataset.title,
+        "dataset_version": body["dataset_version"],
+        "group_by": body["group_by"],
+        "query": json.loads(release.query),
+        "epsilon": body["epsilon"],
+        "mechanism": body["mechanism"],
+        "privacy_unit": body.get("privacy_unit", "one complainant"),
+        "contribution_bound": body.get("contribution_bound", dataset.max_cases_per_person),
+        "noise_scale": body["noise_scale"],
+        "margin_of_error": body["margin_of_error"],
+        "confidence": body["confidence"],
+        "threshold": body["threshold"],
+        "sensitive_threshold": body["sensitive_threshold"],
+        "rounding": body.get("rounding"),
+        "margins": body.get("margins", False),
+        "interpretation": body["interpretation"],
+        "released_at": release.created_at.isoformat(),
+        "title": publication.title if publication else None,
+        "description": publication.description if publication else None,
+    }
+    return meta
+
+
+def _ascii(value: str) -> str:
+    return value.replace("ε", "epsilon").encode("ascii", "ignore").decode().strip()
+
+
+def headers(meta: dict[str, Any]) -> dict[str, str]:
+    """The metadata as response headers (ASCII facts only; titles stay in the JSON)."""
+    values = {
+        "X-Amaan-Release-Id": meta["release_id"],
+        "X-Amaan-Dataset": meta["dataset"],
+        "X-Amaan-Dataset-Version": str(meta["dataset_version"]),
+        "X-Amaan-Epsilon": meta["epsilon"],
+        "X-Amaan-Mechanism": meta["mechanism"],
+        "X-Amaan-Privacy-Unit": meta["privacy_unit"],
+        "X-Amaan-Contribution-Bound": str(meta["contribution_bound"]),
+        "X-Amaan-Threshold": str(meta["threshold"]),
+        "X-Amaan-Sensitive-Threshold": str(meta["sensitive_threshold"]),
+        "X-Amaan-Rounding": str(meta["rounding"] or 1),
+        "X-Amaan-Confidence": str(meta["confidence"]),
+        "X-Amaan-Released-At": meta["released_at"],
+    }
+    return {name: _ascii(value) for name, value in values.items()}
+
+
+def file_name(meta: dict[str, Any], extension: str = "csv") -> str:
+    title = meta.get("title") or ""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
+    parts = [
+        slug or "amaan",
+        meta["dataset"],
+        f"v{meta['dataset_version']}",
+        *meta["group_by"],
+        meta["release_id"],
+    ]
+    return "_".join(p.replace("_", "-") for p in parts) + f".{extension}"

@@ -1,0 +1,136 @@
+"""Stored releases: listed, read as JSON or CSV, with their metadata. Reading never spends.
+
+A release the caller may not read is 404, exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from api import extracts, publications
+from api.deps import PrincipalDep, SessionDep
+from api.schemas import ReleaseListItem, ReleaseMetadataOut, ReleaseOut
+from privacy import Epsilon
+from schema.access import Account, Publication, Release
+from schema.models import Dataset
+from schema.repositories import audit
+from schema.repositories import releases as releases_repo
+
+router = APIRouter(tags=["releases"])
+
+Format = Annotated[Literal["json", "csv"] | None, Query(description="json (default) or csv")]
+Bom = Annotated[bool, Query(description="prefix the CSV with a byte-order mark (for Excel)")]
+
+
+def wants_csv(request: Request, format: str | None) -> bool:
+    if format is not None:
+        return format == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def release_json(release: Release, cached: bool, charged: str, remaining: str | None) -> Response:
+    """The stored release as sent, prefixed with this request's fields (no re-validation of
+    thousands of cells: the body was built by the service and is served as it was stored)."""
+    head = json.dumps(
+        {
+            "release_id": release.public_id,
+            "cached": cached,
+            "epsilon_charged": charged,
+            "budget_remaining": remaining,
+        }
+    )
+    return Response(head[:-1] + "," + release.body[1:], media_type="application/json")
+
+
+def release_csv(
+    session: Session, release: Release, publication: Publication | None, bom: bool
+) -> Response:
+    dataset = session.get(Dataset, release.dataset_id)
+    assert dataset is not None
+    meta = extracts.metadata(release, dataset, publication)
+    content = extracts.release_csv(release.public_id, release.body, bom)
+    head = extracts.headers(meta)
+    head["Content-Disposition"] = f'attachment; filename="{extracts.file_name(meta)}"'
+    return Response(content, media_type="text/csv; charset=utf-8", headers=head)
+
+
+def remaining(session: Session, account: Account, dataset_id: int) -> str | None:
+    left, _ = releases_repo.remaining(session, account.id, dataset_id)
+    return None if left is None else str(Epsilon(left))
+
+
+def _audit_download(session: Session, account: Account, release: Release, what: str) -> None:
+    audit.append(
+        session,
+        action="download",
+        outcome=what,
+        account_id=account.id,
+        dataset_id=release.dataset_id,
+        version_id=release.version_id,
+        canonical_key=release.canonical_key,
+        detail={"release": release.public_id},
+    )
+
+
+@router.get("/releases", response_model=list[ReleaseListItem])
+def list_releases(session: SessionDep, principal: PrincipalDep) -> list[ReleaseListItem]:
+    """Extracts published to you, and the releases of your own queries; newest first."""
+    out = []
+    for release, publication in publications.listed(session, principal):
+        body = json.loads(release.body)
+        out.append(
+            ReleaseListItem(
+                release_id=release.public_id,
+                kind="publication" if publication else "query",
+                title=publication.title if publication else None,
+                description=publication.description if publication else None,
+                dataset=body["dataset"],
+                dataset_version=body["dataset_version"],
+                group_by=body["group_by"],
+                epsilon=body["epsilon"],
+                rounding=body.get("rounding"),
+                margins=body.get("margins", False),
+                released_at=release.created_at,
+            )
+        )
+    return out
+
+
+@router.get(
+    "/releases/{release_id}",
+    response_model=ReleaseOut,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_release(
+    release_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    format: Format = None,
+    bom: Bom = False,
+) -> Response:
+    """A stored release: JSON, or CSV with ``?format=csv`` or ``Accept: text/csv``."""
+    release = publications.readable(session, principal, release_id)
+    if wants_csv(request, format):
+        _audit_download(session, principal, release, "csv")
+        publication = publications.publication_for(session, principal, release)
+        return release_csv(session, release, publication, bom)
+    _audit_download(session, principal, release, "json")
+    return release_json(release, True, "0", remaining(session, principal, release.dataset_id))
+
+
+@router.get("/releases/{release_id}/metadata", response_model=ReleaseMetadataOut)
+def get_release_metadata(
+    release_id: str, session: SessionDep, principal: PrincipalDep
+) -> ReleaseMetadataOut:
+    """What a release means: dataset and version, ε, mechanism, privacy unit, thresholds,
+    rounding, confidence; never a count."""
+    release = publications.readable(session, principal, release_id)
+    dataset = session.get(Dataset, release.dataset_id)
+    assert dataset is not None
+    publication = publications.publication_for(session, principal, release)
+    return ReleaseMetadataOut(**extracts.metadata(release, dataset, publication))
