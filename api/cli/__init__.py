@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from api.cli.access import accounts, audit_group, datasets, keys
+from api.cli.access import (
+    accounts,
+    audit_group,
+    budgets,
+    datasets,
+    keys,
+    ledger,
+    releases_group,
+)
 from api.cli.data import db, etl, synth
 from api.cli.demo import demo
 from api.cli.serve import serve
@@ -24,3 +32,6 @@ main.add_command(accounts)
 main.add_command(keys)
 main.add_command(datasets)
 main.add_command(audit_group)
+main.add_command(budgets)
+main.add_command(ledger)
+main.add_command(releases_group)

@@ -1,26 +1,34 @@
-"""Staff commands: ``amaan accounts``, ``amaan keys``, ``amaan datasets`` and ``amaan audit``.
+"""Staff commands: everything the admin API does, for a terminal session.
 
-Every change is written to the audit log in the same transaction as the change itself.
+``amaan accounts``, ``keys``, ``datasets``, ``budgets``, ``ledger``, ``audit`` and
+``releases`` call the same functions as ``/v1/admin``; each change is audited in its own
+transaction, as made by ``cli`` (publishing names the staff account with ``--as``).
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import admin, publications
+from api.admin import Actor, Filters
 from api.cli.data import settings_or_exit
-from privacy import Epsilon, PrivacyError
-from schema.access import ROLES
+from api.errors import AmaanError
+from privacy import Epsilon
+from schema.access import ROLES, Account, Publication, Release
 from schema.db import make_engine
 from schema.models import utcnow
-from schema.repositories import accounts as accounts_repo
 from schema.repositories import audit
-from schema.repositories.datasets import get_dataset
 
 
 @contextmanager
@@ -29,23 +37,26 @@ def _transaction() -> Iterator[Session]:
     try:
         with Session(engine) as session, session.begin():
             yield session
+    except AmaanError as exc:
+        raise click.ClickException(exc.message) from None
     finally:
         engine.dispose()
 
 
 def _epsilon(value: str, option: str) -> Epsilon:
     try:
-        eps = Epsilon.parse(value)
-    except PrivacyError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
-    if eps.micro <= 0:
-        raise click.BadParameter("must be greater than 0", param_hint=option)
-    return eps
+        return admin.epsilon(value, option)
+    except AmaanError as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None
+
+
+def _print(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 @click.group()
 def accounts() -> None:
-    """Create accounts (researchers, partners, staff)."""
+    """Accounts of researchers, partners and staff."""
 
 
 @accounts.command("create")
@@ -65,51 +76,31 @@ def accounts_create(
     expires_in_days: int | None,
     as_json: bool,
 ) -> None:
-    """Create an account and its first API key; the key is printed once, now."""
+    """Create an account and its first API key; the key is printed once, now.
+
+    Researchers get ``--budget`` (default from configuration) on each dataset; partners get a
+    query budget only when ``--budget`` is given; staff never have one.
+    """
     settings = settings_or_exit()
-    limit = (
-        _epsilon(budget, "--budget") if budget else Epsilon.parse(settings.default_account_budget)
-    )
+    if budget is not None:
+        limit: Epsilon | None = _epsilon(budget, "--budget")
+    elif role == "researcher":
+        limit = Epsilon.parse(settings.default_account_budget)
+    else:
+        limit = None
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with _transaction() as s:
-        try:
-            account = accounts_repo.create_account(
-                s, name=name, role=role, organisation=organisation
-            )
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        for slug in datasets:
-            dataset = get_dataset(s, slug)
-            if dataset is None:
-                raise click.ClickException(f"no dataset {slug!r}; load one with amaan etl load")
-            accounts_repo.grant(s, account.id, dataset.id)
-            if role != "admin":
-                old, new = accounts_repo.set_account_budget(s, account.id, dataset.id, limit.micro)
-                audit.append(
-                    s,
-                    action="budget.account",
-                    outcome="set",
-                    account_id=account.id,
-                    dataset_id=dataset.id,
-                    epsilon_micro=new,
-                    detail={"old_micro": old, "new_micro": new, "reason": "new account"},
-                )
-        key, raw = accounts_repo.issue_key(s, account.id, expires_at=expires)
+        account, key, raw = admin.create_account(
+            s,
+            Actor(),
+            name=name,
+            role=role,
+            organisation=organisation,
+            datasets=datasets,
+            budget=limit,
+            expires_at=expires,
+        )
         account_id, key_id = account.id, key.id
-        audit.append(
-            s,
-            action="account.create",
-            outcome="created",
-            account_id=account.id,
-            detail={"role": role, "datasets": list(datasets)},
-        )
-        audit.append(
-            s,
-            action="key.issue",
-            outcome="issued",
-            account_id=account.id,
-            detail={"key_id": key.id},
-        )
     if as_json:
         click.echo(json.dumps({"account_id": account_id, "key_id": key_id, "key": raw}))
     else:
@@ -118,9 +109,88 @@ def accounts_create(
         click.echo("This key is shown once and cannot be recovered. Store it now.", err=True)
 
 
+@accounts.command("list")
+def accounts_list() -> None:
+    """Every account, as JSON."""
+    with _transaction() as s:
+        rows = [
+            {"account_id": a.id, "name": a.name, "role": a.role, "active": a.active}
+            for a in s.scalars(select(Account).order_by(Account.id))
+        ]
+    _print(rows)
+
+
+@accounts.command("show")
+@click.argument("account_id", type=int)
+def accounts_show(account_id: int) -> None:
+    """An account's grants, keys (never the keys themselves) and budgets, as JSON."""
+    with _transaction() as s:
+        _print(admin.account_view(s, account_id))
+
+
+@accounts.command("update")
+@click.argument("account_id", type=int)
+@click.option("--name", default=None)
+@click.option("--organisation", default=None)
+@click.option("--active/--inactive", default=None, help="--inactive stops all its keys.")
+def accounts_update(
+    account_id: int, name: str | None, organisation: str | None, active: bool | None
+) -> None:
+    """Rename, move, deactivate or reactivate an account."""
+    with _transaction() as s:
+        account = admin.update_account(
+            s, Actor(), account_id, name=name, organisation=organisation, active=active
+        )
+        state = "active" if account.active else "deactivated"
+    click.echo(f"account {account_id} updated ({state})")
+
+
+@accounts.command("set-budget")
+@click.argument("account_id", type=int)
+@click.option("--dataset", required=True)
+@click.option("--epsilon", required=True, help="The account's new limit on the dataset.")
+@click.option("--reason", required=True, help="Why; kept in the audit log.")
+def accounts_set_budget(account_id: int, dataset: str, epsilon: str, reason: str) -> None:
+    """Set an account's limit on a dataset (granting the dataset)."""
+    limit = _epsilon(epsilon, "--epsilon")
+    with _transaction() as s:
+        old, _ = admin.set_account_budget(s, Actor(), account_id, dataset, limit, reason)
+    was = "none" if old is None else f"{Epsilon(old)} ε"
+    click.echo(f"account {account_id} on {dataset}: limit {limit} ε (was {was})")
+
+
+@accounts.command("grant")
+@click.argument("account_id", type=int)
+@click.argument("dataset")
+@click.option("--remove", is_flag=True, help="Take the grant away instead.")
+def accounts_grant(account_id: int, dataset: str, remove: bool) -> None:
+    """Grant (or with --remove, withdraw) access to a dataset."""
+    with _transaction() as s:
+        admin.set_grant(s, Actor(), account_id, dataset, not remove)
+    click.echo(f"account {account_id}: {dataset} {'withdrawn' if remove else 'granted'}")
+
+
 @click.group()
 def keys() -> None:
-    """Revoke API keys."""
+    """Issue and revoke API keys."""
+
+
+@keys.command("issue")
+@click.argument("account_id", type=int)
+@click.option("--label", default="")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def keys_issue(account_id: int, label: str, expires_in_days: int | None, as_json: bool) -> None:
+    """Issue another key for an account; printed once, now."""
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    with _transaction() as s:
+        key, raw = admin.issue_key(s, Actor(), account_id, label=label, expires_at=expires)
+        key_id = key.id
+    if as_json:
+        click.echo(json.dumps({"account_id": account_id, "key_id": key_id, "key": raw}))
+    else:
+        click.echo(f"key {key_id} for account {account_id}:\n  {raw}")
+        click.echo("This key is shown once and cannot be recovered. Store it now.", err=True)
 
 
 @keys.command("revoke")
@@ -128,16 +198,7 @@ def keys() -> None:
 def keys_revoke(key_id: int) -> None:
     """Revoke a key at once; requests with it get 401 from now on."""
     with _transaction() as s:
-        key = accounts_repo.revoke_key(s, key_id)
-        if key is None:
-            raise click.ClickException(f"no key {key_id}")
-        audit.append(
-            s,
-            action="key.revoke",
-            outcome="revoked",
-            account_id=key.account_id,
-            detail={"key_id": key_id},
-        )
+        admin.revoke_key(s, Actor(), key_id)
     click.echo(f"key {key_id} revoked")
 
 
@@ -159,30 +220,78 @@ def datasets_set_budget(dataset: str, cap: str, max_per_query: str, reason: str)
     if per_query > cap_eps:
         raise click.BadParameter("must not exceed --cap", param_hint="--max-per-query")
     with _transaction() as s:
-        found = get_dataset(s, dataset)
-        if found is None:
-            raise click.ClickException(f"no dataset {dataset!r}")
-        try:
-            old = accounts_repo.set_dataset_budget(s, found, cap_eps.micro, per_query.micro)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        audit.append(
-            s,
-            action="budget.dataset",
-            outcome="set",
-            dataset_id=found.id,
-            detail={
-                "old": old,
-                "new": {"cap_micro": cap_eps.micro, "max_per_query_micro": per_query.micro},
-                "reason": reason.strip(),
-            },
-        )
+        admin.set_dataset_budget(s, Actor(), dataset, cap_eps, per_query, reason)
     click.echo(f"{dataset}: cap {cap_eps} ε, at most {per_query} ε per query")
+
+
+@click.command("budgets")
+def budgets() -> None:
+    """The overview: each dataset's cap and spend, each account's, flagged at 80%."""
+    with _transaction() as s:
+        _print(admin.overview(s))
+
+
+def _table_options(f: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--account", type=int, default=None),
+            click.option("--dataset", default=None),
+            click.option("--since", type=click.DateTime(), default=None),
+            click.option("--until", type=click.DateTime(), default=None),
+            click.option("--limit", type=click.IntRange(1, admin.MAX_ROWS), default=1000),
+            click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
+    if not as_csv:
+        _print(rows)
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([[row[c] for c in columns] for row in rows])
+
+
+@click.command("ledger")
+@_table_options
+def ledger(
+    account: int | None,
+    dataset: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_csv: bool,
+) -> None:
+    """Every charge of privacy loss, newest first."""
+    with _transaction() as s:
+        rows = admin.ledger(s, Filters(account, dataset, since, until, None, limit))
+    _emit(rows, admin.LEDGER_COLUMNS, as_csv)
 
 
 @click.group("audit")
 def audit_group() -> None:
     """The audit log."""
+
+
+@audit_group.command("list")
+@_table_options
+@click.option("--action", default=None)
+def audit_list(
+    account: int | None,
+    dataset: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_csv: bool,
+    action: str | None,
+) -> None:
+    """Audit entries, newest first."""
+    with _transaction() as s:
+        rows = admin.audit_log(s, Filters(account, dataset, since, until, action, limit))
+    _emit(rows, admin.AUDIT_COLUMNS, as_csv)
 
 
 @audit_group.command("verify")
@@ -196,3 +305,104 @@ def audit_verify() -> None:
             f"audit chain broken after {result.entries} good entries{where}: {result.problem}"
         )
     click.echo(f"audit chain intact: {result.entries} entries")
+
+
+@click.group("releases")
+def releases_group() -> None:
+    """Extracts published to partners."""
+
+
+def _staff(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None or account.role != "admin" or not account.active:
+        raise click.BadParameter("must name an active staff (admin) account", param_hint="--as")
+    return account
+
+
+def _published(session: Session, publication: Publication, charged: Epsilon) -> dict[str, Any]:
+    release = session.get(Release, publication.release_id)
+    assert release is not None
+    return {
+        "publication_id": publication.id,
+        "release_id": release.public_id,
+        "title": publication.title,
+        "epsilon_charged": str(charged),
+    }
+
+
+@releases_group.command("publish")
+@click.option("--as", "staff_id", type=int, required=True, help="The publishing staff account.")
+@click.option("--title", required=True)
+@click.option("--description", default="")
+@click.option(
+    "--query",
+    "query_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="A JSON file holding the body of POST /v1/queries.",
+)
+@click.option("--audience", multiple=True, required=True, help="all-partners or account ids.")
+@click.option("--rounding", type=click.IntRange(1, 1000), default=5)
+@click.option("--margins/--no-margins", default=False)
+def releases_publish(
+    staff_id: int,
+    title: str,
+    description: str,
+    query_file: Path,
+    audience: tuple[str, ...],
+    rounding: int,
+    margins: bool,
+) -> None:
+    """Publish a named extract; charged to the dataset's cap as a publication."""
+    from pydantic import ValidationError
+
+    from api.routes.queries import to_query
+    from api.schemas import QueryIn
+
+    try:
+        query = to_query(QueryIn.model_validate_json(query_file.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--query") from None
+    settings = settings_or_exit()
+    with _transaction() as s:
+        staff = _staff(s, staff_id)
+        extract = publications.Extract(
+            title, description, query, list(audience), rounding=rounding, margins=margins
+        )
+        publication, outcome = publications.publish(s, staff, extract, settings)
+        _print(_published(s, publication, outcome.epsilon_charged))
+
+
+@releases_group.command("republish")
+@click.argument("publication_id", type=int)
+@click.option("--as", "staff_id", type=int, required=True, help="The publishing staff account.")
+def releases_republish(publication_id: int, staff_id: int) -> None:
+    """Publish an extract again for the dataset's newest version (charged anew)."""
+    settings = settings_or_exit()
+    with _transaction() as s:
+        staff = _staff(s, staff_id)
+        publication, outcome = publications.republish(s, staff, publication_id, settings)
+        _print(_published(s, publication, outcome.epsilon_charged))
+
+
+@releases_group.command("list")
+def releases_list() -> None:
+    """Every published extract, newest first."""
+    with _transaction() as s:
+        rows = []
+        for p in s.scalars(select(Publication).order_by(Publication.id.desc())):
+            release = s.get(Release, p.release_id)
+            assert release is not None
+            rows.append(
+                {
+                    "publication_id": p.id,
+                    "release_id": release.public_id,
+                    "title": p.title,
+                    "epsilon": str(Epsilon(release.epsilon_micro)),
+                    "audience": [publications.ALL_PARTNERS]
+                    if p.all_partners
+                    else publications.audience_of(s, p),
+                    "downloads": publications.downloads(s, release),
+                }
+            )
+    _print(rows)

@@ -17,55 +17,68 @@ DEMO_ACCOUNTS = (
 )
 
 
-def _demo_keys(database_url: str) -> dict[str, str]:
-    """A fresh key for each demo account (created on first run)."""
+DEMO_EXTRACT = {
+    "dataset": "helpline-cases",
+    "group_by": ["year", "complaint_group"],
+    "epsilon": 0.2,
+}
+
+
+def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
+    """A fresh key for each demo account (the accounts and a published extract are created on
+    first run); returns the keys and the demo extract's release id."""
     from sqlalchemy.orm import Session
 
+    from api import admin, publications
+    from api.routes.queries import to_query
+    from api.schemas import QueryIn
     from privacy import Epsilon
-    from schema.access import Account
+    from schema.access import Account, Publication, Release
     from schema.db import make_engine
-    from schema.repositories import accounts, audit
-    from schema.repositories.datasets import get_dataset
 
     engine = make_engine(database_url)
     keys = {}
+    cli = admin.Actor()
     try:
         with Session(engine) as s, s.begin():
-            dataset = get_dataset(s, "helpline-cases")
-            assert dataset is not None
+            by_role = {}
             for name, role, budget in DEMO_ACCOUNTS:
                 account = s.scalars(select(Account).where(Account.name == name)).first()
                 if account is None:
-                    account = accounts.create_account(
-                        s, name=name, role=role, organisation="Amaan demo"
-                    )
-                    accounts.grant(s, account.id, dataset.id)
-                    if budget:
-                        accounts.set_account_budget(
-                            s, account.id, dataset.id, Epsilon.parse(budget).micro
-                        )
-                    audit.append(
+                    account, _, raw = admin.create_account(
                         s,
-                        action="account.create",
-                        outcome="created",
-                        account_id=account.id,
-                        detail={"role": role, "demo": True},
+                        cli,
+                        name=name,
+                        role=role,
+                        organisation="Amaan demo",
+                        datasets=["helpline-cases"],
+                        budget=Epsilon.parse(budget) if budget else None,
                     )
-                key, raw = accounts.issue_key(s, account.id, label="demo")
-                audit.append(
-                    s,
-                    action="key.issue",
-                    outcome="issued",
-                    account_id=account.id,
-                    detail={"key_id": key.id, "demo": True},
-                )
+                else:
+                    _, raw = admin.issue_key(s, cli, account.id, label="demo")
                 keys[role] = raw
+                by_role[role] = account
+            publication = s.scalars(select(Publication).order_by(Publication.id)).first()
+            if publication is None:
+                extract = publications.Extract(
+                    title="Complaints by year and group",
+                    description="Demo extract: yearly complaints by complaint group.",
+                    query=to_query(QueryIn.model_validate(DEMO_EXTRACT)),
+                    audience=[publications.ALL_PARTNERS],
+                    margins=True,
+                )
+                publication, _ = publications.publish(
+                    s, by_role["admin"], extract, settings_or_exit()
+                )
+            release = s.get(Release, publication.release_id)
+            assert release is not None
+            release_id = release.public_id
     finally:
         engine.dispose()
-    return keys
+    return keys, release_id
 
 
-def _examples(keys: dict[str, str], base: str) -> str:
+def _examples(keys: dict[str, str], release_id: str, base: str) -> str:
     rest = json.dumps({"dataset": "helpline-cases", "group_by": ["year", "gender"], "epsilon": 0.1})
     graphql = json.dumps(
         {
@@ -85,6 +98,13 @@ def _examples(keys: dict[str, str], base: str) -> str:
             f"  curl -s -H 'Authorization: Bearer {keys['researcher']}' "
             f"-H 'Content-Type: application/json' -d '{graphql}' {base}/graphql",
             f"  GraphiQL: {base}/graphql   API docs: {base}/docs",
+            "",
+            "As the partner NGO, the published extract as CSV (with a BOM for Excel):",
+            f"  curl -s -H 'Authorization: Bearer {keys['partner']}' "
+            f"'{base}/v1/releases/{release_id}?format=csv&bom=1' -o extract.csv",
+            "",
+            "As helpline staff, the budgets:",
+            f"  curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/admin/budgets",
         ]
     )
 
@@ -136,7 +156,8 @@ def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> Non
         engine.dispose()
     click.echo(report.text())
     click.echo("")
-    click.echo(_examples(_demo_keys(settings.database_url), f"http://{host}:{port}"))
+    keys, release_id = _demo_keys(settings.database_url)
+    click.echo(_examples(keys, release_id, f"http://{host}:{port}"))
     if not no_serve:
         import uvicorn
 

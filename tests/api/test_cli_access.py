@@ -93,3 +93,111 @@ def test_accounts_keys_budgets_and_audit(tmp_path):
     con.close()
     broken = _run(db, "audit", "verify")
     assert broken.returncode == 1 and "changed after it was written" in broken.stderr
+
+
+def test_the_admin_api_is_reachable_from_the_terminal(tmp_path):
+    db = tmp_path / "w.db"
+    export = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(30)])
+    assert _run(db, "db", "upgrade").returncode == 0
+    loaded = _run(db, "etl", "load", str(export), "--dataset", "helpline-cases", "--demo-key")
+    assert loaded.returncode == 0, loaded.stderr
+    created = {}
+    for role in ("researcher", "partner", "admin"):
+        run = _run(
+            db,
+            "accounts",
+            "create",
+            "--name",
+            role,
+            "--role",
+            role,
+            "--json",
+            "--dataset",
+            "helpline-cases",
+        )
+        assert run.returncode == 0, run.stderr
+        created[role] = json.loads(run.stdout)
+    partner = created["partner"]["account_id"]
+    assert json.loads(_run(db, "accounts", "show", str(partner)).stdout)["budgets"] == []
+    no_reason = _run(
+        db,
+        "accounts",
+        "set-budget",
+        str(partner),
+        "--dataset",
+        "helpline-cases",
+        "--epsilon",
+        "0.5",
+        "--reason",
+        " ",
+    )
+    assert no_reason.returncode == 1 and "written reason" in no_reason.stderr
+    ok = _run(
+        db,
+        "accounts",
+        "set-budget",
+        str(partner),
+        "--dataset",
+        "helpline-cases",
+        "--epsilon",
+        "0.5",
+        "--reason",
+        "pilot with the NGO",
+    )
+    assert ok.returncode == 0 and "limit 0.5 ε (was none)" in ok.stdout
+    issued = json.loads(_run(db, "keys", "issue", str(partner), "--json").stdout)
+    assert issued["account_id"] == partner and len(issued["key"]) >= 43
+    assert _run(db, "accounts", "update", str(partner), "--inactive").returncode == 0
+    shown = json.loads(_run(db, "accounts", "show", str(partner)).stdout)
+    assert shown["active"] is False and len(shown["keys"]) == 2
+    assert "key" not in shown["keys"][0] and shown["budgets"][0]["limit"] == "0.5"
+
+    query = tmp_path / "q.json"
+    query.write_text(
+        json.dumps({"dataset": "helpline-cases", "group_by": ["gender"], "epsilon": 0.1})
+    )
+    not_staff = _run(
+        db,
+        "releases",
+        "publish",
+        "--as",
+        str(partner),
+        "--title",
+        "T",
+        "--query",
+        str(query),
+        "--audience",
+        "all-partners",
+    )
+    assert not_staff.returncode == 2 and "staff" in not_staff.stderr
+    published = _run(
+        db,
+        "releases",
+        "publish",
+        "--as",
+        str(created["admin"]["account_id"]),
+        "--title",
+        "By gender",
+        "--query",
+        str(query),
+        "--audience",
+        "all-partners",
+    )
+    assert published.returncode == 0, published.stderr
+    assert json.loads(published.stdout)["epsilon_charged"] == "0.1"
+    listed = json.loads(_run(db, "releases", "list").stdout)
+    assert [(r["title"], r["audience"], r["downloads"]) for r in listed] == [
+        ("By gender", ["all-partners"], 0)
+    ]
+    ledger = _run(db, "ledger", "--csv")
+    lines = ledger.stdout.splitlines()
+    assert lines[0] == "id,at,account_id,dataset,release_id,kind,epsilon"
+    assert lines[1].endswith(
+        ",helpline-cases," + json.loads(published.stdout)["release_id"] + ",publication,0.1"
+    )
+    overview = json.loads(_run(db, "budgets").stdout)
+    assert overview["datasets"][0]["spent"] == "0.1"
+    budget_changes = json.loads(_run(db, "audit", "list", "--action", "budget.account").stdout)
+    reasons = [json.loads(e["detail"])["reason"] for e in budget_changes]
+    assert "pilot with the NGO" in reasons
+    assert _run(db, "audit", "verify").returncode == 0

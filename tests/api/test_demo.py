@@ -39,3 +39,14 @@ def test_demo_prints_working_keys(tmp_path):
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {keys['researcher']}"})
         assert me.json()["role"] == "researcher"
         assert me.json()["budgets"][0]["remaining"] == "1"
+        partner = {"Authorization": f"Bearer {keys['partner']}"}
+        extracts = client.get("/v1/releases", headers=partner).json()
+        assert [e["title"] for e in extracts] == ["Complaints by year and group"]
+        csv = client.get(f"/v1/releases/{extracts[0]['release_id']}?format=csv", headers=partner)
+        assert csv.status_code == 200 and csv.text.startswith(
+            "complaint_group,complaint_group_label,"
+        )
+        assert f"/v1/releases/{extracts[0]['release_id']}?format=csv" in run.stdout
+        staff = {"Authorization": f"Bearer {keys['admin']}"}
+        budgets = client.get("/v1/admin/budgets", headers=staff).json()
+        assert budgets["datasets"][0]["spent"] == "0.2"
