@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from slowapi.errors import RateLimitExceeded
 
 from api.deps import get_principal
 from api.errors import AmaanError
 from api.gql.router import graphql_router
 from api.limits import InFlightLimit
+from api.rate_limits import rate_limiter, too_many_requests
 from api.routes import admin, catalogue, queries, releases
 from schema.db import make_engine
 from schema.settings import Settings, get_settings
@@ -42,9 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Amaan",
         description="Differentially private statistics from helpline case data.",
-        docs_url="/docs" if development else None,
+        docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
-        openapi_url="/openapi.json" if development else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -66,12 +69,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    data = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)])
+    limiter, rate_limited = rate_limiter(settings)
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, too_many_requests)
+    checks = [Depends(rate_limited), Depends(get_principal)]  # in this order: 401s count too
+
+    data = APIRouter(prefix="/v1", dependencies=checks)
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     data.include_router(releases.router)
     data.include_router(admin.router)
     app.include_router(data)
-    app.include_router(graphql_router(development), prefix="/graphql")
+    app.include_router(graphql_router(development), prefix="/graphql", dependencies=checks)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.add_middleware(InFlightLimit, limit=CONNECTIONS_PER_WORKER)
     return app

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import AmaanError
-from schema.access import Account
+from schema.access import Account, ApiKey
 from schema.repositories import accounts
 from schema.settings import Settings
 
@@ -47,19 +47,27 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_principal(request: Request, session: SessionDep) -> Account:
+def identify(request: Request, session: SessionDep) -> tuple[Account, ApiKey] | None:
+    """The account and key behind the request's bearer key, or None; never raises."""
     header = request.headers.get("authorization", "")
     scheme, _, raw = header.partition(" ")
     found = accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
-    if found is None:  # missing, wrong, revoked or expired: one answer for all
-        raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
-    account, key = found
-    if accounts.needs_touch(key):
+    if found is not None and accounts.needs_touch(found[1]):
         # Its own short transaction on this connection (which has only read so far), so that
         # concurrent requests with one key never hold its row for a whole request.
-        accounts.touch(session, key.id)
+        accounts.touch(session, found[1].id)
         session.commit()
-    return account
+    request.state.identity = found
+    return found
+
+
+IdentityDep = Annotated[tuple[Account, ApiKey] | None, Depends(identify)]
+
+
+def get_principal(identity: IdentityDep) -> Account:
+    if identity is None:  # missing, wrong, revoked or expired: one answer for all
+        raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+    return identity[0]
 
 
 PrincipalDep = Annotated[Account, Depends(get_principal)]

@@ -127,6 +127,7 @@ def main() -> None:
             **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
             "AMAAN_DATABASE_URL": url,
             "AMAAN_ENVIRONMENT": "production",
+            "AMAAN_RATE_LIMIT_RESEARCHER": "1000000/minute",
         }
         proc = subprocess.Popen(
             [

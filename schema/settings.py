@@ -56,8 +56,44 @@ class Settings(BaseSettings):
     default_dataset_cap: Decimal = Field(default=Decimal("10.0"), gt=0)
     default_max_per_query: Decimal = Field(default=Decimal("0.5"), gt=0)
 
+    # Rate limits (slowapi strings), keyed by API key; by client address without a valid key.
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = Field(default="amaan", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    rate_limit_researcher: str = "30/minute"
+    rate_limit_partner: str = "120/minute"
+    rate_limit_admin: str = "300/minute"
+    rate_limit_anonymous: str = "10/minute"
+
+    # Browsers: origins allowed by CORS (never "*"), and whether /docs and /openapi.json are
+    # served (default: only in development).
+    cors_origins: list[str] = Field(default_factory=list)
+    api_docs: bool | None = None
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment == "development" if self.api_docs is None else self.api_docs
+
+    def rate_limit_for(self, role: str) -> str:
+        limit: str = getattr(self, f"rate_limit_{role}")
+        return limit
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
+        from limits import parse_many
+
+        for role in ("researcher", "partner", "admin", "anonymous"):
+            value = self.rate_limit_for(role)
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"AMAAN_RATE_LIMIT_{role.upper()} must be a rate such as 30/minute, "
+                    f"not {value!r}"
+                ) from None
+        if not self.rate_limit_storage.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("AMAAN_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL")
+        if any(origin.strip() == "*" for origin in self.cors_origins):
+            raise ValueError("AMAAN_CORS_ORIGINS must list origins; '*' is refused")
         if self.sensitive_threshold < self.suppression_threshold:
             raise ValueError(
                 "AMAAN_SENSITIVE_THRESHOLD must be at least AMAAN_SUPPRESSION_THRESHOLD"

@@ -17,6 +17,8 @@ from schema.repositories import accounts
 from schema.settings import Settings
 from tests.etl.helpers import options
 
+UNLIMITED = "100000/minute"  # the rate-limit tests set their own limits
+
 
 def auth(key):
     return {"Authorization": f"Bearer {key}"}
@@ -52,7 +54,8 @@ def api(db_url, tmp_path):
             if budget:
                 accounts.set_account_budget(s, account.id, dataset.id, budget)
             keys[name] = accounts.issue_key(s, account.id)[1]
-    app = create_app(Settings(database_url=db_url, environment="test"))
+    unlimited = {f"rate_limit_{role}": UNLIMITED for role in ("researcher", "partner", "admin")}
+    app = create_app(Settings(database_url=db_url, environment="test", **unlimited))
     with TestClient(app) as client:
         yield client, keys, engine
     engine.dispose()

@@ -2,10 +2,7 @@
 
 import asyncio
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +17,8 @@ from schema.db import make_engine
 from schema.migrate import upgrade
 from schema.models import DIMENSIONS, Dataset
 from schema.repositories import accounts, audit
+from tests.api.conftest import UNLIMITED
+from tests.api.servers import running_server
 from tests.etl.helpers import options
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
@@ -54,27 +53,9 @@ def server(pg_databases, tmp_path_factory):
     load_file(path, engine, options())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
     env["AMAAN_DATABASE_URL"] = url
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [AMAAN, "serve", "--port", str(port), "--workers", "3"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
-    yield base, engine
-    proc.terminate()
-    proc.wait(timeout=30)
+    env.update({f"AMAAN_RATE_LIMIT_{role}": UNLIMITED for role in ("RESEARCHER", "ADMIN")})
+    with running_server(env, workers=3) as base:
+        yield base, engine
     engine.dispose()
 
 
