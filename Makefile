@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python -m bench.etl
 	$(BIN)/python -m bench.privacy
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.extracts
 
 clean:
 	rm -rf $(VENV) demo-data amaan.db .pytest_cache .mypy_cache .ruff_cache

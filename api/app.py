@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from slowapi.errors import RateLimitExceeded
@@ -17,6 +18,7 @@ from api.gql.router import graphql_router
 from api.limits import InFlightLimit
 from api.rate_limits import rate_limiter, too_many_requests
 from api.routes import admin, catalogue, queries, releases
+from api.schemas import ERROR_RESPONSES
 from schema.db import make_engine
 from schema.settings import Settings, get_settings
 
@@ -58,6 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(part) for part in e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        where = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        body = {"code": "invalid_request", "message": f"invalid request: {where}", "errors": errors}
+        return JSONResponse({"error": body}, status_code=422)
+
     @app.exception_handler(Exception)
     def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
@@ -74,13 +86,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RateLimitExceeded, too_many_requests)
     checks = [Depends(rate_limited), Depends(get_principal)]  # in this order: 401s count too
 
-    data = APIRouter(prefix="/v1", dependencies=checks)
+    data = APIRouter(prefix="/v1", dependencies=checks, responses=ERROR_RESPONSES)
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     data.include_router(releases.router)
     data.include_router(admin.router)
     app.include_router(data)
-    app.include_router(graphql_router(development), prefix="/graphql", dependencies=checks)
+    # The GraphiQL page (development only) needs no key; every operation does (its context).
+    limited = [Depends(rate_limited)]
+    app.include_router(graphql_router(development), prefix="/graphql", dependencies=limited)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

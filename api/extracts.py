@@ -1,6 +1,7 @@
 """Releases as files: CSV for spreadsheets, and the metadata that travels with every download.
 
-A release is immutable, so its rendered CSV is cached per worker. No cell of the CSV can start
+A release is immutable, so its body, its parsed summary and its rendered CSV are cached per
+worker (bounded in bytes), keyed by the release id. No cell of the CSV can start
 a spreadsheet formula: text that begins with ``= + - @``, a tab or a carriage return is
 prefixed with an apostrophe (counts and bounds are never negative, so numbers are untouched).
 """
@@ -11,7 +12,8 @@ import csv
 import io
 import json
 import re
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from schema.access import Publication, Release
@@ -64,18 +66,73 @@ def write_csv(group_by: list[str], table: list[list[str]], *, bom: bool = False)
     return buffer.getvalue().encode("utf-8")
 
 
-@lru_cache(maxsize=64)
-def release_csv(public_id: str, body_text: str, bom: bool) -> bytes:
-    """The CSV of a stored release (keyed by its id; the body never changes)."""
-    body = json.loads(body_text)
-    return write_csv(body["group_by"], rows(body), bom=bom)
+class _Cache:
+    """Least recently used, bounded by the total size of what it holds; thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.items: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        with self.lock:
+            found = self.items.get(key)
+            if found is None:
+                return None
+            self.items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: tuple[Any, ...], value: Any, size: int) -> Any:
+        with self.lock:
+            if key not in self.items and size <= self.max_bytes:
+                self.items[key] = (value, size)
+                self.size += size
+                while self.size > self.max_bytes:
+                    _, (_, dropped) = self.items.popitem(last=False)
+                    self.size -= dropped
+        return value
+
+
+_cache = _Cache(max_bytes=128 * 1024 * 1024)
+
+
+def body(release: Release) -> bytes:
+    """The release's stored JSON, UTF-8 (loaded from the database once per worker)."""
+    key = ("body", release.public_id)
+    found: bytes | None = _cache.get(key)
+    if found is None:
+        encoded = release.body.encode("utf-8")
+        found = _cache.put(key, encoded, len(encoded))
+    return found
+
+
+def summary(release: Release) -> dict[str, Any]:
+    """The release's fields other than its cells."""
+    key = ("summary", release.public_id)
+    found: dict[str, Any] | None = _cache.get(key)
+    if found is None:
+        parsed = json.loads(body(release))
+        parsed.pop("cells")
+        found = _cache.put(key, parsed, 2048)
+    return found
+
+
+def release_csv(release: Release, bom: bool) -> bytes:
+    key = ("csv", release.public_id, bom)
+    found: bytes | None = _cache.get(key)
+    if found is None:
+        parsed = json.loads(body(release))
+        content = write_csv(parsed["group_by"], rows(parsed), bom=bom)
+        found = _cache.put(key, content, len(content))
+    return found
 
 
 def metadata(
     release: Release, dataset: Dataset, publication: Publication | None = None
 ) -> dict[str, Any]:
     """What a download means: public facts about the release, never a count."""
-    body = json.loads(release.body)
+    body = summary(release)
     meta: dict[str, Any] = {
         "release_id": release.public_id,
         "dataset": body["dataset"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from api import releases
 from api.errors import AmaanError, InvalidQuery, NotFound
@@ -56,6 +56,8 @@ def _audience(session: Session, audience: list[str | int]) -> tuple[bool, list[i
                 f"audience entries are {ALL_PARTNERS!r} or account ids, not {item!r}"
             ) from None
     ids = sorted(set(ids))
+    if any(not 1 <= i < 2**31 for i in ids):
+        raise InvalidQuery("account ids in the audience must be positive whole numbers")
     found = session.scalars(
         select(Account.id).where(
             Account.id.in_(ids), Account.role == "partner", Account.active.is_(True)
@@ -216,12 +218,17 @@ def listed(session: Session, account: Account) -> list[tuple[Release, Publicatio
     staff), and the caller's own query releases; newest first."""
     items: list[tuple[Release, Publication | None]] = []
     if account.role != "researcher":
-        query = select(Release, Publication).join(Publication, Publication.release_id == Release.id)
+        query = (
+            select(Release, Publication)
+            .options(defer(Release.body))
+            .join(Publication, Publication.release_id == Release.id)
+        )
         if account.role == "partner":
             query = query.where(_published_to(account))
         items += [(r, p) for r, p in session.execute(query.order_by(Publication.id.desc()))]
     own = session.scalars(
         select(Release)
+        .options(defer(Release.body))
         .where(Release.account_id == account.id, Release.kind == "query")
         .order_by(Release.id.desc())
         .limit(1000)

@@ -128,12 +128,6 @@ class Resolved:
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
     dataset = _dataset_for(session, account, query.dataset)
-    if account.role == "partner" and session.get(AccountBudget, (account.id, dataset.id)) is None:
-        raise Forbidden(
-            "this partner account has no query budget on this dataset; "
-            "download the extracts published to it from GET /v1/releases",
-            dataset=dataset.slug,
-        )
     version = (
         get_version(session, dataset.id, query.version)
         if query.version is not None
@@ -307,6 +301,12 @@ def count(
     and recorded in the ledger as a publication by that staff account.
     """
     r = resolve(session, account, query, settings)
+    if kind == "query" and session.get(AccountBudget, (account.id, r.dataset.id)) is None:
+        raise Forbidden(
+            "this account has no query budget on this dataset; partners download the "
+            "extracts published to them from GET /v1/releases",
+            dataset=r.dataset.slug,
+        )
     hit = releases_repo.find(session, r.canonical.key)
     if hit is not None:
         audit.append(

@@ -112,3 +112,23 @@ class ReleaseMetadataOut(BaseModel):
     released_at: str
     title: str | None
     description: str | None
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # details such as limit, remaining, valid codes
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "missing, wrong, revoked or expired API key"},
+    403: {"model": ErrorOut, "description": "not allowed for this role, or over a budget"},
+    404: {"model": ErrorOut, "description": "not found, or not available to this account"},
+    409: {"model": ErrorOut, "description": "conflicts with the current state"},
+    422: {"model": ErrorOut, "description": "the request is invalid; the error names why"},
+    429: {"model": ErrorOut, "description": "rate limited; see Retry-After"},
+}

@@ -10,40 +10,25 @@ Run: ``python -m bench.api`` (PostgreSQL from AMAAN_BENCH_POSTGRES_URL; a scratc
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from bench.server import scratch_database, serving
+
 SMALL = ["gender", "age_band", "province"]  # 4 × 6 × 9 = 216 cells
 LARGE = ["month", "complaint_type", "age_band"]  # 96 × 12 × 6 = 6,912 cells
 
 
 def _setup(url: str) -> str:
-    from etl.load import LoadOptions, load_file
-    from etl.synth import SynthOptions, write_export
     from schema.db import make_engine
-    from schema.migrate import upgrade
     from schema.models import Dataset
     from schema.repositories import accounts
 
-    upgrade(url)
     engine = make_engine(url)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "export.csv"
-        write_export(path, SynthOptions(seed=1))
-        load_file(path, engine, LoadOptions("helpline-cases", b"bench-key-0123456789abcdef"))
     with Session(engine) as s, s.begin():
         dataset = s.scalars(select(Dataset)).one()
         accounts.set_dataset_budget(s, dataset, 10**12, 500_000)
@@ -111,67 +96,25 @@ async def _cached(base: str, key: str, seconds: float, clients: int) -> tuple[fl
 
 
 def main() -> None:
-    server = make_url(os.environ.get("AMAAN_BENCH_POSTGRES_URL", DEFAULT_PG))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"amaan_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    proc = None
-    try:
+    with scratch_database() as url:
         key = _setup(url)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
-            "AMAAN_DATABASE_URL": url,
-            "AMAAN_ENVIRONMENT": "production",
-            "AMAAN_RATE_LIMIT_RESEARCHER": "1000000/minute",
-        }
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("amaan")),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        print("query                         cells  raw GROUP BY p50 ms  uncached p50 ms")
-        for label, group_by, cells, n in (
-            ("gender × age × province", SMALL, 216, 60),
-            ("month × type × age band", LARGE, 6912, 20),
-        ):
-            raw = _raw_group_by(url, group_by)
-            api = _uncached(base, key, group_by, n)
-            print(f"{label:<28} {cells:>6,} {raw:>20.1f} {api:>16.1f}")
-        rate, lat = asyncio.run(_cached(base, key, seconds=10, clients=16))
-        lat.sort()
-        p50 = lat[len(lat) // 2] * 1000
-        p99 = lat[int(len(lat) * 0.99)] * 1000
-        print(
-            f"cached (216 cells), 16 clients, 10 s: {rate:,.0f} req/s, "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-        )
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        with serving(url) as base:
+            print("query                         cells  raw GROUP BY p50 ms  uncached p50 ms")
+            for label, group_by, cells, n in (
+                ("gender × age × province", SMALL, 216, 60),
+                ("month × type × age band", LARGE, 6912, 20),
+            ):
+                raw = _raw_group_by(url, group_by)
+                api = _uncached(base, key, group_by, n)
+                print(f"{label:<28} {cells:>6,} {raw:>20.1f} {api:>16.1f}")
+            rate, lat = asyncio.run(_cached(base, key, seconds=10, clients=16))
+            lat.sort()
+            p50 = lat[len(lat) // 2] * 1000
+            p99 = lat[int(len(lat) * 0.99)] * 1000
+            print(
+                f"cached (216 cells), 16 clients, 10 s: {rate:,.0f} req/s, "
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import IdentityDep, SessionDep, SettingsDep, get_principal
 from api.gql.schema import Context, schema
+from schema.access import Account
 
 
-def get_context(session: SessionDep, principal: PrincipalDep, settings: SettingsDep) -> Context:
-    return Context(session, principal, settings)
+def _ide_page(request: Request) -> bool:
+    """A browser opening GraphiQL (served only in development): no operation to run."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    )
+
+
+def get_context(
+    request: Request, session: SessionDep, identity: IdentityDep, settings: SettingsDep
+) -> Context:
+    if identity is None and _ide_page(request):
+        return Context(session, cast(Account, None), settings)  # the page runs no resolver
+    return Context(session, get_principal(identity), settings)
 
 
 def graphql_router(development: bool) -> GraphQLRouter[Context, None]:

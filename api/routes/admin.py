@@ -8,7 +8,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -32,6 +32,10 @@ def require_admin(principal: PrincipalDep) -> Account:
 StaffDep = Annotated[Account, Depends(require_admin)]
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
+MAX_ID = 2**31 - 1
+AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="account id")]
+KeyId = Annotated[int, Path(ge=1, le=MAX_ID, description="key id")]
+PublicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="publication id")]
 EpsilonIn = Annotated[str | float, Field(description="ε as a decimal, e.g. 1.0")]
 
 
@@ -168,14 +172,14 @@ def list_accounts(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/accounts/{account_id}")
-def get_account(account_id: int, session: SessionDep) -> dict[str, Any]:
+def get_account(account_id: AccountId, session: SessionDep) -> dict[str, Any]:
     """An account with its grants, keys (never the keys themselves) and budgets."""
     return admin.account_view(session, account_id)
 
 
 @router.patch("/accounts/{account_id}")
 def update_account(
-    account_id: int, body: AccountPatch, session: SessionDep, staff: StaffDep
+    account_id: AccountId, body: AccountPatch, session: SessionDep, staff: StaffDep
 ) -> dict[str, Any]:
     """Rename, move or deactivate (``active: false``) an account; its keys stop at once."""
     admin.update_account(
@@ -192,7 +196,9 @@ def update_account(
 @router.post(
     "/accounts/{account_id}/keys", status_code=status.HTTP_201_CREATED, response_model=IssuedKey
 )
-def issue_key(account_id: int, body: KeyIn, session: SessionDep, staff: StaffDep) -> IssuedKey:
+def issue_key(
+    account_id: AccountId, body: KeyIn, session: SessionDep, staff: StaffDep
+) -> IssuedKey:
     key, raw = admin.issue_key(
         session, Actor(staff), account_id, label=body.label, expires_at=body.expires_at
     )
@@ -200,19 +206,19 @@ def issue_key(account_id: int, body: KeyIn, session: SessionDep, staff: StaffDep
 
 
 @router.post("/keys/{key_id}/revoke")
-def revoke_key(key_id: int, session: SessionDep, staff: StaffDep) -> dict[str, Any]:
+def revoke_key(key_id: KeyId, session: SessionDep, staff: StaffDep) -> dict[str, Any]:
     key = admin.revoke_key(session, Actor(staff), key_id)
     assert key.revoked_at is not None
     return {"key_id": key.id, "account_id": key.account_id, "revoked_at": key.revoked_at}
 
 
 @router.put("/accounts/{account_id}/grants/{dataset}", status_code=status.HTTP_204_NO_CONTENT)
-def grant(account_id: int, dataset: str, session: SessionDep, staff: StaffDep) -> None:
+def grant(account_id: AccountId, dataset: str, session: SessionDep, staff: StaffDep) -> None:
     admin.set_grant(session, Actor(staff), account_id, dataset, True)
 
 
 @router.delete("/accounts/{account_id}/grants/{dataset}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_grant(account_id: int, dataset: str, session: SessionDep, staff: StaffDep) -> None:
+def remove_grant(account_id: AccountId, dataset: str, session: SessionDep, staff: StaffDep) -> None:
     admin.set_grant(session, Actor(staff), account_id, dataset, False)
 
 
@@ -228,7 +234,7 @@ def budgets(session: SessionDep) -> dict[str, Any]:
 
 @router.put("/accounts/{account_id}/budget")
 def set_account_budget(
-    account_id: int, body: AccountBudgetIn, session: SessionDep, staff: StaffDep
+    account_id: AccountId, body: AccountBudgetIn, session: SessionDep, staff: StaffDep
 ) -> dict[str, Any]:
     """Set an account's limit on a dataset, with a written reason (audited)."""
     old, new = admin.set_account_budget(
@@ -300,7 +306,7 @@ def list_publications(session: SessionDep) -> list[PublicationOut]:
     response_model=PublicationOut,
 )
 def republish(
-    publication_id: int, session: SessionDep, staff: StaffDep, settings: SettingsDep
+    publication_id: PublicationId, session: SessionDep, staff: StaffDep, settings: SettingsDep
 ) -> PublicationOut:
     """Publish an extract again for the dataset's newest version (charged anew); the old
     release stays downloadable."""
@@ -312,7 +318,7 @@ def republish(
 
 
 def _filters(
-    account: Annotated[int | None, Query(description="account id")] = None,
+    account: Annotated[int | None, Query(ge=1, le=MAX_ID, description="account id")] = None,
     dataset: Annotated[str | None, Query(description="dataset slug")] = None,
     since: Annotated[datetime | None, Query(description="from this moment (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="before this moment")] = None,

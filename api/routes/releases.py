@@ -43,7 +43,8 @@ def release_json(release: Release, cached: bool, charged: str, remaining: str | 
             "budget_remaining": remaining,
         }
     )
-    return Response(head[:-1] + "," + release.body[1:], media_type="application/json")
+    stored = extracts.body(release)
+    return Response(head[:-1].encode() + b"," + stored[1:], media_type="application/json")
 
 
 def release_csv(
@@ -52,7 +53,7 @@ def release_csv(
     dataset = session.get(Dataset, release.dataset_id)
     assert dataset is not None
     meta = extracts.metadata(release, dataset, publication)
-    content = extracts.release_csv(release.public_id, release.body, bom)
+    content = extracts.release_csv(release, bom)
     head = extracts.headers(meta)
     head["Content-Disposition"] = f'attachment; filename="{extracts.file_name(meta)}"'
     return Response(content, media_type="text/csv; charset=utf-8", headers=head)
@@ -81,7 +82,7 @@ def list_releases(session: SessionDep, principal: PrincipalDep) -> list[ReleaseL
     """Extracts published to you, and the releases of your own queries; newest first."""
     out = []
     for release, publication in publications.listed(session, principal):
-        body = json.loads(release.body)
+        body = extracts.summary(release)
         out.append(
             ReleaseListItem(
                 release_id=release.public_id,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from schema.access import AccountBudget, LedgerEntry, Release
 from schema.models import Dataset
@@ -35,7 +35,10 @@ def find(session: Session, canonical_key: str) -> Release | None:
 
 
 def by_public_id(session: Session, public_id: str) -> Release | None:
-    return session.scalars(select(Release).where(Release.public_id == public_id)).one_or_none()
+    """A release; its body (large, and immutable) is loaded only when read."""
+    return session.scalars(
+        select(Release).options(defer(Release.body)).where(Release.public_id == public_id)
+    ).one_or_none()
 
 
 def store(session: Session, release: Release) -> Release | None:

@@ -24,8 +24,8 @@ def auth(key):
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def api(db_url, tmp_path):
+def build_world(db_url, tmp_path):
+    """Load a warehouse and make the accounts; returns their keys and the engine."""
     engine = make_engine(db_url)
     path = tmp_path / "export.csv"
     write_export(path, SynthOptions(years=(2024, 2024), seed=9))
@@ -54,8 +54,18 @@ def api(db_url, tmp_path):
             if budget:
                 accounts.set_account_budget(s, account.id, dataset.id, budget)
             keys[name] = accounts.issue_key(s, account.id)[1]
+    return keys, engine
+
+
+def settings_for(db_url, **overrides):
     unlimited = {f"rate_limit_{role}": UNLIMITED for role in ("researcher", "partner", "admin")}
-    app = create_app(Settings(database_url=db_url, environment="test", **unlimited))
+    return Settings(database_url=db_url, environment="test", **(unlimited | overrides))
+
+
+@pytest.fixture
+def api(db_url, tmp_path):
+    keys, engine = build_world(db_url, tmp_path)
+    app = create_app(settings_for(db_url))
     with TestClient(app) as client:
         yield client, keys, engine
     engine.dispose()

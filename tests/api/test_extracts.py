@@ -117,7 +117,7 @@ def test_audience_must_name_partners(api):
 def test_partner_ad_hoc_queries_need_a_budget_and_come_as_csv(api):
     client, keys, _ = api
     r = client.post("/v1/queries", json=QUERY, headers=auth(keys["partner"]))
-    assert r.status_code == 403 and "no query budget" in r.json()["error"]["message"]
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     r = client.post("/v1/queries?format=csv", json=QUERY, headers=auth(keys["partner_budget"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.text)))

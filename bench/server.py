@@ -1,0 +1,86 @@
+"""What the API benchmarks share: a scratch PostgreSQL database with the demo data, and a
+real ``amaan serve`` over it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+UNLIMITED = "1000000/minute"
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new PostgreSQL database (AMAAN_BENCH_POSTGRES_URL's server), loaded with the
+    20,020-case demo export; dropped afterwards."""
+    from etl.load import LoadOptions, load_file
+    from etl.synth import SynthOptions, write_export
+    from schema.db import make_engine
+    from schema.migrate import upgrade
+
+    server = make_url(os.environ.get("AMAAN_BENCH_POSTGRES_URL", DEFAULT_PG))
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"amaan_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "export.csv"
+            write_export(path, SynthOptions(seed=1))
+            load_file(path, engine, LoadOptions("helpline-cases", b"bench-key-0123456789abcdef"))
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def serving(url: str, workers: int = 2) -> Iterator[str]:
+    """``amaan serve`` with production settings and no rate limits in the way."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
+        "AMAAN_DATABASE_URL": url,
+        "AMAAN_ENVIRONMENT": "production",
+        **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
+    }
+    amaan = str(Path(sys.executable).with_name("amaan"))
+    proc = subprocess.Popen(
+        [amaan, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        time.sleep(1)  # let the second worker come up too
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
