@@ -79,12 +79,6 @@ def dataset_or_404(session: Session, slug: str) -> Dataset:
     return dataset
 
 
-def dataset_by_id(session: Session, dataset_id: int) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    assert dataset is not None
-    return dataset
-
-
 def account_or_404(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:

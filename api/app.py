@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from slowapi.errors import RateLimitExceeded
 
+from api.admin_page import routes as admin_page
 from api.deps import get_principal
 from api.errors import AmaanError
 from api.gql.router import graphql_router
@@ -60,6 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
+    @app.exception_handler(admin_page.SignInRequired)
+    def sign_in_first(_: Request, exc: Exception) -> RedirectResponse:
+        return RedirectResponse("/admin/sign-in", status_code=303)
+
+    @app.exception_handler(admin_page.FormRefused)
+    def form_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, admin_page.FormRefused)
+        return admin_page.page(request, "message.html", None, 403, error=exc.message, back="/admin")
+
     @app.exception_handler(RequestValidationError)
     def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -93,7 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     data.include_router(admin.router)
     app.include_router(data)
     # The GraphiQL page (development only) needs no key; every operation does (its context).
+    # The admin page's credential is its session cookie, checked by each page.
     limited = [Depends(rate_limited)]
+    app.include_router(admin_page.router, dependencies=limited)
+    app.mount("/admin/static", StaticFiles(directory=admin_page.STATIC), name="admin-static")
     app.include_router(graphql_router(development), prefix="/graphql", dependencies=limited)
     if settings.cors_origins:
         app.add_middleware(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import AmaanError
 from schema.access import Account, ApiKey
 from schema.repositories import accounts
+from schema.repositories import sessions as admin_sessions
 from schema.settings import Settings
 
 
@@ -47,8 +48,21 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+ADMIN_COOKIE = "amaan_admin"
+
+
 def identify(request: Request, session: SessionDep) -> tuple[Account, ApiKey] | None:
-    """The account and key behind the request's bearer key, or None; never raises."""
+    """The account and key behind the request's bearer key, or None; never raises.
+
+    On the admin page (``/admin``) the credential is the session cookie instead, and only
+    there: the API never accepts a cookie, so no other site can make a browser spend for it.
+    """
+    if request.url.path == "/admin" or request.url.path.startswith("/admin/"):
+        signed_in = admin_sessions.find(session, request.cookies.get(ADMIN_COOKIE, ""))
+        identity = (signed_in[1], signed_in[2]) if signed_in else None
+        request.state.admin_session = signed_in[0] if signed_in else None
+        request.state.identity = identity
+        return identity
     header = request.headers.get("authorization", "")
     scheme, _, raw = header.partition(" ")
     found = accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None

@@ -248,3 +248,35 @@ def downloads(session: Session, release: Release) -> int:
         )
         or 0
     )
+
+
+def describe(
+    session: Session, publication: Publication, charged: str | None = None
+) -> dict[str, Any]:
+    """A publication for staff: what, for whom, at what ε, and how often downloaded."""
+    from api import extracts
+    from schema.models import Dataset
+
+    release = session.get(Release, publication.release_id)
+    dataset = session.get(Dataset, release.dataset_id) if release else None
+    assert release is not None and dataset is not None
+    meta = extracts.metadata(release, dataset)
+    audience: list[str | int] = (
+        [ALL_PARTNERS] if publication.all_partners else list(audience_of(session, publication))
+    )
+    return {
+        "publication_id": publication.id,
+        "release_id": release.public_id,
+        "title": publication.title,
+        "description": publication.description,
+        "dataset": meta["dataset"],
+        "dataset_version": meta["dataset_version"],
+        "epsilon": meta["epsilon"],
+        "epsilon_charged": charged if charged is not None else meta["epsilon"],
+        "audience": audience,
+        "rounding": publication.rounding,
+        "margins": publication.margins,
+        "replaces": publication.replaces_id,
+        "downloads": downloads(session, release),
+        "published_at": publication.created_at,
+    }

@@ -21,7 +21,12 @@ from slowapi.util import get_remote_address
 from api.deps import IdentityDep
 from schema.settings import Settings
 
-GROUPS = (("/v1/admin", "admin"), ("/v1/releases", "downloads"), ("/v1/queries", "queries"))
+GROUPS = (
+    ("/v1/admin", "admin"),
+    ("/admin", "admin"),
+    ("/v1/releases", "downloads"),
+    ("/v1/queries", "queries"),
+)
 
 
 def route_group(path: str) -> str:

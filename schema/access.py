@@ -157,3 +157,23 @@ class PublicationAudience(Base):
 
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+
+
+class AdminSession(Base):
+    """A staff member signed in to the admin page with an API key.
+
+    The browser holds a random token in an HttpOnly cookie; only its SHA-256 is stored. The
+    session ends at ``expires_at``, on sign-out, or as soon as its key or account stops being
+    valid. ``csrf_token`` is the synchronizer token every form of the session must carry.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

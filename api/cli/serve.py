@@ -15,7 +15,13 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the REST API (stateless: run several workers or hosts behind a balancer)."""
     import uvicorn
 
-    settings_or_exit()
+    settings = settings_or_exit()
+    if workers > 1 and settings.rate_limit_storage.startswith("memory://"):
+        click.echo(
+            f"warning: rate limits are counted per worker ({workers} workers); set "
+            "AMAAN_RATE_LIMIT_STORAGE=redis://... to share them",
+            err=True,
+        )
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -19,7 +19,7 @@ from api.errors import AmaanError, Forbidden
 from api.routes.queries import refuse, to_query
 from api.schemas import QueryIn
 from privacy import Epsilon
-from schema.access import Account, Publication, Release
+from schema.access import Account, Publication
 from schema.repositories import audit
 
 
@@ -110,30 +110,7 @@ class PublicationOut(BaseModel):
 def _publication_out(
     session: SessionDep, publication: Publication, charged: str | None = None
 ) -> PublicationOut:
-    release = session.get(Release, publication.release_id)
-    assert release is not None
-    meta = extracts.metadata(release, admin.dataset_by_id(session, release.dataset_id))
-    audience: list[str | int] = (
-        [publications.ALL_PARTNERS]
-        if publication.all_partners
-        else list(publications.audience_of(session, publication))
-    )
-    return PublicationOut(
-        publication_id=publication.id,
-        release_id=release.public_id,
-        title=publication.title,
-        description=publication.description,
-        dataset=meta["dataset"],
-        dataset_version=meta["dataset_version"],
-        epsilon=meta["epsilon"],
-        epsilon_charged=charged if charged is not None else meta["epsilon"],
-        audience=audience,
-        rounding=publication.rounding,
-        margins=publication.margins,
-        replaces=publication.replaces_id,
-        downloads=publications.downloads(session, release),
-        published_at=publication.created_at,
-    )
+    return PublicationOut(**publications.describe(session, publication, charged))
 
 
 # Accounts and keys.

@@ -59,7 +59,7 @@ def build_world(db_url, tmp_path):
 
 def settings_for(db_url, **overrides):
     unlimited = {f"rate_limit_{role}": UNLIMITED for role in ("researcher", "partner", "admin")}
-    return Settings(database_url=db_url, environment="test", **(unlimited | overrides))
+    return Settings(database_url=db_url, **({"environment": "test"} | unlimited | overrides))
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The staff's budget review page (``/admin``): Jinja2 templates, one stylesheet, no script."""

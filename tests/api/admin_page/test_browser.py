@@ -1,0 +1,171 @@
+"""The staff's budget review page in a real browser (Playwright driving Debian's Chromium)
+against a real uvicorn server with the demo data."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.api.servers import AMAAN, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = Path(os.environ.get("AMAAN_TEST_OUTPUT", "test-output")) / "admin-page"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("AMAAN_REQUIRE_POSTGRES") == "1":  # CI: everything must run
+            pytest.fail(f"{CHROMIUM} is missing (Debian package chromium)")
+        pytest.skip(f"browser tests need {CHROMIUM}")
+    tmp = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    env["AMAAN_DATABASE_URL"] = f"sqlite:///{tmp / 'amaan.db'}"
+    run = subprocess.run(
+        [AMAAN, "demo", "--no-serve", "--data-dir", str(tmp / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    keys = dict(
+        line.split()
+        for line in run.stdout.splitlines()
+        if line.startswith("  ") and len(line.split()) == 2
+    )
+    env["AMAAN_RATE_LIMIT_ANONYMOUS"] = "1000/minute"  # every test signs in anew
+    with running_server(env, workers=2) as base:
+        researcher = {"Authorization": f"Bearer {keys['researcher']}"}
+        for group_by in (["gender"], ["province"], ["year", "gender"]):
+            body = {"dataset": "helpline-cases", "group_by": group_by, "epsilon": 0.1}
+            assert (
+                httpx.post(f"{base}/v1/queries", json=body, headers=researcher).status_code == 200
+            )
+        yield base, keys
+
+
+@pytest.fixture
+def browser_page(demo):
+    from playwright.sync_api import sync_playwright
+
+    base, _ = demo
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        seen = {"hosts": set(), "errors": []}
+        page.on("request", lambda r: seen["hosts"].add(urlsplit(r.url).hostname))
+        page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
+        page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+        yield page, seen
+        context.close()
+        browser.close()
+
+
+def sign_in(page, key):
+    page.goto("/admin")
+    assert page.url.endswith("/admin/sign-in")
+    page.get_by_label("Your staff API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_overview_matches_the_admin_api_and_screenshots(demo, browser_page):
+    base, keys = demo
+    page, seen = browser_page
+    sign_in(page, keys["admin"])
+    assert page.url == f"{base}/admin"
+    staff = {"Authorization": f"Bearer {keys['admin']}"}
+    api = httpx.get(f"{base}/v1/admin/budgets", headers=staff).json()
+    for dataset in api["datasets"]:
+        section = page.locator("section", has=page.get_by_role("heading", name=dataset["title"]))
+        assert section.locator('[data-field="spent"]').inner_text() == f"ε {dataset['spent']}"
+        assert (
+            section.locator('[data-field="remaining"]').inner_text() == f"ε {dataset['remaining']}"
+        )
+    chart = page.get_by_role("img", name=re.compile("ε spent on"))
+    assert chart.count() == 1
+    assert page.locator("table caption", has_text="ε spent per month").count() == 1
+    first = page.locator("tbody tr").first  # accounts near their limit come first
+    assert first.is_visible()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "overview-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.reload()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the page is {width} px wide at 360 px"
+    page.screenshot(path=str(OUTPUT / "overview-360.png"), full_page=True)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert seen["hosts"] == {"127.0.0.1"}
+    assert seen["errors"] == []
+
+
+def test_change_a_limit_with_a_reason(demo, browser_page):
+    base, keys = demo
+    page, seen = browser_page
+    sign_in(page, keys["admin"])
+    page.get_by_role("link", name="Demo researcher").first.click()
+    assert "/admin/accounts/" in page.url
+    page.get_by_label("New limit (ε)").fill("1.5")
+    page.get_by_label("Reason (kept in the audit log)").fill("second year of the study")
+    page.get_by_role("button", name="Change the limit").click()
+    assert page.get_by_role("status").inner_text().startswith("The limit was changed")
+    assert page.locator('[data-field="limit"]').first.inner_text() == "ε 1.5"
+    page.get_by_role("link", name="Audit").click()
+    page.get_by_label("Action").select_option("budget.account")
+    page.get_by_role("button", name="Filter").click()
+    row = page.locator("table.audit tbody tr").first
+    assert "second year of the study" in row.inner_text()
+    assert "Hash chain intact" in page.locator('[data-field="verification"]').inner_text()
+    staff = {"Authorization": f"Bearer {keys['admin']}"}
+    ledger = httpx.get(f"{base}/v1/admin/audit?action=budget.account&limit=1", headers=staff)
+    assert "second year of the study" in ledger.json()[0]["detail"]
+    assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
+
+
+def test_a_researcher_key_cannot_sign_in(demo, browser_page):
+    _, keys = demo
+    page, seen = browser_page
+    sign_in(page, keys["researcher"])
+    assert page.get_by_role("alert").inner_text().startswith("That key is not a valid staff")
+    assert not [c for c in page.context.cookies() if c["name"] == "amaan_admin"]
+    page.goto("/admin")
+    assert page.url.endswith("/admin/sign-in")
+    assert seen["hosts"] == {"127.0.0.1"}
+
+
+def test_a_forged_form_post_without_the_token_is_refused(demo, browser_page):
+    base, keys = demo
+    page, _ = browser_page
+    sign_in(page, keys["admin"])
+    cookie = next(c for c in page.context.cookies() if c["name"] == "amaan_admin")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > 0
+    forged = page.request.post(
+        f"{base}/admin/accounts/1/budget",
+        form={"dataset": "helpline-cases", "epsilon": "100", "reason": "forged"},
+    )
+    assert forged.status == 403 and "did not come from Amaan" in forged.text()
+    wrong = page.request.post(
+        f"{base}/admin/accounts/1/budget",
+        form={"dataset": "helpline-cases", "epsilon": "100", "reason": "forged", "csrf": "x"},
+    )
+    assert wrong.status == 403
+    staff = {"Authorization": f"Bearer {keys['admin']}"}
+    audit = httpx.get(f"{base}/v1/admin/audit?action=budget.account", headers=staff).json()
+    assert not any("forged" in e["detail"] for e in audit)
+    page.goto("/admin")
+    page.get_by_role("button", name="Sign out").click()
+    assert page.url.endswith("/admin/sign-in")
+    page.goto("/admin")
+    assert page.url.endswith("/admin/sign-in")
+
+
+def test_output_folder_is_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(OUTPUT / "x.png")], check=False)
+    assert shutil.which("git") is None or ignored.returncode == 0
