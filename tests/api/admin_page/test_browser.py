@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -169,3 +170,31 @@ def test_a_forged_form_post_without_the_token_is_refused(demo, browser_page):
 def test_output_folder_is_ignored_by_git():
     ignored = subprocess.run(["git", "check-ignore", "-q", str(OUTPUT / "x.png")], check=False)
     assert shutil.which("git") is None or ignored.returncode == 0
+
+
+def test_publish_an_extract_after_seeing_its_cost(demo, browser_page):
+    base, keys = demo
+    page, seen = browser_page
+    sign_in(page, keys["admin"])
+    page.get_by_role("link", name="Releases").click()
+    page.get_by_label("Title").fill("Complaints by province and gender, 2024")
+    page.get_by_label("gender", exact=True).check()
+    page.get_by_label("province", exact=True).check()
+    page.get_by_label("From month").fill("2024-01")
+    page.get_by_label("To month").fill("2024-12")
+    page.get_by_label("Amount").fill("0.15")
+    page.get_by_role("button", name="Estimate the cost").click()
+    assert page.locator('[data-field="epsilon"]').inner_text() == "0.15"
+    staff = {"Authorization": f"Bearer {keys['admin']}"}
+    before = httpx.get(f"{base}/v1/admin/budgets", headers=staff).json()["datasets"][0]["spent"]
+    page.get_by_role("button", name="Publish").click()
+    assert page.get_by_role("status").inner_text().startswith("The extract was published")
+    assert page.get_by_role(
+        "rowheader", name=re.compile("Complaints by province and gender")
+    ).count()
+    after = httpx.get(f"{base}/v1/admin/budgets", headers=staff).json()["datasets"][0]["spent"]
+    assert Decimal(after) == Decimal(before) + Decimal("0.15")
+    partner = {"Authorization": f"Bearer {keys['partner']}"}
+    titles = [r["title"] for r in httpx.get(f"{base}/v1/releases", headers=partner).json()]
+    assert "Complaints by province and gender, 2024" in titles
+    assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
