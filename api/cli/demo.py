@@ -105,6 +105,7 @@ def _examples(keys: dict[str, str], release_id: str, base: str) -> str:
             "",
             "As helpline staff, the budgets:",
             f"  curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/admin/budgets",
+            f"  or in a browser: {base}/admin (sign in with the admin key)",
         ]
     )
 
