@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import privacy
@@ -21,7 +22,7 @@ from schema.codelists import codelists, time_codes
 from schema.models import DIMENSIONS, Dataset, DatasetVersion
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
-from schema.repositories.datasets import get_dataset, get_version, latest_version
+from schema.repositories.datasets import get_version, latest_version
 from schema.repositories.warehouse import count_cases
 from schema.settings import Settings
 
@@ -95,10 +96,15 @@ class Prepared:
 
 
 def _dataset_for(session: Session, account: Account, slug: str) -> Dataset:
-    dataset = get_dataset(session, slug.strip().lower())
-    granted = dataset is not None and session.get(Grant, (account.id, dataset.id)) is not None
-    if dataset is None or not (granted or account.role == "admin"):
+    """The dataset, if granted to the account (staff read every dataset); one round trip."""
+    row = session.execute(
+        select(Dataset, Grant.account_id)
+        .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account.id))
+        .where(Dataset.slug == slug.strip().lower())
+    ).one_or_none()
+    if row is None or not (row[1] is not None or account.role == "admin"):
         raise NotFound(f"no dataset {slug!r} is available to this account")
+    dataset: Dataset = row[0]
     return dataset
 
 
@@ -153,9 +159,15 @@ def resolve(session: Session, account: Account, query: CountQuery, settings: Set
     return Resolved(dataset, version, canonical, epsilon)
 
 
-def prepare(session: Session, account: Account, query: CountQuery, settings: Settings) -> Prepared:
+def prepare(
+    session: Session,
+    account: Account,
+    query: CountQuery,
+    settings: Settings,
+    resolved: Resolved | None = None,
+) -> Prepared:
     """Check a query against the policy, without touching any case data."""
-    r = resolve(session, account, query, settings)
+    r = resolved or resolve(session, account, query, settings)
     dataset, version, canonical, epsilon = r.dataset, r.version, r.canonical, r.epsilon
     group_by = canonical.group_by
     filters: dict[str, list[str]] = canonical.form["filters"]
@@ -226,23 +238,29 @@ def estimate(
     return p, cached
 
 
-def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[str, Any]:
-    lists = codelists()
+def _labels(axis: privacy.Axis) -> dict[str | None, dict[str, Any]]:
+    """Each code of an axis (and its total, ``None``) with its English and Urdu label."""
+    name = axis.dimension
+    total = {"dimension": name, "code": "TOTAL", "label": "Total", "label_ur": "کل"}
+    if name in TIME:
+        out = {c: {"dimension": name, "code": c, "label": c, "label_ur": c} for c in axis.codes}
+    else:
+        entries = {c.code: c for c in codelists()[name].codes}
+        out = {
+            c: {"dimension": name, "code": c, "label": entries[c].en, "label_ur": entries[c].ur}
+            for c in axis.codes
+        }
+    labels: dict[str | None, dict[str, Any]] = {None: total}
+    labels.update(out)
+    return labels
 
-    def label(dimension: str, code: str | None) -> dict[str, Any]:
-        if code is None or dimension in TIME:
-            return {
-                "dimension": dimension,
-                "code": code or "TOTAL",
-                "label": code or "Total",
-                "label_ur": code or "کل",
-            }
-        entry = next(c for c in lists[dimension].codes if c.code == code)
-        return {"dimension": dimension, "code": code, "label": entry.en, "label_ur": entry.ur}
+
+def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[str, Any]:
+    labels = [_labels(a) for a in p.axes]
 
     def cell(c: privacy.Cell) -> dict[str, Any]:
         return {
-            "key": [label(a.dimension, k) for a, k in zip(p.axes, c.key, strict=True)],
+            "key": [names[k] for names, k in zip(labels, c.key, strict=True)],
             "count": c.count,
             "lower": c.lower,
             "upper": c.upper,
@@ -276,6 +294,7 @@ class Outcome:
     release: Release  # its ``body`` is the released table as JSON text
     cached: bool
     epsilon_charged: privacy.Epsilon
+    remaining_micro: int | None = None  # the account's budget left after this request
 
     @property
     def body(self) -> dict[str, Any]:
@@ -283,8 +302,9 @@ class Outcome:
         return parsed
 
 
-def _cached(release: Release) -> Outcome:
-    return Outcome(release, True, privacy.ZERO)
+def _cached(release: Release, budget: AccountBudget | None) -> Outcome:
+    left = None if budget is None else budget.limit_micro - budget.spent_micro
+    return Outcome(release, True, privacy.ZERO, left)
 
 
 def count(
@@ -301,7 +321,8 @@ def count(
     and recorded in the ledger as a publication by that staff account.
     """
     r = resolve(session, account, query, settings)
-    if kind == "query" and session.get(AccountBudget, (account.id, r.dataset.id)) is None:
+    budget = session.get(AccountBudget, (account.id, r.dataset.id)) if kind == "query" else None
+    if kind == "query" and budget is None:
         raise Forbidden(
             "this account has no query budget on this dataset; partners download the "
             "extracts published to them from GET /v1/releases",
@@ -318,8 +339,8 @@ def count(
             version_id=r.version.id,
             canonical_key=r.canonical.key,
         )
-        return _cached(hit)
-    p = prepare(session, account, query, settings)
+        return _cached(hit, budget)
+    p = prepare(session, account, query, settings, r)
     counts = count_cases(
         session,
         p.version.id,
@@ -354,9 +375,9 @@ def count(
     if stored is None:  # an identical query was released while we computed: use that one
         existing = releases_repo.find(session, p.canonical.key)
         assert existing is not None
-        return _cached(existing)
+        return _cached(existing, budget)
     try:
-        releases_repo.charge(
+        spent = releases_repo.charge(
             session,
             account_id=account.id,
             dataset_id=p.dataset.id,
@@ -386,7 +407,8 @@ def count(
         epsilon_micro=p.plan.epsilon.micro,
         detail={"release": stored.public_id},
     )
-    return Outcome(stored, False, p.plan.epsilon)
+    left = None if budget is None or spent is None else budget.limit_micro - spent
+    return Outcome(stored, False, p.plan.epsilon, left)
 
 
 def _period(p: Prepared) -> tuple[str, str] | None:

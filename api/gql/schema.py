@@ -26,7 +26,6 @@ from privacy import Epsilon
 from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists
 from schema.models import Dataset, DatasetVersion
-from schema.repositories import releases as releases_repo
 from schema.settings import Settings
 
 
@@ -206,11 +205,12 @@ class Mutation:
         except AmaanError as exc:
             refuse(c.session, c.principal, q, exc)  # nothing of a refused query is kept
             raise
-        remaining, _ = releases_repo.remaining(
-            c.session, c.principal.id, outcome.release.dataset_id
-        )
         return _release(
-            outcome.body, outcome.release, outcome.cached, outcome.epsilon_charged, remaining
+            outcome.body,
+            outcome.release,
+            outcome.cached,
+            outcome.epsilon_charged,
+            outcome.remaining_micro,
         )
 
 

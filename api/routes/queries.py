@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from api import releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import AmaanError
-from api.routes.releases import Bom, Format, release_csv, release_json, remaining, wants_csv
+from api.routes.releases import Bom, Format, release_csv, release_json, wants_csv
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
+from privacy import Epsilon
 from schema.access import Account
 
 router = APIRouter(tags=["queries"])
@@ -62,7 +63,7 @@ def post_query(
         outcome.release,
         outcome.cached,
         str(outcome.epsilon_charged),
-        remaining(session, principal, outcome.release.dataset_id),
+        None if outcome.remaining_micro is None else str(Epsilon(outcome.remaining_micro)),
     )
 
 

@@ -12,11 +12,12 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, defer, make_transient_to_detached
 
 from schema.access import AccountBudget, LedgerEntry, Release
-from schema.models import Dataset
+from schema.models import Dataset, utcnow
 
 
 @dataclass
@@ -42,21 +43,33 @@ def by_public_id(session: Session, public_id: str) -> Release | None:
 
 
 def store(session: Session, release: Release) -> Release | None:
-    """Insert a release; None when another transaction stored the same query first."""
+    """Insert a release; None when another transaction stored the same query first.
+
+    One statement (``INSERT ... ON CONFLICT (canonical_key) DO NOTHING RETURNING id``): of two
+    concurrent identical inserts on PostgreSQL, the second waits for the first to commit
+    and then inserts nothing."""
     release.public_id = "r_" + secrets.token_hex(12)
-    try:
-        with session.begin_nested():
-            session.add(release)
-            session.flush()
-    except IntegrityError:
+    release.created_at = release.created_at or utcnow()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    columns = [c.key for c in Release.__table__.columns if c.key != "id"]
+    new_id = session.execute(
+        insert(Release)
+        .values({key: getattr(release, key) for key in columns})
+        .on_conflict_do_nothing(index_elements=["canonical_key"])
+        .returning(Release.id)
+    ).scalar_one_or_none()
+    if new_id is None:
         return None
+    release.id = new_id
+    make_transient_to_detached(release)
+    session.add(release)
     return release
 
 
 def remaining(session: Session, account_id: int, dataset_id: int) -> tuple[int | None, int]:
     """Micro-ε left to the account on the dataset (None: no budget) and to the dataset."""
-    budget = session.get(AccountBudget, (account_id, dataset_id))
-    dataset = session.get(Dataset, dataset_id)
+    budget = session.get(AccountBudget, (account_id, dataset_id), populate_existing=True)
+    dataset = session.get(Dataset, dataset_id, populate_existing=True)
     assert dataset is not None
     left = None if budget is None else budget.limit_micro - budget.spent_micro
     return left, dataset.cap_micro - dataset.spent_micro
@@ -71,10 +84,14 @@ def charge(
     epsilon_micro: int,
     kind: str,
     charge_account: bool = True,
-) -> None:
-    """Charge the account's budget (unless a publication) and the dataset's cap; record it."""
+) -> int | None:
+    """Charge the account's budget (unless a publication) and the dataset's cap; record it.
+
+    Returns what the account has spent on the dataset after the charge (None for a
+    publication)."""
+    spent: int | None = None
     if charge_account:
-        spent = session.execute(
+        row = session.execute(
             update(AccountBudget)
             .where(
                 AccountBudget.account_id == account_id,
@@ -83,15 +100,18 @@ def charge(
             )
             .values(spent_micro=AccountBudget.spent_micro + epsilon_micro)
             .returning(AccountBudget.spent_micro)
+            .execution_options(synchronize_session=False)  # read back by RETURNING
         ).one_or_none()
-        if spent is None:
+        if row is None:
             left, _ = remaining(session, account_id, dataset_id)
             raise BudgetExceeded("account_budget", max(left or 0, 0), epsilon_micro)
+        spent = row[0]
     capped = session.execute(
         update(Dataset)
         .where(Dataset.id == dataset_id, Dataset.spent_micro + epsilon_micro <= Dataset.cap_micro)
         .values(spent_micro=Dataset.spent_micro + epsilon_micro)
         .returning(Dataset.spent_micro)
+        .execution_options(synchronize_session=False)
     ).one_or_none()
     if capped is None:
         _, left_cap = remaining(session, account_id, dataset_id)
@@ -106,3 +126,4 @@ def charge(
         )
     )
     session.flush()
+    return spent

@@ -182,3 +182,44 @@ def test_concurrent_queries_never_overspend(pg_migrated_url, tmp_path):
         assert audit.verify(s).ok
     _truncate(engine)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_identical_misses_store_one_release_and_charge_once(pg_migrated_url, tmp_path):
+    """The second of two concurrent identical misses waits on the first's insert, then
+    returns the first's release, cached and free."""
+    from schema.db import make_engine
+    from tests.conftest import _truncate
+
+    engine = make_engine(pg_migrated_url)
+    _truncate(engine)
+    path = tmp_path / "export.csv"
+    write_export(path, SynthOptions(years=(2024, 2024), seed=4))
+    load_file(path, engine, options())
+    a, b = _account(engine), _account(engine, budget=500_000)
+    query = releases.CountQuery("helpline-cases", ["gender", "province"], epsilon="0.1")
+    first = Session(engine, expire_on_commit=False)
+    outcome_a = releases.count(first, a, query, SETTINGS)  # stored, not yet committed
+    second: dict = {}
+
+    def ask():
+        with Session(engine, expire_on_commit=False) as s, s.begin():
+            second["outcome"] = releases.count(s, b, query, SETTINGS)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive()  # waiting on the first transaction's row
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    outcome_b = second["outcome"]
+    assert not outcome_a.cached and outcome_b.cached
+    assert outcome_b.release.public_id == outcome_a.release.public_id
+    assert str(outcome_b.epsilon_charged) == "0" and outcome_b.remaining_micro == 500_000
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Release)) == 1
+        assert s.scalars(select(LedgerEntry.account_id)).all() == [a.id]
+        assert audit.verify(s).ok
+    _truncate(engine)
+    engine.dispose()
