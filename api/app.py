@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from slowapi.errors import RateLimitExceeded
 
-from api.admin_page import routes as admin_page
+from api.admin_page import routes as admin_routes
+from api.admin_page import web as admin_page
 from api.deps import get_principal
 from api.errors import AmaanError
 from api.gql.router import graphql_router
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The GraphiQL page (development only) needs no key; every operation does (its context).
     # The admin page's credential is its session cookie, checked by each page.
     limited = [Depends(rate_limited)]
-    app.include_router(admin_page.router, dependencies=limited)
+    app.include_router(admin_routes.router, dependencies=limited)
     app.mount("/admin/static", StaticFiles(directory=admin_page.STATIC), name="admin-static")
     app.include_router(graphql_router(development), prefix="/graphql", dependencies=limited)
     if settings.cors_origins:

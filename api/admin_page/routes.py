@@ -1,9 +1,7 @@
 """The staff's budget review page, ``/admin``: server-rendered, no script needed.
 
-Staff sign in once with an admin API key; the server keeps a session in an HttpOnly,
-SameSite=Strict cookie (Secure in production or over HTTPS) that expires, and every form
-carries the session's CSRF token. Actions go through the same functions as the admin API
-(``api.admin``, ``api.publications``), so they are audited the same way.
+Actions go through the same functions as the admin API (``api.admin``,
+``api.publications``), so they are checked and audited the same way.
 """
 
 from __future__ import annotations
@@ -11,91 +9,35 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import replace
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import admin, publications, releases
 from api.admin import Actor, Filters
 from api.admin_page import charts
-from api.deps import ADMIN_COOKIE, IdentityDep, SessionDep, SettingsDep
+from api.admin_page.forms import FormDep
+from api.admin_page.web import (
+    SESSION_LIFETIME,
+    SIGN_IN_COOKIE,
+    Csrf,
+    StaffDep,
+    back,
+    check_form,
+    page,
+    secure_cookies,
+)
+from api.deps import ADMIN_COOKIE, SessionDep, SettingsDep
 from api.errors import AmaanError
 from privacy import Epsilon
-from schema.access import Account, AdminSession, ApiKey, AuditEntry, Publication, Release
+from schema.access import Account, ApiKey, AuditEntry, Publication, Release
 from schema.codelists import codelists
 from schema.models import DIMENSIONS, Dataset
 from schema.repositories import accounts, audit
 from schema.repositories import sessions as admin_sessions
-from schema.settings import Settings
-
-STATIC = Path(__file__).parent / "static"
-SIGN_IN_COOKIE = "amaan_sign_in"
-SESSION_LIFETIME = timedelta(hours=8)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["eps"] = lambda micro: str(Epsilon(int(micro)))
-
-
-class SignInRequired(Exception):
-    """No valid staff session: the browser is sent to the sign-in page."""
-
-
-class FormRefused(AmaanError):
-    status = 403
-    code = "csrf"
-
-
-@dataclass
-class Staff:
-    account: Account
-    key: ApiKey
-    session: AdminSession
-
-
-def staff(request: Request, identity: IdentityDep) -> Staff:
-    signed_in: AdminSession | None = getattr(request.state, "admin_session", None)
-    if identity is None or signed_in is None:
-        raise SignInRequired
-    return Staff(identity[0], identity[1], signed_in)
-
-
-StaffDep = Annotated[Staff, Depends(staff)]
-Csrf = Annotated[str, Form()]
-
-
-def check_form(request: Request, who: Staff, token: str) -> None:
-    """Refuse a form that does not carry this session's token or comes from another site."""
-    origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.url.netloc:
-        raise FormRefused("this form was sent from another site")
-    if not token or not hmac.compare_digest(token, who.session.csrf_token):
-        raise FormRefused("this form has expired or did not come from Amaan; reload the page")
-
-
-def _secure(request: Request, settings: Settings) -> bool:
-    return request.url.scheme == "https" or settings.environment == "production"
-
-
-def page(
-    request: Request, name: str, who: Staff | None, status: int = 200, **context: Any
-) -> HTMLResponse:
-    context |= {"staff": who.account if who else None}
-    context["csrf"] = who.session.csrf_token if who else context.get("csrf", "")
-    response = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _back(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -112,7 +54,7 @@ def sign_in_form(request: Request, settings: SettingsDep) -> Response:
         token,
         httponly=True,
         samesite="strict",
-        secure=_secure(request, settings),
+        secure=secure_cookies(request, settings),
         path="/admin",
         max_age=600,
     )
@@ -148,13 +90,13 @@ def sign_in(
         account_id=account.id,
         detail={"key_id": api_key.id, "session": row.id},
     )
-    response = _back("/admin")
+    response = back("/admin")
     response.set_cookie(
         ADMIN_COOKIE,
         raw,
         httponly=True,
         samesite="strict",
-        secure=_secure(request, settings),
+        secure=secure_cookies(request, settings),
         path="/admin",
         max_age=int(SESSION_LIFETIME.total_seconds()),
     )
@@ -167,7 +109,7 @@ def sign_out(request: Request, session: SessionDep, who: StaffDep, csrf: Csrf = 
     check_form(request, who, csrf)
     admin_sessions.end(session, who.session.id)
     audit.append(session, action="admin.sign_out", outcome="signed_out", account_id=who.account.id)
-    response = _back("/admin/sign-in")
+    response = back("/admin/sign-in")
     response.delete_cookie(ADMIN_COOKIE, path="/admin")
     return response
 
@@ -223,7 +165,7 @@ def set_cap(
     except AmaanError as exc:
         session.rollback()
         return page(request, "message.html", who, exc.status, error=exc.message, back="/admin")
-    return _back("/admin?done=cap")
+    return back("/admin?done=cap")
 
 
 # Accounts.
@@ -301,7 +243,7 @@ def set_limit(
         session.rollback()
         context = _account_context(session, account_id)
         return page(request, "account.html", who, exc.status, error=exc.message, **context)
-    return _back(f"/admin/accounts/{account_id}?done=limit")
+    return back(f"/admin/accounts/{account_id}?done=limit")
 
 
 @router.get("/keys/{key_id}/revoke")
@@ -323,7 +265,7 @@ def revoke(
     except AmaanError as exc:
         session.rollback()
         return page(request, "message.html", who, exc.status, error=exc.message, back="/admin")
-    return _back(f"/admin/accounts/{key.account_id}?done=revoked")
+    return back(f"/admin/accounts/{key.account_id}?done=revoked")
 
 
 # Published extracts.
@@ -344,83 +286,6 @@ def _releases_context(session: Session) -> dict[str, Any]:
         "filter_dimensions": [d for d in DIMENSIONS if d in lists.dimensions],
         "partners": partners,
     }
-
-
-@dataclass
-class ExtractForm:
-    title: str
-    description: str
-    dataset: str
-    group_by: list[str]
-    filter_dimension: str
-    filter_values: str
-    period_from: str
-    period_to: str
-    measure: str
-    amount: str
-    audience: list[str]
-    rounding: str
-    margins: bool
-
-    def extract(self) -> publications.Extract:
-        filters: dict[str, list[str]] = {}
-        if self.filter_dimension and self.filter_values.strip():
-            values = [v.strip() for v in self.filter_values.split(",") if v.strip()]
-            filters[self.filter_dimension] = values
-        try:
-            amount = float(self.amount)
-            rounding = int(self.rounding or "5")
-        except ValueError:
-            raise admin.InvalidChange(
-                "ε or the margin of error, and rounding, must be numbers"
-            ) from None
-        query = releases.CountQuery(
-            dataset=self.dataset,
-            group_by=self.group_by,
-            filters=filters,
-            period=(self.period_from or None, self.period_to or None),
-            epsilon=self.amount if self.measure == "epsilon" else None,
-            margin_of_error=amount if self.measure == "margin" else None,
-        )
-        audience: list[str | int] = list(self.audience)
-        return publications.Extract(
-            self.title, self.description, query, audience, rounding, self.margins
-        )
-
-
-def extract_form(
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    dataset: Annotated[str, Form()] = "",
-    group_by: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
-    filter_dimension: Annotated[str, Form()] = "",
-    filter_values: Annotated[str, Form()] = "",
-    period_from: Annotated[str, Form()] = "",
-    period_to: Annotated[str, Form()] = "",
-    measure: Annotated[str, Form()] = "epsilon",
-    amount: Annotated[str, Form()] = "",
-    audience: Annotated[list[str], Form()] = [],  # noqa: B006
-    rounding: Annotated[str, Form()] = "5",
-    margins: Annotated[bool, Form()] = False,
-) -> ExtractForm:
-    return ExtractForm(
-        title,
-        description,
-        dataset,
-        group_by,
-        filter_dimension,
-        filter_values,
-        period_from,
-        period_to,
-        measure,
-        amount,
-        audience,
-        rounding,
-        margins,
-    )
-
-
-FormDep = Annotated[ExtractForm, Depends(extract_form)]
 
 
 @router.get("/releases")
@@ -482,7 +347,7 @@ def publish_extract(
         return page(
             request, "releases.html", who, exc.status, error=exc.message, form=form, **context
         )
-    return _back("/admin/releases?done=published")
+    return back("/admin/releases?done=published")
 
 
 # The audit log.

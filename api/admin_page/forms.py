@@ -1,0 +1,87 @@
+"""The publish form of the releases page, as a query the release service understands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Form
+
+from api import admin, publications, releases
+
+
+@dataclass
+class ExtractForm:
+    title: str
+    description: str
+    dataset: str
+    group_by: list[str]
+    filter_dimension: str
+    filter_values: str
+    period_from: str
+    period_to: str
+    measure: str
+    amount: str
+    audience: list[str]
+    rounding: str
+    margins: bool
+
+    def extract(self) -> publications.Extract:
+        filters: dict[str, list[str]] = {}
+        if self.filter_dimension and self.filter_values.strip():
+            values = [v.strip() for v in self.filter_values.split(",") if v.strip()]
+            filters[self.filter_dimension] = values
+        try:
+            amount = float(self.amount)
+            rounding = int(self.rounding or "5")
+        except ValueError:
+            raise admin.InvalidChange(
+                "ε or the margin of error, and rounding, must be numbers"
+            ) from None
+        query = releases.CountQuery(
+            dataset=self.dataset,
+            group_by=self.group_by,
+            filters=filters,
+            period=(self.period_from or None, self.period_to or None),
+            epsilon=self.amount if self.measure == "epsilon" else None,
+            margin_of_error=amount if self.measure == "margin" else None,
+        )
+        audience: list[str | int] = list(self.audience)
+        return publications.Extract(
+            self.title, self.description, query, audience, rounding, self.margins
+        )
+
+
+def extract_form(
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    dataset: Annotated[str, Form()] = "",
+    group_by: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
+    filter_dimension: Annotated[str, Form()] = "",
+    filter_values: Annotated[str, Form()] = "",
+    period_from: Annotated[str, Form()] = "",
+    period_to: Annotated[str, Form()] = "",
+    measure: Annotated[str, Form()] = "epsilon",
+    amount: Annotated[str, Form()] = "",
+    audience: Annotated[list[str], Form()] = [],  # noqa: B006
+    rounding: Annotated[str, Form()] = "5",
+    margins: Annotated[bool, Form()] = False,
+) -> ExtractForm:
+    return ExtractForm(
+        title,
+        description,
+        dataset,
+        group_by,
+        filter_dimension,
+        filter_values,
+        period_from,
+        period_to,
+        measure,
+        amount,
+        audience,
+        rounding,
+        margins,
+    )
+
+
+FormDep = Annotated[ExtractForm, Depends(extract_form)]
