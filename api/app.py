@@ -18,7 +18,7 @@ from api.admin_page import web as admin_page
 from api.deps import get_principal
 from api.errors import AmaanError
 from api.gql.router import graphql_router
-from api.limits import InFlightLimit
+from api.limits import InFlightLimit, SecurityHeaders
 from api.rate_limits import rate_limiter, too_many_requests
 from api.routes import admin, catalogue, queries, releases
 from api.schemas import ERROR_RESPONSES
@@ -117,5 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(InFlightLimit, limit=CONNECTIONS_PER_WORKER)
     return app

@@ -60,6 +60,9 @@ def identify(request: Request, session: SessionDep) -> tuple[Account, ApiKey] | 
     if request.url.path == "/admin" or request.url.path.startswith("/admin/"):
         signed_in = admin_sessions.find(session, request.cookies.get(ADMIN_COOKIE, ""))
         identity = (signed_in[1], signed_in[2]) if signed_in else None
+        if identity is not None and accounts.needs_touch(identity[1]):
+            accounts.touch(session, identity[1].id)
+            session.commit()
         request.state.admin_session = signed_in[0] if signed_in else None
         request.state.identity = identity
         return identity

@@ -92,3 +92,17 @@ def test_a_bad_change_shows_why_and_changes_nothing(api):
     assert r.status_code == 422 and "written reason" in r.text
     me = client.get("/v1/me", headers=auth(keys["alice"])).json()
     assert me["budgets"][0]["limit"] == "0.25"
+
+
+def test_security_headers(api):
+    client, keys, _ = api
+    sign_in(client, keys["admin"])
+    page = client.get("/admin")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy  # no script may run at all
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    api_response = client.get("/v1/me", headers=auth(keys["alice"]))
+    assert api_response.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api_response.headers
