@@ -118,5 +118,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(InFlightLimit, limit=CONNECTIONS_PER_WORKER)
+    app.add_middleware(InFlightLimit, limit=min(settings.max_in_flight, CONNECTIONS_PER_WORKER))
     return app

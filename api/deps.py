@@ -24,7 +24,7 @@ class Unauthorized(AmaanError):
     code = "unauthorized"
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:  # async: no thread for no I/O
     settings: Settings = request.app.state.settings
     return settings
 
@@ -81,10 +81,14 @@ def identify(request: Request, session: SessionDep) -> tuple[Account, ApiKey] | 
 IdentityDep = Annotated[tuple[Account, ApiKey] | None, Depends(identify)]
 
 
-def get_principal(identity: IdentityDep) -> Account:
+def principal_of(identity: tuple[Account, ApiKey] | None) -> Account:
     if identity is None:  # missing, wrong, revoked or expired: one answer for all
         raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
     return identity[0]
+
+
+async def get_principal(identity: IdentityDep) -> Account:  # async: no thread for no I/O
+    return principal_of(identity)
 
 
 PrincipalDep = Annotated[Account, Depends(get_principal)]

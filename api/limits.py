@@ -1,10 +1,11 @@
 """Two small ASGI middlewares: a cap on requests in flight, and security headers.
 
-At most as many requests in flight per worker as the worker has database connections.
-
-Routes and dependencies are synchronous and run on a shared thread pool. Without this cap,
-requests that hold threads while waiting for a pooled connection can starve the requests that
-hold connections of the threads they need to finish: a deadlock until the pool times out.
+At most ``AMAAN_MAX_IN_FLIGHT`` requests in flight per worker, never more than the worker has
+database connections. Routes and dependencies are synchronous and run on a shared thread
+pool. Without this cap, requests that hold threads while waiting for a pooled connection can
+starve the requests that hold connections of the threads they need to finish: a deadlock
+until the pool times out. And beyond a few, threads only take turns on one core (the GIL):
+the wait moves from the event loop to the thread pool and the tail latency grows.
 """
 
 from __future__ import annotations

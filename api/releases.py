@@ -12,17 +12,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import privacy
+from api import extracts
 from api.errors import BudgetExhausted, Forbidden, InvalidQuery, NotFound, PrivacyRefused
 from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists, time_codes
 from schema.models import DIMENSIONS, Dataset, DatasetVersion
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
-from schema.repositories.datasets import get_version, latest_version
 from schema.repositories.warehouse import count_cases
 from schema.settings import Settings
 
@@ -95,17 +95,33 @@ class Prepared:
         return self._plan
 
 
-def _dataset_for(session: Session, account: Account, slug: str) -> Dataset:
-    """The dataset, if granted to the account (staff read every dataset); one round trip."""
+def _dataset_for(
+    session: Session, account: Account, slug: str, number: int | None
+) -> tuple[Dataset, DatasetVersion]:
+    """The dataset, if granted to the account (staff read every dataset), and its version
+    ``number`` (the newest when None); one round trip."""
+    newest = (
+        select(func.max(DatasetVersion.number))
+        .where(DatasetVersion.dataset_id == Dataset.id)
+        .correlate(Dataset)
+        .scalar_subquery()
+    )
     row = session.execute(
-        select(Dataset, Grant.account_id)
+        select(Dataset, Grant.account_id, DatasetVersion)
         .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account.id))
+        .outerjoin(
+            DatasetVersion,
+            (DatasetVersion.dataset_id == Dataset.id)
+            & (DatasetVersion.number == (newest if number is None else number)),
+        )
         .where(Dataset.slug == slug.strip().lower())
     ).one_or_none()
     if row is None or not (row[1] is not None or account.role == "admin"):
         raise NotFound(f"no dataset {slug!r} is available to this account")
-    dataset: Dataset = row[0]
-    return dataset
+    dataset, _, version = row
+    if version is None:
+        raise NotFound(f"dataset {dataset.slug!r} has no version {number}")
+    return dataset, version
 
 
 def _codes(name: str, period: tuple[str, str]) -> list[str]:
@@ -133,14 +149,7 @@ class Resolved:
 
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
-    dataset = _dataset_for(session, account, query.dataset)
-    version = (
-        get_version(session, dataset.id, query.version)
-        if query.version is not None
-        else latest_version(session, dataset.id)
-    )
-    if version is None:
-        raise NotFound(f"dataset {dataset.slug!r} has no version {query.version}")
+    dataset, version = _dataset_for(session, account, query.dataset, query.version)
     try:
         epsilon = privacy.Epsilon.parse(query.epsilon) if query.epsilon is not None else None
         canonical = privacy.canonicalise(
@@ -291,20 +300,21 @@ def _body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[st
 
 @dataclass
 class Outcome:
-    release: Release  # its ``body`` is the released table as JSON text
+    release: Release
     cached: bool
     epsilon_charged: privacy.Epsilon
-    remaining_micro: int | None = None  # the account's budget left after this request
+    remaining_micro: int | None  # the account's budget left after this request
+    stored: bytes  # the released table as stored: JSON, UTF-8
 
     @property
     def body(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.release.body)
+        parsed: dict[str, Any] = json.loads(self.stored)
         return parsed
 
 
 def _cached(release: Release, budget: AccountBudget | None) -> Outcome:
     left = None if budget is None else budget.limit_micro - budget.spent_micro
-    return Outcome(release, True, privacy.ZERO, left)
+    return Outcome(release, True, privacy.ZERO, left, extracts.body(release))
 
 
 def count(
@@ -408,7 +418,7 @@ def count(
         detail={"release": stored.public_id},
     )
     left = None if budget is None or spent is None else budget.limit_micro - spent
-    return Outcome(stored, False, p.plan.epsilon, left)
+    return Outcome(stored, False, p.plan.epsilon, left, extracts.body(stored))
 
 
 def _period(p: Prepared) -> tuple[str, str] | None:

@@ -10,7 +10,12 @@ Run: ``python -m bench.api`` (PostgreSQL from AMAAN_BENCH_POSTGRES_URL; a scratc
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 
 import httpx
@@ -95,6 +100,45 @@ async def _cached(base: str, key: str, seconds: float, clients: int) -> tuple[fl
     return len(latencies) / elapsed, latencies
 
 
+def _wrk(base: str, key: str, seconds: int, connections: int) -> tuple[float, float, float]:
+    """Cached requests from wrk (C, one thread: it takes little CPU from the server)."""
+    body = json.dumps({"dataset": "helpline-cases", "group_by": SMALL, "epsilon": 0.1})
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        )
+        script.flush()
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                f"{base}/v1/queries",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    assert "Non-2xx" not in out, out
+
+    def ms(text: str) -> float:
+        for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+            if text.endswith(unit):
+                return float(text[: -len(unit)]) * factor
+        raise ValueError(text)
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return rate, p50, p99
+
+
 def main() -> None:
     with scratch_database() as url:
         key = _setup(url)
@@ -107,12 +151,19 @@ def main() -> None:
                 raw = _raw_group_by(url, group_by)
                 api = _uncached(base, key, group_by, n)
                 print(f"{label:<28} {cells:>6,} {raw:>20.1f} {api:>16.1f}")
+            if shutil.which("wrk"):
+                for connections in (4, 16):
+                    rate, p50, p99 = _wrk(base, key, 10, connections)
+                    print(
+                        f"cached (216 cells), wrk, {connections} connections, 10 s: "
+                        f"{rate:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                    )
             rate, lat = asyncio.run(_cached(base, key, seconds=10, clients=16))
             lat.sort()
             p50 = lat[len(lat) // 2] * 1000
             p99 = lat[int(len(lat) * 0.99)] * 1000
             print(
-                f"cached (216 cells), 16 clients, 10 s: {rate:,.0f} req/s, "
+                f"cached (216 cells), httpx, 16 clients, 10 s: {rate:,.0f} req/s, "
                 f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
             )
 

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     default_dataset_cap: Decimal = Field(default=Decimal("10.0"), gt=0)
     default_max_per_query: Decimal = Field(default=Decimal("0.5"), gt=0)
 
+    # Requests a worker runs at once (more wait in its event loop). Python threads share one
+    # core at a time, so a few suffice; more only lengthen the tail (see bench/README.md).
+    max_in_flight: int = Field(default=4, ge=1, le=10)
+
     # Rate limits (slowapi strings), keyed by API key; by client address without a valid key.
     rate_limit_storage: str = "memory://"
     rate_limit_prefix: str = Field(default="amaan", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

@@ -7,7 +7,7 @@ from typing import cast
 from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 
-from api.deps import IdentityDep, SessionDep, SettingsDep, get_principal
+from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
 from api.gql.schema import Context, schema
 from schema.access import Account
 
@@ -26,7 +26,7 @@ def get_context(
 ) -> Context:
     if identity is None and _ide_page(request):
         return Context(session, cast(Account, None), settings)  # the page runs no resolver
-    return Context(session, get_principal(identity), settings)
+    return Context(session, principal_of(identity), settings)
 
 
 def graphql_router(development: bool) -> GraphQLRouter[Context, None]:

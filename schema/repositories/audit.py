@@ -12,9 +12,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from schema.access import AuditEntry, AuditHead
@@ -58,7 +58,9 @@ def append(
     epsilon_micro: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    head = session.execute(
+        select(AuditHead.last_hash, AuditHead.entries).where(AuditHead.id == 1).with_for_update()
+    ).one()
     entry = AuditEntry(
         at=utcnow(),
         account_id=account_id,
@@ -73,10 +75,17 @@ def append(
         hash="",
     )
     entry.hash = entry_hash(head.last_hash, entry)
-    session.add(entry)
-    head.last_hash = entry.hash
-    head.entries += 1
-    session.flush()
+    # Core statements, not the unit of work: this runs on every request.
+    log, head_table = cast(Table, AuditEntry.__table__), cast(Table, AuditHead.__table__)
+    columns = [c.key for c in log.columns if c.key != "id"]
+    entry.id = session.execute(
+        insert(log).values({key: getattr(entry, key) for key in columns}).returning(log.c.id)
+    ).scalar_one()
+    session.execute(
+        update(head_table)
+        .where(head_table.c.id == 1)
+        .values(last_hash=entry.hash, entries=head.entries + 1)
+    )
     return entry
 
 

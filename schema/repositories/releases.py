@@ -30,8 +30,9 @@ class BudgetExceeded(Exception):
 
 
 def find(session: Session, canonical_key: str) -> Release | None:
+    """The release of a canonical query; its body is loaded only when read."""
     return session.scalars(
-        select(Release).where(Release.canonical_key == canonical_key)
+        select(Release).options(defer(Release.body)).where(Release.canonical_key == canonical_key)
     ).one_or_none()
 
 
