@@ -30,20 +30,32 @@ def _moment(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
-    fields = {
-        "at": _moment(entry.at),
-        "account_id": entry.account_id,
-        "action": entry.action,
-        "outcome": entry.outcome,
-        "dataset_id": entry.dataset_id,
-        "version_id": entry.version_id,
-        "canonical_key": entry.canonical_key,
-        "epsilon_micro": entry.epsilon_micro,
-        "detail": entry.detail,
-    }
+HASHED = (
+    "at",
+    "account_id",
+    "action",
+    "outcome",
+    "dataset_id",
+    "version_id",
+    "canonical_key",
+    "epsilon_micro",
+    "detail",
+)
+
+
+def _hash(prev_hash: str, values: dict[str, Any]) -> str:
+    fields = {name: values[name] for name in HASHED}
+    fields["at"] = _moment(values["at"])
     text = prev_hash + json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    return _hash(prev_hash, {name: getattr(entry, name) for name in HASHED})
+
+
+_LOG = cast(Table, AuditEntry.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
 
 
 def append(
@@ -57,36 +69,33 @@ def append(
     canonical_key: str | None = None,
     epsilon_micro: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
+) -> int:
+    """Append an entry to the chain, in the caller's transaction; returns its id.
+
+    Core statements, not the unit of work: this runs on every request."""
     head = session.execute(
-        select(AuditHead.last_hash, AuditHead.entries).where(AuditHead.id == 1).with_for_update()
+        select(_HEAD.c.last_hash, _HEAD.c.entries).where(_HEAD.c.id == 1).with_for_update()
     ).one()
-    entry = AuditEntry(
-        at=utcnow(),
-        account_id=account_id,
-        action=action,
-        outcome=outcome,
-        dataset_id=dataset_id,
-        version_id=version_id,
-        canonical_key=canonical_key,
-        epsilon_micro=epsilon_micro,
-        detail=json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
-        prev_hash=head.last_hash,
-        hash="",
-    )
-    entry.hash = entry_hash(head.last_hash, entry)
-    # Core statements, not the unit of work: this runs on every request.
-    log, head_table = cast(Table, AuditEntry.__table__), cast(Table, AuditHead.__table__)
-    columns = [c.key for c in log.columns if c.key != "id"]
-    entry.id = session.execute(
-        insert(log).values({key: getattr(entry, key) for key in columns}).returning(log.c.id)
-    ).scalar_one()
+    values: dict[str, Any] = {
+        "at": utcnow(),
+        "account_id": account_id,
+        "action": action,
+        "outcome": outcome,
+        "dataset_id": dataset_id,
+        "version_id": version_id,
+        "canonical_key": canonical_key,
+        "epsilon_micro": epsilon_micro,
+        "detail": json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+        "prev_hash": head.last_hash,
+    }
+    values["hash"] = _hash(head.last_hash, values)
+    entry_id: int = session.execute(insert(_LOG).values(values).returning(_LOG.c.id)).scalar_one()
     session.execute(
-        update(head_table)
-        .where(head_table.c.id == 1)
-        .values(last_hash=entry.hash, entries=head.entries + 1)
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(last_hash=values["hash"], entries=head.entries + 1)
     )
-    return entry
+    return entry_id
 
 
 @dataclass(frozen=True)
