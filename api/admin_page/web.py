@@ -20,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import IdentityDep
 from api.errors import AmaanError
-from privacy import Epsilon
 from schema.access import Account, AdminSession, ApiKey
 from schema.settings import Settings
 
@@ -28,7 +27,6 @@ STATIC = Path(__file__).parent / "static"
 SIGN_IN_COOKIE = "amaan_sign_in"
 SESSION_LIFETIME = timedelta(hours=8)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["eps"] = lambda micro: str(Epsilon(int(micro)))
 
 
 class SignInRequired(Exception):
