@@ -4,7 +4,9 @@ Whatever the generated request, the API never answers 500 and every response mat
 schema it publishes, for a researcher and for staff (whose routes change state).
 """
 
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from tests.api.conftest import auth, build_world, settings_for
 
 # The schema is read when the module is imported (schemathesis's pytest fixture loader does
 # not support this pytest), so the app is built here and its warehouse filled by a fixture.
-WORKDIR = Path(tempfile.mkdtemp(prefix="amaan-fuzz-"))
+WORKDIR = Path(tempfile.gettempdir()) / f"amaan-fuzz-{uuid.uuid4().hex}"  # made by the fixture
 URL = f"sqlite:///{WORKDIR / 'w.db'}"
 APP = create_app(settings_for(URL, api_docs=True))
 schema = schemathesis.openapi.from_dict(APP.openapi())
@@ -34,10 +36,13 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 @pytest.fixture(scope="module")
 def keys():
+    WORKDIR.mkdir()
     upgrade(URL)
     made, engine = build_world(URL, WORKDIR)
     yield made
     engine.dispose()
+    APP.state.sessions.kw["bind"].dispose()
+    shutil.rmtree(WORKDIR, ignore_errors=True)
 
 
 @schema.parametrize()
