@@ -305,29 +305,41 @@ def overview(session: Session) -> dict[str, Any]:
                 "max_per_query": str(Epsilon(d.max_per_query_micro)),
             }
         )
-    charged = dict(
-        (tuple(k), n)
-        for *k, n in session.execute(
-            select(LedgerEntry.account_id, LedgerEntry.dataset_id, func.count())
-            .where(LedgerEntry.kind == "query")
-            .group_by(LedgerEntry.account_id, LedgerEntry.dataset_id)
-        )
+    return {"flag_share": FLAG_SHARE, "datasets": datasets, "accounts": account_budgets(session)}
+
+
+def account_budgets(session: Session, account_id: int | None = None) -> list[dict[str, Any]]:
+    """Each account's budget per dataset (only ``account_id``'s when given), with releases
+    charged and cache hits; those at 80% or more of their limit first, flagged."""
+    ledger = select(LedgerEntry.account_id, LedgerEntry.dataset_id, func.count()).where(
+        LedgerEntry.kind == "query"
     )
-    hits = dict(
-        (tuple(k), n)
-        for *k, n in session.execute(
-            select(AuditEntry.account_id, AuditEntry.dataset_id, func.count())
-            .where(AuditEntry.action == "query", AuditEntry.outcome == "cache_hit")
-            .group_by(AuditEntry.account_id, AuditEntry.dataset_id)
-        )
+    cache_hits = select(AuditEntry.account_id, AuditEntry.dataset_id, func.count()).where(
+        AuditEntry.action == "query", AuditEntry.outcome == "cache_hit"
     )
-    rows: list[dict[str, Any]] = []
-    budgets = session.execute(
+    budgets = (
         select(AccountBudget, Account, Dataset)
         .join(Account, Account.id == AccountBudget.account_id)
         .join(Dataset, Dataset.id == AccountBudget.dataset_id)
     )
-    for budget, account, dataset in budgets:
+    if account_id is not None:
+        ledger = ledger.where(LedgerEntry.account_id == account_id)
+        cache_hits = cache_hits.where(AuditEntry.account_id == account_id)
+        budgets = budgets.where(AccountBudget.account_id == account_id)
+    charged = {
+        (a, d): n
+        for a, d, n in session.execute(
+            ledger.group_by(LedgerEntry.account_id, LedgerEntry.dataset_id)
+        )
+    }
+    hits = {
+        (a, d): n
+        for a, d, n in session.execute(
+            cache_hits.group_by(AuditEntry.account_id, AuditEntry.dataset_id)
+        )
+    }
+    rows: list[dict[str, Any]] = []
+    for budget, account, dataset in session.execute(budgets):
         share = _share(budget.spent_micro, budget.limit_micro)
         rows.append(
             {
@@ -347,7 +359,7 @@ def overview(session: Session) -> dict[str, Any]:
             }
         )
     rows.sort(key=lambda r: (not r["flagged"], -float(r["share_used"]), int(r["account_id"])))
-    return {"flag_share": FLAG_SHARE, "datasets": datasets, "accounts": rows}
+    return rows
 
 
 @dataclass(frozen=True)
@@ -470,5 +482,5 @@ def account_view(session: Session, account_id: int) -> dict[str, Any]:
             }
             for k in keys
         ],
-        "budgets": [r for r in overview(session)["accounts"] if r["account_id"] == account.id],
+        "budgets": account_budgets(session, account.id),
     }
