@@ -14,6 +14,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from schema.access import Publication, Release
@@ -56,14 +57,21 @@ def rows(body: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def write_csv(group_by: list[str], table: list[list[str]], *, bom: bool = False) -> bytes:
+def csv_text(columns: list[str], table: Iterable[list[str]]) -> str:
     buffer = io.StringIO()
-    if bom:
-        buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header(group_by))
+    writer.writerow(columns)
     writer.writerows(table)
-    return buffer.getvalue().encode("utf-8")
+    return buffer.getvalue()
+
+
+def write_csv(group_by: list[str], table: list[list[str]], *, bom: bool = False) -> bytes:
+    return ((BOM if bom else "") + csv_text(header(group_by), table)).encode("utf-8")
+
+
+def records_csv(columns: list[str], records: list[dict[str, Any]]) -> str:
+    """Rows of the ledger or the audit log as CSV, neutralised like every CSV of Amaan."""
+    return csv_text(columns, ([_text(record[c]) for c in columns] for record in records))
 
 
 class _Cache:

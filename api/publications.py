@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from api import releases
+from api import extracts, releases
 from api.errors import AmaanError, InvalidQuery, NotFound
 from privacy import Epsilon
 from schema.access import Account, AuditEntry, Grant, Publication, PublicationAudience, Release
+from schema.models import Dataset
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.repositories.datasets import latest_version
@@ -254,9 +255,6 @@ def describe(
     session: Session, publication: Publication, charged: str | None = None
 ) -> dict[str, Any]:
     """A publication for staff: what, for whom, at what ε, and how often downloaded."""
-    from api import extracts
-    from schema.models import Dataset
-
     release = session.get(Release, publication.release_id)
     dataset = session.get(Dataset, release.dataset_id) if release else None
     assert release is not None and dataset is not None
@@ -280,3 +278,9 @@ def describe(
         "downloads": downloads(session, release),
         "published_at": publication.created_at,
     }
+
+
+def described(session: Session, limit: int = 1000) -> list[dict[str, Any]]:
+    """The newest publications, described for staff."""
+    found = session.scalars(select(Publication).order_by(Publication.id.desc()).limit(limit))
+    return [describe(session, p) for p in found]

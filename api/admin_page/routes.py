@@ -33,7 +33,7 @@ from api.admin_page.web import (
 from api.deps import ADMIN_COOKIE, SessionDep, SettingsDep
 from api.errors import AmaanError
 from privacy import Epsilon
-from schema.access import Account, ApiKey, AuditEntry, Publication, Release
+from schema.access import Account, ApiKey, AuditEntry, Release
 from schema.codelists import codelists
 from schema.models import DIMENSIONS, Dataset
 from schema.repositories import accounts, audit
@@ -272,7 +272,6 @@ def revoke(
 
 
 def _releases_context(session: Session) -> dict[str, Any]:
-    found = session.scalars(select(Publication).order_by(Publication.id.desc()).limit(200))
     partners = session.scalars(
         select(Account)
         .where(Account.role == "partner", Account.active.is_(True))
@@ -280,7 +279,7 @@ def _releases_context(session: Session) -> dict[str, Any]:
     ).all()
     lists = codelists()
     return {
-        "publications": [publications.describe(session, p) for p in found],
+        "publications": publications.described(session, limit=200),
         "datasets": session.scalars(select(Dataset.slug).order_by(Dataset.slug)).all(),
         "dimensions": list(DIMENSIONS),
         "filter_dimensions": [d for d in DIMENSIONS if d in lists.dimensions],

@@ -7,9 +7,7 @@ transaction, as made by ``cli`` (publishing names the staff account with ``--as`
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -20,12 +18,12 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import admin, publications
+from api import admin, extracts, publications
 from api.admin import Actor, Filters
 from api.cli.data import settings_or_exit
 from api.errors import AmaanError
 from privacy import Epsilon
-from schema.access import ROLES, Account, Publication, Release
+from schema.access import ROLES, Account
 from schema.db import make_engine
 from schema.models import utcnow
 from schema.repositories import audit
@@ -250,9 +248,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
     if not as_csv:
         _print(rows)
         return
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([[row[c] for c in columns] for row in rows])
+    click.echo(extracts.records_csv(columns, rows), nl=False)
 
 
 @click.command("ledger")
@@ -319,17 +315,6 @@ def _staff(session: Session, account_id: int) -> Account:
     return account
 
 
-def _published(session: Session, publication: Publication, charged: Epsilon) -> dict[str, Any]:
-    release = session.get(Release, publication.release_id)
-    assert release is not None
-    return {
-        "publication_id": publication.id,
-        "release_id": release.public_id,
-        "title": publication.title,
-        "epsilon_charged": str(charged),
-    }
-
-
 @releases_group.command("publish")
 @click.option("--as", "staff_id", type=int, required=True, help="The publishing staff account.")
 @click.option("--title", required=True)
@@ -370,7 +355,7 @@ def releases_publish(
             title, description, query, list(audience), rounding=rounding, margins=margins
         )
         publication, outcome = publications.publish(s, staff, extract, settings)
-        _print(_published(s, publication, outcome.epsilon_charged))
+        _print(publications.describe(s, publication, str(outcome.epsilon_charged)))
 
 
 @releases_group.command("republish")
@@ -382,27 +367,11 @@ def releases_republish(publication_id: int, staff_id: int) -> None:
     with _transaction() as s:
         staff = _staff(s, staff_id)
         publication, outcome = publications.republish(s, staff, publication_id, settings)
-        _print(_published(s, publication, outcome.epsilon_charged))
+        _print(publications.describe(s, publication, str(outcome.epsilon_charged)))
 
 
 @releases_group.command("list")
 def releases_list() -> None:
     """Every published extract, newest first."""
     with _transaction() as s:
-        rows = []
-        for p in s.scalars(select(Publication).order_by(Publication.id.desc())):
-            release = s.get(Release, p.release_id)
-            assert release is not None
-            rows.append(
-                {
-                    "publication_id": p.id,
-                    "release_id": release.public_id,
-                    "title": p.title,
-                    "epsilon": str(Epsilon(release.epsilon_micro)),
-                    "audience": [publications.ALL_PARTNERS]
-                    if p.all_partners
-                    else publications.audience_of(s, p),
-                    "downloads": publications.downloads(s, release),
-                }
-            )
-    _print(rows)
+        _print(publications.described(s))

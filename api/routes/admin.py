@@ -3,8 +3,6 @@ published extracts, the ledger and the audit log. Each change is audited with wh
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -273,8 +271,7 @@ def publish(
 @router.get("/releases", response_model=list[PublicationOut])
 def list_publications(session: SessionDep) -> list[PublicationOut]:
     """Every published extract, newest first, with its audience, ε and downloads."""
-    found = session.scalars(select(Publication).order_by(Publication.id.desc()))
-    return [_publication_out(session, p) for p in found]
+    return [PublicationOut(**p) for p in publications.described(session)]
 
 
 @router.post(
@@ -312,15 +309,8 @@ TableFormat = Annotated[Literal["json", "csv"], Query()]
 def _table(rows: list[dict[str, Any]], columns: list[str], name: str, format: str) -> Any:
     if format == "json":
         return rows
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(
-            ["" if row[c] is None else extracts.neutralise(str(row[c])) for c in columns]
-        )
     return Response(
-        buffer.getvalue().encode("utf-8"),
+        extracts.records_csv(columns, rows).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="amaan_{name}.csv"'},
     )
