@@ -1,7 +1,9 @@
-"""A real ``amaan serve`` (uvicorn, several workers) on a free port of 127.0.0.1."""
+"""A real ``amaan serve`` (uvicorn, several workers) on a free port of 127.0.0.1, and the
+demo data it serves."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -46,3 +48,26 @@ def running_server(env: dict[str, str], workers: int) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def run_demo(folder: Path) -> tuple[dict[str, str], dict[str, str], str]:
+    """``amaan demo --no-serve`` into a SQLite file in ``folder``; returns the environment that
+    names it, the printed keys by role, and the printed text."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    env["AMAAN_DATABASE_URL"] = f"sqlite:///{folder / 'amaan.db'}"
+    run = subprocess.run(
+        [AMAAN, "demo", "--no-serve", "--data-dir", str(folder / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    keys = dict(
+        line.split()
+        for line in run.stdout.splitlines()
+        if line.startswith("  ")
+        and line.split()[0] in ("researcher", "partner", "admin")
+        and len(line.split()) == 2
+    )
+    return env, keys, run.stdout
