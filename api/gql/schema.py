@@ -8,12 +8,22 @@ masked.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import strawberry
-from graphql import FieldNode, GraphQLError
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
@@ -28,13 +38,28 @@ from schema.codelists import codelists
 from schema.models import Dataset, DatasetVersion
 from schema.settings import Settings
 
+T = TypeVar("T")
+
 
 class Context(BaseContext):
+    """One request's session, caller and settings.
+
+    Resolvers are ``async`` and run their database work in the thread pool (strawberry calls a
+    plain ``def`` resolver on the event loop, where a wait on the database would stall every
+    request of the worker). graphql-core runs the root fields of a query concurrently, and a
+    session is not thread-safe, so one lock lets one resolver at a time use the session.
+    """
+
     def __init__(self, session: Session, principal: Account, settings: Settings) -> None:
         super().__init__()
         self.session = session
         self.principal = principal
         self.settings = settings
+        self.lock = asyncio.Lock()
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        async with self.lock:
+            return await run_in_threadpool(partial(work, *args))
 
 
 def _query(q: t.CountQueryInput) -> releases.CountQuery:
@@ -86,132 +111,164 @@ def _release(
 
 
 def _spending_fields(info: Info[Context, None]) -> int:
-    return sum(
-        1
-        for s in info.operation.selection_set.selections
-        if isinstance(s, FieldNode) and s.name.value == "countCases"
+    """How many times the operation asks for ``countCases``, fragments expanded."""
+
+    fragments = info._raw_info.fragments  # graphql-core's view: the document's fragments
+
+    def count(selections: SelectionSetNode) -> int:
+        n = 0
+        for s in selections.selections:
+            if isinstance(s, FieldNode):
+                n += s.name.value == "countCases"
+            elif isinstance(s, InlineFragmentNode):
+                n += count(s.selection_set)
+            elif isinstance(s, FragmentSpreadNode):
+                fragment = fragments.get(s.name.value)
+                n += count(fragment.selection_set) if fragment else 0
+        return n
+
+    return count(info.operation.selection_set)
+
+
+def _datasets(c: Context) -> list[t.DatasetInfo]:
+    s, p = c.session, c.principal
+    out = []
+    for dataset in s.scalars(
+        select(Dataset)
+        .join(Grant, Grant.dataset_id == Dataset.id)
+        .where(Grant.account_id == p.id)
+        .order_by(Dataset.slug)
+    ):
+        versions = s.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.dataset_id == dataset.id)
+            .order_by(DatasetVersion.number)
+        )
+        budget = s.get(AccountBudget, (p.id, dataset.id))
+        out.append(
+            t.DatasetInfo(
+                slug=dataset.slug,
+                title=dataset.title,
+                versions=[
+                    t.DatasetVersionInfo(
+                        number=v.number, first_month=v.first_month, last_month=v.last_month
+                    )
+                    for v in versions
+                ],
+                max_cases_per_person=dataset.max_cases_per_person,
+                max_vulnerable_groups=dataset.max_vulnerable_groups,
+                max_referrals=dataset.max_referrals,
+                max_epsilon_per_query=Epsilon(dataset.max_per_query_micro).as_float(),
+                budget_remaining=None
+                if budget is None
+                else Epsilon(budget.limit_micro - budget.spent_micro).as_float(),
+            )
+        )
+    return out
+
+
+def _dimensions(c: Context) -> list[t.DimensionInfo]:
+    sensitive = c.settings.sensitive_values
+    lists = codelists()
+    return [
+        t.DimensionInfo(
+            name=t.Dimension(dim.name),
+            multi_valued=dim.multi,
+            codes=[
+                t.CodeInfo(
+                    code=code.code,
+                    label=code.en,
+                    label_ur=code.ur,
+                    sensitive=code.code in sensitive.get(dim.name, []),
+                )
+                for code in dim.codes
+            ],
+        )
+        for dim in lists.dimensions.values()
+    ]
+
+
+def _estimate(c: Context, query: t.CountQueryInput) -> t.Estimate:
+    prepared, cached = releases.estimate(c.session, c.principal, _query(query), c.settings)
+    return t.Estimate(
+        epsilon=prepared.plan.epsilon.as_float(),
+        margin_of_error=prepared.plan.margin_of_error,
+        cells=prepared.plan.cells,
+        cached=cached,
+    )
+
+
+def _releases(c: Context) -> list[t.ReleaseSummary]:
+    rows = c.session.execute(
+        select(Release, Dataset.slug, DatasetVersion.number)
+        .join(Dataset, Dataset.id == Release.dataset_id)
+        .join(DatasetVersion, DatasetVersion.id == Release.version_id)
+        .where(Release.account_id == c.principal.id)
+        .order_by(Release.id.desc())
+        .limit(500)
+    ).all()
+    return [
+        t.ReleaseSummary(
+            release_id=r.public_id,
+            dataset=slug,
+            dataset_version=number,
+            epsilon=Epsilon(r.epsilon_micro).as_float(),
+            created_at=r.created_at.isoformat(),
+        )
+        for r, slug, number in rows
+    ]
+
+
+def _count(c: Context, query: t.CountQueryInput, spending_fields: int) -> t.CountRelease:
+    q = _query(query)
+    try:
+        if spending_fields > 1:
+            raise InvalidQuery("one countCases per request: each spends privacy budget")
+        outcome = releases.count(c.session, c.principal, q, c.settings)
+    except AmaanError as exc:
+        refuse(c.session, c.principal, q, exc)  # nothing of a refused query is kept
+        raise
+    return _release(
+        outcome.body,
+        outcome.release,
+        outcome.cached,
+        outcome.epsilon_charged,
+        outcome.remaining_micro,
     )
 
 
 @strawberry.type
 class Query:
     @strawberry.field
-    def me(self, info: Info[Context, None]) -> t.Me:
+    async def me(self, info: Info[Context, None]) -> t.Me:
         p = info.context.principal
         return t.Me(id=p.id, name=p.name, organisation=p.organisation, role=p.role)
 
     @strawberry.field
-    def datasets(self, info: Info[Context, None]) -> list[t.DatasetInfo]:
-        s, p = info.context.session, info.context.principal
-        out = []
-        for dataset in s.scalars(
-            select(Dataset)
-            .join(Grant, Grant.dataset_id == Dataset.id)
-            .where(Grant.account_id == p.id)
-            .order_by(Dataset.slug)
-        ):
-            versions = s.scalars(
-                select(DatasetVersion)
-                .where(DatasetVersion.dataset_id == dataset.id)
-                .order_by(DatasetVersion.number)
-            )
-            budget = s.get(AccountBudget, (p.id, dataset.id))
-            out.append(
-                t.DatasetInfo(
-                    slug=dataset.slug,
-                    title=dataset.title,
-                    versions=[
-                        t.DatasetVersionInfo(
-                            number=v.number, first_month=v.first_month, last_month=v.last_month
-                        )
-                        for v in versions
-                    ],
-                    max_cases_per_person=dataset.max_cases_per_person,
-                    max_vulnerable_groups=dataset.max_vulnerable_groups,
-                    max_referrals=dataset.max_referrals,
-                    max_epsilon_per_query=Epsilon(dataset.max_per_query_micro).as_float(),
-                    budget_remaining=None
-                    if budget is None
-                    else Epsilon(budget.limit_micro - budget.spent_micro).as_float(),
-                )
-            )
-        return out
+    async def datasets(self, info: Info[Context, None]) -> list[t.DatasetInfo]:
+        return await info.context.run(_datasets, info.context)
 
     @strawberry.field
-    def dimensions(self, info: Info[Context, None]) -> list[t.DimensionInfo]:
-        sensitive = info.context.settings.sensitive_values
-        lists = codelists()
-        return [
-            t.DimensionInfo(
-                name=t.Dimension(dim.name),
-                multi_valued=dim.multi,
-                codes=[
-                    t.CodeInfo(
-                        code=c.code,
-                        label=c.en,
-                        label_ur=c.ur,
-                        sensitive=c.code in sensitive.get(dim.name, []),
-                    )
-                    for c in dim.codes
-                ],
-            )
-            for dim in lists.dimensions.values()
-        ]
+    async def dimensions(self, info: Info[Context, None]) -> list[t.DimensionInfo]:
+        return _dimensions(info.context)  # code lists only: no database
 
     @strawberry.field
-    def estimate(self, info: Info[Context, None], query: t.CountQueryInput) -> t.Estimate:
-        c = info.context
-        prepared, cached = releases.estimate(c.session, c.principal, _query(query), c.settings)
-        return t.Estimate(
-            epsilon=prepared.plan.epsilon.as_float(),
-            margin_of_error=prepared.plan.margin_of_error,
-            cells=prepared.plan.cells,
-            cached=cached,
-        )
+    async def estimate(self, info: Info[Context, None], query: t.CountQueryInput) -> t.Estimate:
+        return await info.context.run(_estimate, info.context, query)
 
     @strawberry.field
-    def releases(self, info: Info[Context, None]) -> list[t.ReleaseSummary]:
-        s, p = info.context.session, info.context.principal
-        rows = s.execute(
-            select(Release, Dataset.slug, DatasetVersion.number)
-            .join(Dataset, Dataset.id == Release.dataset_id)
-            .join(DatasetVersion, DatasetVersion.id == Release.version_id)
-            .where(Release.account_id == p.id)
-            .order_by(Release.id.desc())
-            .limit(500)
-        ).all()
-        return [
-            t.ReleaseSummary(
-                release_id=r.public_id,
-                dataset=slug,
-                dataset_version=number,
-                epsilon=Epsilon(r.epsilon_micro).as_float(),
-                created_at=r.created_at.isoformat(),
-            )
-            for r, slug, number in rows
-        ]
+    async def releases(self, info: Info[Context, None]) -> list[t.ReleaseSummary]:
+        return await info.context.run(_releases, info.context)
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    def count_cases(self, info: Info[Context, None], query: t.CountQueryInput) -> t.CountRelease:
+    async def count_cases(
+        self, info: Info[Context, None], query: t.CountQueryInput
+    ) -> t.CountRelease:
         c = info.context
-        q = _query(query)
-        try:
-            if _spending_fields(info) > 1:
-                raise InvalidQuery("one countCases per request: each spends privacy budget")
-            outcome = releases.count(c.session, c.principal, q, c.settings)
-        except AmaanError as exc:
-            refuse(c.session, c.principal, q, exc)  # nothing of a refused query is kept
-            raise
-        return _release(
-            outcome.body,
-            outcome.release,
-            outcome.cached,
-            outcome.epsilon_charged,
-            outcome.remaining_micro,
-        )
+        return await c.run(_count, c, query, _spending_fields(info))
 
 
 class TypedErrors(MaskErrors):

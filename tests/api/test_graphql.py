@@ -112,6 +112,19 @@ def test_spending_rules(api):
     assert two.json()["data"] is None
     assert {e["extensions"]["code"] for e in two.json()["errors"]} == {"invalid_query"}
     assert _spent(engine) == 0
+    one_call = 'countCases(query: {dataset: "helpline-cases", groupBy: [GENDER], epsilon: 0.1})'
+    for hidden in (
+        f"mutation {{ ...F }} fragment F on Mutation {{ a: {one_call} {{ releaseId }} "
+        f"b: {one_call} {{ cached }} }}",
+        f"mutation {{ a: {one_call} {{ releaseId }} ... on Mutation {{ b: {one_call} "
+        "{ cached } } }",
+        f"mutation {{ ...F ...G }} fragment F on Mutation {{ a: {one_call} {{ releaseId }} }} "
+        f"fragment G on Mutation {{ ... on Mutation {{ b: {one_call} {{ cached }} }} }}",
+    ):
+        through = gql(client, keys["alice"], hidden).json()
+        assert through["data"] is None, hidden
+        assert {e["extensions"]["code"] for e in through["errors"]} == {"invalid_query"}
+    assert _spent(engine) == 0
     for group_by in (["GENDER"], ["CHANNEL"]):
         gql(client, keys["alice"], COUNT, {"q": {**QUERY, "groupBy": group_by}})
     refused = gql(client, keys["alice"], COUNT, {"q": {**QUERY, "groupBy": ["PLATFORM"]}})
