@@ -39,6 +39,14 @@ def get_session(request: Request) -> Iterator[Session]:
         try:
             yield session
             session.commit()
+        except AmaanError as exc:
+            # A refusal the release service recorded keeps its audit entry (the service has
+            # already undone what the refused query wrote); any other error undoes everything.
+            if exc.recorded:
+                session.commit()
+            else:
+                session.rollback()
+            raise
         except BaseException:
             session.rollback()
             raise

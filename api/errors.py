@@ -12,6 +12,9 @@ from typing import Any
 class AmaanError(Exception):
     status = 400
     code = "bad_request"
+    # A refusal the release service has already audited, with everything it wrote undone:
+    # the request's transaction is committed (keeping the audit entry), not rolled back.
+    recorded = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -47,3 +50,11 @@ class Forbidden(AmaanError):
 
     status = 403
     code = "forbidden"
+
+
+class ReleaseFailed(AmaanError):
+    """A release failed after its data was read. It was charged and audited, and every
+    repeat gets this same answer: nothing about the failure depends on the data."""
+
+    status = 500
+    code = "release_failed"

@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from schema.access import Publication, Release
@@ -111,6 +111,16 @@ def body(release: Release) -> bytes:
     found: bytes | None = _cache.get(key)
     if found is None:
         encoded = release.body.encode("utf-8")
+        found = _cache.put(key, encoded, len(encoded))
+    return found
+
+
+def rendered(release: Release, confidence: float, make: Callable[[], str]) -> bytes:
+    """The release's body with intervals at another confidence, made once per worker."""
+    key = ("body", release.public_id, confidence)
+    found: bytes | None = _cache.get(key)
+    if found is None:
+        encoded = make().encode("utf-8")
         found = _cache.put(key, encoded, len(encoded))
     return found
 

@@ -7,7 +7,8 @@ a publication by the staff account) and stored immutable. Reading a release neve
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -21,9 +22,10 @@ from schema.models import Dataset
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.repositories.datasets import latest_version
-from schema.settings import Settings
 
 ALL_PARTNERS = "all-partners"
+MAX_AUDIENCE = 1000
+_ID = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 
 
 class Conflict(AmaanError):
@@ -48,14 +50,17 @@ def _audience(session: Session, audience: list[str | int]) -> tuple[bool, list[i
         if len(audience) > 1:
             raise InvalidQuery(f"{ALL_PARTNERS!r} cannot be combined with account ids")
         return True, []
+    if len(audience) > MAX_AUDIENCE:
+        raise InvalidQuery(f"the audience names at most {MAX_AUDIENCE} accounts", field="audience")
     ids: list[int] = []
     for item in audience:
-        try:
-            ids.append(int(item))
-        except (TypeError, ValueError):
+        text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if not (isinstance(text, str) and _ID.fullmatch(text)):
             raise InvalidQuery(
-                f"audience entries are {ALL_PARTNERS!r} or account ids, not {item!r}"
-            ) from None
+                f"audience entries are {ALL_PARTNERS!r} or account ids, not {str(item)[:40]!r}",
+                field="audience",
+            )
+        ids.append(int(text))
     ids = sorted(set(ids))
     if any(not 1 <= i < 2**31 for i in ids):
         raise InvalidQuery("account ids in the audience must be positive whole numbers")
@@ -72,24 +77,31 @@ def _audience(session: Session, audience: list[str | int]) -> tuple[bool, list[i
     return False, ids
 
 
-def publish(
+def check(session: Session, extract: Extract) -> tuple[bool, list[int]]:
+    """Refuse a malformed extract before anything is released: (all partners?, account ids)."""
+    if not extract.title.strip():
+        raise InvalidQuery("an extract needs a title", field="title")
+    if len(extract.title) > 200:
+        raise InvalidQuery("the title is longer than 200 characters", field="title")
+    if not 1 <= extract.rounding <= 1000:
+        raise InvalidQuery("rounding must be a whole number from 1 to 1000", field="rounding")
+    return _audience(session, extract.audience)
+
+
+def record(
     session: Session,
     staff: Account,
     extract: Extract,
-    settings: Settings,
-    replaces: Publication | None = None,
-) -> tuple[Publication, releases.Outcome]:
-    title = extract.title.strip()
-    if not title:
-        raise InvalidQuery("an extract needs a title")
-    if not 1 <= extract.rounding <= 1000:
-        raise InvalidQuery("rounding must be a whole number from 1 to 1000")
-    all_partners, ids = _audience(session, extract.audience)
-    query = replace(extract.query, rounding=extract.rounding, margins=extract.margins)
-    outcome = releases.count(session, staff, query, settings, kind="publication")
+    audience: tuple[bool, list[int]],
+    release: Release,
+    charged: Epsilon,
+    replaces: Publication | None,
+) -> Publication:
+    """The publication of a release to its audience, audited."""
+    all_partners, ids = audience
     publication = Publication(
-        release_id=outcome.release.id,
-        title=title,
+        release_id=release.id,
+        title=extract.title.strip(),
         description=extract.description.strip(),
         all_partners=all_partners,
         rounding=extract.rounding,
@@ -105,18 +117,18 @@ def publish(
         action="publish",
         outcome="published",
         account_id=staff.id,
-        dataset_id=outcome.release.dataset_id,
-        version_id=outcome.release.version_id,
-        canonical_key=outcome.release.canonical_key,
-        epsilon_micro=outcome.epsilon_charged.micro,
+        dataset_id=release.dataset_id,
+        version_id=release.version_id,
+        canonical_key=release.canonical_key,
+        epsilon_micro=charged.micro,
         detail={
             "publication": publication.id,
-            "release": outcome.release.public_id,
+            "release": release.public_id,
             "audience": [ALL_PARTNERS] if all_partners else ids,
             "replaces": replaces.id if replaces else None,
         },
     )
-    return publication, outcome
+    return publication
 
 
 def stored_query(release: Release) -> releases.CountQuery:
@@ -128,16 +140,13 @@ def stored_query(release: Release) -> releases.CountQuery:
         group_by=form["group_by"],
         filters=form["filters"],
         period=(period["from"], period["to"]),
-        epsilon=str(Epsilon(form["epsilon_micro"])) if form["epsilon_micro"] else None,
-        margin_of_error=float(form["margin_of_error"]) if form["margin_of_error"] else None,
-        confidence=float(form["confidence"]),
+        epsilon=str(Epsilon(form["epsilon_micro"])),
     )
 
 
-def republish(
-    session: Session, staff: Account, publication_id: int, settings: Settings
-) -> tuple[Publication, releases.Outcome]:
-    """Publish an extract again for the dataset's newest version: a new release, charged anew."""
+def for_republishing(session: Session, publication_id: int) -> tuple[Extract, Publication]:
+    """An extract as published before, to publish again for the dataset's newest version (a
+    new release, charged anew); 409 when it is already on the newest version."""
     old = session.get(Publication, publication_id)
     if old is None:
         raise NotFound(f"no publication {publication_id}")
@@ -160,7 +169,7 @@ def republish(
         rounding=old.rounding,
         margins=old.margins,
     )
-    return publish(session, staff, extract, settings, replaces=old)
+    return extract, old
 
 
 def audience_of(session: Session, publication: Publication) -> list[int]:

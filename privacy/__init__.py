@@ -19,7 +19,12 @@ from privacy import _features
 _features.enable()
 
 from privacy.accuracy import cell_half_width, sum_half_width  # noqa: E402
-from privacy.canonical import CanonicalQuery, canonicalise  # noqa: E402
+from privacy.canonical import (  # noqa: E402
+    CanonicalQuery,
+    canonicalise,
+    parse_confidence,
+    parse_margin,
+)
 from privacy.errors import (  # noqa: E402
     EpsilonAboveMaximum,
     InvalidEpsilon,
@@ -30,7 +35,16 @@ from privacy.errors import (  # noqa: E402
 )
 from privacy.loss import ZERO, Epsilon  # noqa: E402
 from privacy.plan import MECHANISM, Plan, plan_for_scale, plan_release  # noqa: E402
-from privacy.release import TOTAL, Axis, Cell, Policy, Release, postprocess, release  # noqa: E402
+from privacy.release import (  # noqa: E402
+    TOTAL,
+    Axis,
+    Cell,
+    Policy,
+    Release,
+    measure,
+    postprocess,
+    release,
+)
 from privacy.sensitivity import l1_sensitivity  # noqa: E402
 
 __all__ = [
@@ -53,6 +67,9 @@ __all__ = [
     "canonicalise",
     "cell_half_width",
     "l1_sensitivity",
+    "measure",
+    "parse_confidence",
+    "parse_margin",
     "plan_for_scale",
     "plan_release",
     "postprocess",

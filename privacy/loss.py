@@ -30,6 +30,8 @@ class Epsilon:
         """ε as written by a person ("0.1", 0.1, 1): exact decimal, rounded up to 1 micro-ε."""
         if isinstance(value, bool):
             raise InvalidEpsilon("epsilon must be a number")
+        if isinstance(value, str) and not value.isascii():  # Decimal("٠.١") is 0.1
+            raise InvalidEpsilon("epsilon must be written with ASCII digits, such as 0.1")
         try:
             number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
         except (InvalidOperation, ValueError):

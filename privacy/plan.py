@@ -8,7 +8,7 @@ caller as an estimate; the release later reuses the very same measurement.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import opendp.prelude as dp
@@ -30,6 +30,12 @@ class Plan:
     confidence: float
     margin_of_error: int  # half-width of every cell's interval at ``confidence``
     measurement: Any = field(repr=False, compare=False)
+
+    def at_confidence(self, confidence: float) -> Plan:
+        """The same measurement, with intervals at another confidence (post-processing)."""
+        return replace(
+            self, confidence=confidence, margin_of_error=cell_half_width(self.scale, confidence)
+        )
 
 
 def _measurement(scale: float) -> Any:
@@ -90,9 +96,12 @@ def plan_release(
 ) -> Plan:
     """Plan a histogram release from ε, or from a target margin of error (ε is solved)."""
     if (epsilon is None) == (margin_of_error is None):
-        raise InvalidEpsilon("give exactly one of epsilon and margin_of_error")
+        raise InvalidEpsilon("give exactly one of epsilon and margin_of_error", field="epsilon")
     if not 0.5 < confidence < 1:
-        raise InvalidEpsilon("confidence must be between 0.5 and 1 (for example 0.95)")
+        raise InvalidEpsilon(
+            "confidence must be greater than 0.5 and less than 1 (for example 0.95)",
+            field="confidence",
+        )
     if sensitivity < 1:
         raise ValueError("sensitivity must be at least 1")
     if cells > max_cells:
@@ -103,18 +112,26 @@ def plan_release(
         )
     if epsilon is not None:
         if epsilon.micro <= 0:
-            raise InvalidEpsilon("epsilon must be greater than 0")
+            raise InvalidEpsilon(
+                f"epsilon must be greater than 0 and at most {max_epsilon}",
+                field="epsilon",
+                valid=f"greater than 0, at most {max_epsilon}",
+            )
         if epsilon > max_epsilon:
             raise EpsilonAboveMaximum(
                 f"epsilon {epsilon} is above the maximum per query, {max_epsilon}",
+                field="epsilon",
                 requested=str(epsilon),
                 maximum=str(max_epsilon),
             )
         scale, meas, loss = _for_epsilon(epsilon, sensitivity)
         return _plan(meas, scale, sensitivity, cells, confidence, loss)
     assert margin_of_error is not None
-    if not (margin_of_error >= 1 and math.isfinite(margin_of_error)):
-        raise InvalidEpsilon("the margin of error must be a number of cases, at least 1")
+    if not (1 <= margin_of_error <= 1e6 and math.isfinite(margin_of_error)):
+        raise InvalidEpsilon(
+            "the margin of error must be a number of cases from 1 to 1,000,000",
+            field="margin_of_error",
+        )
     scale = dp.accuracy_to_discrete_laplacian_scale(
         accuracy=float(margin_of_error), alpha=1 - confidence
     )
@@ -123,6 +140,7 @@ def plan_release(
         raise MarginUnreachable(
             f"a margin of error of ±{margin_of_error:g} at {confidence:.0%} needs epsilon "
             f"{plan.epsilon}, above the maximum per query, {max_epsilon}",
+            field="margin_of_error",
             needed=str(plan.epsilon),
             maximum=str(max_epsilon),
         )

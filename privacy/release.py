@@ -64,6 +64,7 @@ class Release:
     upper: np.ndarray
     reasons: np.ndarray
     n_cells: int
+    noisy: np.ndarray  # the measurement's output for the cells: what a release stores
 
     @property
     def mechanism(self) -> str:
@@ -165,8 +166,12 @@ def release(
     shape = tuple(len(a.codes) for a in axes)
     if int(np.prod(shape)) != len(true_counts) or len(true_counts) != plan.cells:
         raise InvalidQuery("the counts do not match the key set the plan was made for")
-    noisy = np.asarray(plan.measurement(list(true_counts)), dtype=np.int64)
-    return postprocess(plan, noisy, axes, policy)
+    return postprocess(plan, measure(plan, true_counts), axes, policy)
+
+
+def measure(plan: Plan, true_counts: Sequence[int]) -> np.ndarray:
+    """The plan's one OpenDP measurement over the true counts: the noisy cells."""
+    return np.asarray(plan.measurement(list(true_counts)), dtype=np.int64)
 
 
 def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Policy) -> Release:
@@ -210,4 +215,5 @@ def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Pol
         upper=upper,
         reasons=reasons,
         n_cells=n,
+        noisy=noisy,
     )

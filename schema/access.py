@@ -110,6 +110,12 @@ class Release(Base):
     query: Mapped[str] = mapped_column(Text)  # the canonical form, JSON
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)  # released cells and their metadata, JSON
+    # The measurement's noisy cells (JSON): intervals at another confidence are computed from
+    # them. Never served as such: suppressed cells stay suppressed.
+    noisy: Mapped[str | None] = mapped_column(Text)
+    # The release failed after its data was read: charged, audited, and answered as an error
+    # (the same error on every repeat, so a failure cannot be retried into fresh noise).
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

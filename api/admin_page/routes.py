@@ -16,14 +16,15 @@ from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api import admin, publications, releases
+from api import admin, answers, publications
 from api.admin import Actor, Filters
 from api.admin_page import charts
-from api.admin_page.forms import FormDep
+from api.admin_page.forms import ExtractForm, FormDep
 from api.admin_page.web import (
     SESSION_LIFETIME,
     SIGN_IN_COOKIE,
     Csrf,
+    Staff,
     StaffDep,
     back,
     check_form,
@@ -308,22 +309,19 @@ def estimate_extract(
     try:
         extract = form.extract()
         query = replace(extract.query, rounding=extract.rounding, margins=extract.margins)
-        prepared, cached = releases.estimate(session, who.account, query, settings)
+        costed = answers.answer(session, who.account, answers.Estimate(query), settings)
     except AmaanError as exc:
-        session.rollback()
-        context = _releases_context(session)
-        return page(
-            request, "releases.html", who, exc.status, error=exc.message, form=form, **context
-        )
+        return _refused(request, session, who, form, exc)
+    plan = costed.prepared.plan
     return page(
         request,
         "estimate.html",
         who,
         form=form,
-        epsilon=str(prepared.plan.epsilon),
-        margin_of_error=prepared.plan.margin_of_error,
-        cells=prepared.plan.cells,
-        cached=cached,
+        epsilon=str(plan.epsilon),
+        margin_of_error=plan.margin_of_error,
+        cells=plan.cells,
+        cached=costed.cached,
     )
 
 
@@ -339,14 +337,21 @@ def publish_extract(
     """Step two: publish (charged to the dataset's cap)."""
     check_form(request, who, csrf)
     try:
-        publications.publish(session, who.account, form.extract(), settings)
+        answers.answer(session, who.account, answers.Publish(form.extract()), settings)
     except AmaanError as exc:
-        session.rollback()
-        context = _releases_context(session)
-        return page(
-            request, "releases.html", who, exc.status, error=exc.message, form=form, **context
-        )
+        return _refused(request, session, who, form, exc)
     return back("/admin/releases?done=published")
+
+
+def _refused(
+    request: Request, session: Session, who: Staff, form: ExtractForm, exc: AmaanError
+) -> Response:
+    """The releases page with why publishing was refused. A refusal the release service
+    recorded keeps its audit entry; anything else of the request is undone."""
+    if not exc.recorded:
+        session.rollback()
+    context = _releases_context(session)
+    return page(request, "releases.html", who, exc.status, error=exc.message, form=form, **context)
 
 
 # The audit log.

@@ -18,7 +18,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import admin, extracts, publications
+from api import admin, answers, extracts, publications
 from api.admin import Actor, Filters
 from api.cli.data import settings_or_exit
 from api.errors import AmaanError
@@ -32,12 +32,22 @@ from schema.repositories import audit
 @contextmanager
 def _transaction() -> Iterator[Session]:
     engine = make_engine(settings_or_exit().database_url)
+    session = Session(engine)
     try:
-        with Session(engine) as session, session.begin():
-            yield session
+        yield session
+        session.commit()
     except AmaanError as exc:
+        # As for a request: a refusal the release service recorded keeps its audit entry.
+        if exc.recorded:
+            session.commit()
+        else:
+            session.rollback()
         raise click.ClickException(exc.message) from None
+    except BaseException:
+        session.rollback()
+        raise
     finally:
+        session.close()
         engine.dispose()
 
 
@@ -354,8 +364,9 @@ def releases_publish(
         extract = publications.Extract(
             title, description, query, list(audience), rounding=rounding, margins=margins
         )
-        publication, outcome = publications.publish(s, staff, extract, settings)
-        _print(publications.describe(s, publication, str(outcome.epsilon_charged)))
+        released = answers.answer(s, staff, answers.Publish(extract), settings)
+        assert released.publication is not None
+        _print(publications.describe(s, released.publication, str(released.epsilon_charged)))
 
 
 @releases_group.command("republish")
@@ -366,8 +377,9 @@ def releases_republish(publication_id: int, staff_id: int) -> None:
     settings = settings_or_exit()
     with _transaction() as s:
         staff = _staff(s, staff_id)
-        publication, outcome = publications.republish(s, staff, publication_id, settings)
-        _print(publications.describe(s, publication, str(outcome.epsilon_charged)))
+        released = answers.answer(s, staff, answers.Republish(publication_id), settings)
+        assert released.publication is not None
+        _print(publications.describe(s, released.publication, str(released.epsilon_charged)))
 
 
 @releases_group.command("list")

@@ -29,7 +29,7 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
     first run); returns the keys and the demo extract's release id."""
     from sqlalchemy.orm import Session
 
-    from api import admin, publications
+    from api import admin, answers, publications
     from api.routes.queries import to_query
     from api.schemas import QueryIn
     from privacy import Epsilon
@@ -67,9 +67,11 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
                     audience=[publications.ALL_PARTNERS],
                     margins=True,
                 )
-                publication, _ = publications.publish(
-                    s, by_role["admin"], extract, settings_or_exit()
+                released = answers.answer(
+                    s, by_role["admin"], answers.Publish(extract), settings_or_exit()
                 )
+                assert released.publication is not None
+                publication = released.publication
             release = s.get(Release, publication.release_id)
             assert release is not None
             release_id = release.public_id

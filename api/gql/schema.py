@@ -28,10 +28,9 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
-from api import releases
+from api import answers, releases
 from api.errors import AmaanError, InvalidQuery
 from api.gql import types as t
-from api.routes.queries import refuse
 from privacy import Epsilon
 from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists
@@ -189,12 +188,13 @@ def _dimensions(c: Context) -> list[t.DimensionInfo]:
 
 
 def _estimate(c: Context, query: t.CountQueryInput) -> t.Estimate:
-    prepared, cached = releases.estimate(c.session, c.principal, _query(query), c.settings)
+    costed = answers.answer(c.session, c.principal, answers.Estimate(_query(query)), c.settings)
+    plan = costed.prepared.plan
     return t.Estimate(
-        epsilon=prepared.plan.epsilon.as_float(),
-        margin_of_error=prepared.plan.margin_of_error,
-        cells=prepared.plan.cells,
-        cached=cached,
+        epsilon=plan.epsilon.as_float(),
+        margin_of_error=plan.margin_of_error,
+        cells=plan.cells,
+        cached=costed.cached,
     )
 
 
@@ -220,20 +220,17 @@ def _releases(c: Context) -> list[t.ReleaseSummary]:
 
 
 def _count(c: Context, query: t.CountQueryInput, spending_fields: int) -> t.CountRelease:
-    q = _query(query)
-    try:
-        if spending_fields > 1:
-            raise InvalidQuery("one countCases per request: each spends privacy budget")
-        outcome = releases.count(c.session, c.principal, q, c.settings)
-    except AmaanError as exc:
-        refuse(c.session, c.principal, q, exc)  # nothing of a refused query is kept
-        raise
+    if spending_fields > 1:
+        err = InvalidQuery("one countCases per request: each spends privacy budget")
+        answers.record_refusal(c.session, c.principal, answers.Count(_query(query)), err)
+        raise err
+    released = answers.answer(c.session, c.principal, answers.Count(_query(query)), c.settings)
     return _release(
-        outcome.body,
-        outcome.release,
-        outcome.cached,
-        outcome.epsilon_charged,
-        outcome.remaining_micro,
+        released.body,
+        released.release,
+        released.cached,
+        released.epsilon_charged,
+        released.remaining_micro,
     )
 
 

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api import admin, extracts, publications
+from api import admin, answers, extracts, publications
 from api.admin import Actor, Filters
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.errors import AmaanError, Forbidden
-from api.routes.queries import refuse, to_query
+from api.errors import Forbidden
+from api.routes.queries import to_query
 from api.schemas import QueryIn
 from privacy import Epsilon
 from schema.access import Account, Publication
@@ -251,21 +251,17 @@ def publish(
     body: PublishIn, session: SessionDep, staff: StaffDep, settings: SettingsDep
 ) -> PublicationOut:
     """Publish a named extract to partners: released once, charged to the dataset's cap."""
-    query = to_query(body.query)
     extract = publications.Extract(
         title=body.title,
         description=body.description,
-        query=query,
+        query=to_query(body.query),
         audience=body.audience,
         rounding=body.rounding,
         margins=body.margins,
     )
-    try:
-        publication, outcome = publications.publish(session, staff, extract, settings)
-    except AmaanError as exc:
-        refuse(session, staff, query, exc)
-        raise
-    return _publication_out(session, publication, str(outcome.epsilon_charged))
+    released = answers.answer(session, staff, answers.Publish(extract), settings)
+    assert released.publication is not None
+    return _publication_out(session, released.publication, str(released.epsilon_charged))
 
 
 @router.get("/releases", response_model=list[PublicationOut])
@@ -284,8 +280,9 @@ def republish(
 ) -> PublicationOut:
     """Publish an extract again for the dataset's newest version (charged anew); the old
     release stays downloadable."""
-    publication, outcome = publications.republish(session, staff, publication_id, settings)
-    return _publication_out(session, publication, str(outcome.epsilon_charged))
+    released = answers.answer(session, staff, answers.Republish(publication_id), settings)
+    assert released.publication is not None
+    return _publication_out(session, released.publication, str(released.epsilon_charged))
 
 
 # The ledger and the audit log.

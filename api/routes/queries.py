@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.orm import Session
 
-from api import releases
+from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.errors import AmaanError
 from api.routes.releases import Bom, Format, release_csv, release_json, wants_csv
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
 from privacy import Epsilon
-from schema.access import Account
 
 router = APIRouter(tags=["queries"])
 
@@ -31,15 +28,6 @@ def to_query(body: QueryIn) -> releases.CountQuery:
     )
 
 
-def refuse(
-    session: Session, principal: Account, query: releases.CountQuery, exc: AmaanError
-) -> None:
-    """Undo everything of a refused query, then record the refusal on its own."""
-    session.rollback()
-    releases.record_refusal(session, principal, query, exc)
-    session.commit()
-
-
 @router.post("/queries", response_model=ReleaseOut, responses={200: {"content": {"text/csv": {}}}})
 def post_query(
     body: QueryIn,
@@ -51,19 +39,15 @@ def post_query(
     bom: Bom = False,
 ) -> Response:
     """Answer a count query (spends ε unless cached); JSON, or CSV as for releases."""
-    query = to_query(body)
-    try:
-        outcome = releases.count(session, principal, query, settings)
-    except AmaanError as exc:
-        refuse(session, principal, query, exc)
-        raise
+    released = answers.answer(session, principal, answers.Count(to_query(body)), settings)
     if wants_csv(request, format):
-        return release_csv(session, outcome.release, None, bom)
+        return release_csv(session, released.release, None, bom)
     return release_json(
-        outcome.release,
-        outcome.cached,
-        str(outcome.epsilon_charged),
-        None if outcome.remaining_micro is None else str(Epsilon(outcome.remaining_micro)),
+        released.release,
+        released.cached,
+        str(released.epsilon_charged),
+        None if released.remaining_micro is None else str(Epsilon(released.remaining_micro)),
+        released.content,
     )
 
 
@@ -71,10 +55,11 @@ def post_query(
 def post_estimate(
     body: QueryIn, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> EstimateOut:
-    prepared, cached = releases.estimate(session, principal, to_query(body), settings)
+    costed = answers.answer(session, principal, answers.Estimate(to_query(body)), settings)
+    plan = costed.prepared.plan
     return EstimateOut(
-        epsilon=str(prepared.plan.epsilon),
-        margin_of_error=prepared.plan.margin_of_error,
-        cells=prepared.plan.cells,
-        cached=cached,
+        epsilon=str(plan.epsilon),
+        margin_of_error=plan.margin_of_error,
+        cells=plan.cells,
+        cached=costed.cached,
     )

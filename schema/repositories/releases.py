@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from schema.access import AccountBudget, LedgerEntry, Release
 from schema.models import Dataset, utcnow
@@ -32,25 +33,33 @@ class BudgetExceeded(Exception):
 def find(session: Session, canonical_key: str) -> Release | None:
     """The release of a canonical query; its body is loaded only when read."""
     return session.scalars(
-        select(Release).options(defer(Release.body)).where(Release.canonical_key == canonical_key)
+        select(Release)
+        .options(defer(Release.body), defer(Release.noisy))
+        .where(Release.canonical_key == canonical_key)
     ).one_or_none()
 
 
 def by_public_id(session: Session, public_id: str) -> Release | None:
     """A release; its body (large, and immutable) is loaded only when read."""
     return session.scalars(
-        select(Release).options(defer(Release.body)).where(Release.public_id == public_id)
+        select(Release)
+        .options(defer(Release.body), defer(Release.noisy))
+        .where(Release.public_id == public_id)
     ).one_or_none()
 
 
-def store(session: Session, release: Release) -> Release | None:
-    """Insert a release; None when another transaction stored the same query first.
+def claim(session: Session, release: Release) -> Release | None:
+    """Insert a release before it is computed; None when another transaction holds the query.
 
     One statement (``INSERT ... ON CONFLICT (canonical_key) DO NOTHING RETURNING id``): of two
-    concurrent identical inserts on PostgreSQL, the second waits for the first to commit
-    and then inserts nothing."""
+    concurrent identical claims on PostgreSQL, the second waits for the first to commit and
+    then inserts nothing; if the first rolls back, the second claims it. The claim is filled
+    (``fill``) or marked failed (``fail``) in the same transaction, so no other transaction
+    ever sees it empty."""
     release.public_id = "r_" + secrets.token_hex(12)
     release.created_at = release.created_at or utcnow()
+    release.body = release.body or ""
+    release.failed = bool(release.failed)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     columns = [c.key for c in Release.__table__.columns if c.key != "id"]
     new_id = session.execute(
@@ -65,6 +74,27 @@ def store(session: Session, release: Release) -> Release | None:
     make_transient_to_detached(release)
     session.add(release)
     return release
+
+
+def fill(session: Session, release: Release, body: str, noisy: str) -> None:
+    session.execute(
+        update(Release)
+        .where(Release.id == release.id)
+        .values(body=body, noisy=noisy)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(release, "body", body)
+    set_committed_value(release, "noisy", noisy)
+
+
+def fail(session: Session, release: Release) -> None:
+    session.execute(
+        update(Release)
+        .where(Release.id == release.id)
+        .values(failed=True)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(release, "failed", True)
 
 
 def remaining(session: Session, account_id: int, dataset_id: int) -> tuple[int | None, int]:

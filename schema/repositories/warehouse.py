@@ -117,6 +117,8 @@ def count_cases(
     converters = [(bases.index(BASE_OF.get(d, d)), d, _code_of(d)) for d in group_by]
     out: dict[Key, int] = defaultdict(int)
     for row in rows:
+        if row[-1] is None:  # no grouping and no matching row: SUM over nothing is NULL
+            continue
         keys: list[Key] = [()]
         for at, name, to_code in converters:
             value = int(row[at])

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api import releases
+from api import answers, releases
 from api.errors import BudgetExhausted, InvalidQuery, NotFound, PrivacyRefused
 from etl.load import load_file
 from etl.synth import SynthOptions, write_export
@@ -40,7 +40,9 @@ def _account(engine, role="researcher", budget=1_000_000, grant=True):
 def _count(engine, account, **query):
     base = {"dataset": "helpline-cases", "group_by": ["gender"], "epsilon": "0.1"}
     with Session(engine, expire_on_commit=False) as s, s.begin():
-        return releases.count(s, account, releases.CountQuery(**{**base, **query}), SETTINGS)
+        return answers.answer(
+            s, account, answers.Count(releases.CountQuery(**{**base, **query})), SETTINGS
+        )
 
 
 def test_release_then_cache_hit(warehouse):
@@ -72,7 +74,7 @@ def test_release_then_cache_hit(warehouse):
 
 def test_policy_errors_name_the_problem(warehouse):
     a = _account(warehouse)
-    with pytest.raises(InvalidQuery, match="unknown group-by dimension") as e:
+    with pytest.raises(InvalidQuery, match="group_by: unknown dimension") as e:
         _count(warehouse, a, group_by=["religion"])
     assert "complaint_type" in e.value.details["valid"]
     with pytest.raises(InvalidQuery, match="unknown gender code") as e:
@@ -119,13 +121,13 @@ def test_multi_valued_groups_raise_the_sensitivity(warehouse):
     a = _account(warehouse)
     with Session(warehouse) as s:
         q = releases.CountQuery("helpline-cases", ["vulnerable_group", "referral"], epsilon="0.1")
-        prepared = releases.prepare(s, a, q, SETTINGS)
+        prepared = releases.prepare(releases.resolve(s, a, q, SETTINGS), SETTINGS)
     assert prepared.plan.sensitivity == 2 * 2 * 3
     assert prepared.plan.epsilon.micro == 100_000
     assert prepared.sensitive_query is False
     with Session(warehouse) as s:
         q = releases.CountQuery("helpline-cases", ["year"], {"age_band": ["u18"]}, epsilon="0.1")
-        assert releases.prepare(s, a, q, SETTINGS).sensitive_query is True
+        assert releases.prepare(releases.resolve(s, a, q, SETTINGS), SETTINGS).sensitive_query
 
 
 @pytest.mark.postgres
@@ -199,12 +201,12 @@ def test_two_identical_misses_store_one_release_and_charge_once(pg_migrated_url,
     a, b = _account(engine), _account(engine, budget=500_000)
     query = releases.CountQuery("helpline-cases", ["gender", "province"], epsilon="0.1")
     first = Session(engine, expire_on_commit=False)
-    outcome_a = releases.count(first, a, query, SETTINGS)  # stored, not yet committed
+    outcome_a = answers.answer(first, a, answers.Count(query), SETTINGS)  # not yet committed
     second: dict = {}
 
     def ask():
         with Session(engine, expire_on_commit=False) as s, s.begin():
-            second["outcome"] = releases.count(s, b, query, SETTINGS)
+            second["outcome"] = answers.answer(s, b, answers.Count(query), SETTINGS)
 
     thread = threading.Thread(target=ask)
     thread.start()
