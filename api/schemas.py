@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Bounded and strict (no strings for numbers, no booleans for numbers); the ranges of ε, the
+# margin of error and the confidence are checked by the release service, with the same errors
+# for REST and GraphQL.
+Name = Annotated[str, Field(max_length=40)]
+Number = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
+
 
 class FilterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dimension: str
-    values: list[str] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    dimension: Name
+    values: list[Name] = Field(min_length=1, max_length=1000)
 
 
 class PeriodIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    from_: str | None = Field(default=None, alias="from")
-    to: str | None = None
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    from_: Annotated[str | None, Field(default=None, alias="from", max_length=16)]
+    to: Annotated[str | None, Field(default=None, max_length=16)]
 
 
 class QueryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dataset: str
-    group_by: list[str] = Field(max_length=10)
-    filters: list[FilterIn] = Field(default_factory=list)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    dataset: str = Field(max_length=64)
+    group_by: list[Name] = Field(max_length=10)
+    filters: list[FilterIn] = Field(default_factory=list, max_length=20)
     period: PeriodIn | None = None
-    epsilon: float | None = Field(default=None, gt=0)
-    margin_of_error: float | None = Field(default=None, gt=0)
-    confidence: float | None = Field(default=None, gt=0.5, lt=1)
+    epsilon: Number = None
+    margin_of_error: Number = None
+    confidence: Number = None
 
 
 class KeyOut(BaseModel):

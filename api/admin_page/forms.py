@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form
 
 from api import admin, publications, releases
+
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?", re.ASCII)
+_WHOLE = re.compile(r"[0-9]{1,4}", re.ASCII)
 
 
 @dataclass
@@ -31,19 +35,19 @@ class ExtractForm:
         if self.filter_dimension and self.filter_values.strip():
             values = [v.strip() for v in self.filter_values.split(",") if v.strip()]
             filters[self.filter_dimension] = values
-        try:
-            amount = float(self.amount)
-            rounding = int(self.rounding or "5")
-        except ValueError:
+        amount_text, rounding_text = self.amount.strip(), (self.rounding or "5").strip()
+        if not (_DECIMAL.fullmatch(amount_text) and _WHOLE.fullmatch(rounding_text)):
             raise admin.InvalidChange(
-                "ε or the margin of error, and rounding, must be numbers"
-            ) from None
+                "ε or the margin of error, and rounding, must be numbers written with the "
+                "digits 0-9 (such as 0.1 and 5)"
+            )
+        amount, rounding = float(amount_text), int(rounding_text)
         query = releases.CountQuery(
             dataset=self.dataset,
             group_by=self.group_by,
             filters=filters,
             period=(self.period_from or None, self.period_to or None),
-            epsilon=self.amount if self.measure == "epsilon" else None,
+            epsilon=amount_text if self.measure == "epsilon" else None,
             margin_of_error=amount if self.measure == "margin" else None,
         )
         audience: list[str | int] = list(self.audience)

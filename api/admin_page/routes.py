@@ -368,6 +368,9 @@ def audit_page(
 ) -> Response:
     error = None
     try:
+        given = account.strip()
+        if given and not (given.isascii() and given.isdigit() and len(given) <= 10):
+            raise ValueError(account)
         filters = Filters(
             account_id=int(account) if account.strip() else None,
             dataset=dataset or None,
@@ -376,7 +379,7 @@ def audit_page(
         )
         entries = admin.audit_log(session, filters)
     except (ValueError, AmaanError) as exc:
-        error = exc.message if isinstance(exc, AmaanError) else "account must be a number"
+        error = exc.message if isinstance(exc, AmaanError) else "account must be a number (0-9)"
         entries = []
     actions = session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
     return page(

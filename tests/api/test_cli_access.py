@@ -185,6 +185,26 @@ def test_the_admin_api_is_reachable_from_the_terminal(tmp_path):
     )
     assert published.returncode == 0, published.stderr
     assert json.loads(published.stdout)["epsilon_charged"] == "0.1"
+    too_much = tmp_path / "too-much.json"
+    too_much.write_text(
+        json.dumps({"dataset": "helpline-cases", "group_by": ["year"], "epsilon": 9})
+    )
+    refused = _run(
+        db,
+        "releases",
+        "publish",
+        "--as",
+        str(created["admin"]["account_id"]),
+        "--title",
+        "Too much",
+        "--query",
+        str(too_much),
+        "--audience",
+        "all-partners",
+    )
+    assert refused.returncode == 1 and "above the maximum per query" in refused.stderr
+    refusals = json.loads(_run(db, "audit", "list", "--action", "publication").stdout)
+    assert [e["outcome"] for e in refusals] == ["epsilon_above_maximum", "released"]  # newest first
     listed = json.loads(_run(db, "releases", "list").stdout)
     assert [(r["title"], r["audience"], r["downloads"]) for r in listed] == [
         ("By gender", ["all-partners"], 0)
