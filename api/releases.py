@@ -255,12 +255,20 @@ def _plan(r: Resolved, sensitivity: int, cells: int, settings: Settings) -> priv
 
 
 def compute(session: Session, p: Prepared) -> privacy.Release:
-    """Read the case data and release it: the only place true counts exist, and total.
+    """Read the case data and release it: the only place true counts exist, and total."""
+    return release(p, read(session, p))
 
-    Keys come from the public key set; the warehouse's answer only fills them (a key it does
-    not hold is 0, a key outside the set is ignored), so no shape depends on the data."""
-    counts = count_cases(session, p.version.id, p.canonical.group_by, p.canonical.filters, p.period)
-    truth = [counts.get(k, 0) for k in key_order(p.axes)]
+
+def read(session: Session, p: Prepared) -> list[int]:
+    """The true counts of the public key set, in its order. Private: only ``release`` may see
+    them. Keys come from the public key set; the warehouse's answer only fills them (a key it
+    does not hold is 0, a key outside the set is ignored), so no shape depends on the data."""
+    canonical = p.canonical
+    counts = count_cases(session, p.version.id, canonical.group_by, canonical.filters, p.period)
+    return [counts.get(k, 0) for k in key_order(p.axes)]
+
+
+def release(p: Prepared, truth: list[int]) -> privacy.Release:
     return privacy.release(p.plan, truth, p.axes, p.policy)
 
 

@@ -1,0 +1,197 @@
+"""Two warehouses that differ by one person, served side by side with the noise fixed.
+
+The person contributes the most cases the bound allows (2), with rare values: a transgender
+minor in Gilgit-Baltistan, a religious-minority member, one case in the last month of the
+declared coverage, where the other warehouse has no case at all. Both warehouses get the same
+accounts in the same order. ``normalise`` keeps everything a response shows except what may
+differ: the noisy numbers of a released table (``count``, ``lower``, ``upper``, ``suppressed``,
+``reason`` of each cell), release ids and times.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from etl.load import LoadOptions, load_file
+from etl.synth import COLUMNS, SynthOptions, write_export
+from schema.access import AuditEntry, LedgerEntry, Release
+from schema.db import make_engine
+from schema.models import Dataset
+from schema.repositories import accounts
+from tests.api.conftest import auth, settings_for
+from tests.etl.helpers import case, options
+
+COVERS = ("2024-01", "2025-01")  # the person's second case is the only one in 2025-01
+PERSON = [
+    case(
+        case_ref="NB-1",
+        received_on="2024-06-14",
+        contact_key="+92 355 7654321",
+        complaint_type="NCII",
+        gender="GM",
+        age="16",
+        city="Skardu",
+        province="GB",
+        platform="TELEGRAM",
+        channel="EMAIL",
+        vulnerable_groups="MINOR;GENDER_MINORITY",
+        referrals="FIA;PSYCHOSOCIAL;LEGAL_AID",
+    ),
+    case(
+        case_ref="NB-2",
+        received_on="2025-01-20",
+        contact_key="03557654321",
+        complaint_type="HATE_DISINFO",
+        gender="GM",
+        age="17",
+        city="Skardu",
+        province="GB",
+        platform="TELEGRAM",
+        channel="EMAIL",
+        vulnerable_groups="RELIGIOUS_MINORITY;MINOR",
+        referrals="POLICE",
+    ),
+]
+ROLES = (  # name, role, budget in micro-ε (None: no query budget), granted
+    ("researcher", "researcher", 900_000_000, True),
+    ("frugal", "researcher", 30_000, True),
+    ("stranger", "researcher", 1_000_000, False),
+    ("partner", "partner", None, True),
+    ("budgeted_partner", "partner", 900_000_000, True),
+    ("admin", "admin", None, True),
+)
+
+
+@dataclass
+class World:
+    client: TestClient
+    keys: dict[str, str]
+    engine: Engine
+    releases: list[str] = field(default_factory=list)  # release ids in the order seen
+
+    def call(self, role: str | None, method: str, path: str, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {}) | (auth(self.keys[role]) if role else {})
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+
+def _export(path: Path, person: list[dict[str, str]]) -> Path:
+    write_export(path, SynthOptions(years=(2024, 2024), seed=5))
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        for row in person:
+            writer.writerow([row.get(c, "") for c in COLUMNS])
+    return path
+
+
+def build(url: str, folder: Path, person: list[dict[str, str]], bound: int | None = None) -> World:
+    """A warehouse of the synthetic export plus ``person``'s rows (none: the neighbour)."""
+    engine = make_engine(url)
+    folder.mkdir(parents=True, exist_ok=True)
+    declared: dict[str, Any] = (
+        {"covers": COVERS} if "covers" in LoadOptions.__dataclass_fields__ else {}
+    )
+    if bound is not None:
+        declared["max_cases_per_person"] = bound
+    load_file(_export(folder / "export.csv", person), engine, options(**declared))
+    keys = {}
+    with Session(engine) as s, s.begin():
+        dataset = s.scalars(select(Dataset)).one()
+        accounts.set_dataset_budget(s, dataset, 10_000_000_000, 500_000)
+        for name, role, budget, granted in ROLES:
+            account = accounts.create_account(s, name=name, role=role, organisation="O")
+            if granted:
+                accounts.grant(s, account.id, dataset.id)
+            if budget is not None:
+                accounts.set_account_budget(s, account.id, dataset.id, budget)
+            keys[name] = accounts.issue_key(s, account.id)[1]
+    client = TestClient(create_app(settings_for(url)), raise_server_exceptions=False)
+    return World(client, keys, engine)
+
+
+RELEASE_ID = re.compile(r"r[_-][0-9a-f]{24}")  # also in file names, where _ becomes -
+MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?")
+NOISY = ("count", "lower", "upper", "suppressed", "reason")
+IGNORED_HEADERS = {"date", "content-length", "server", "x-ratelimit-reset"}
+AUDITED = ("account_id", "action", "outcome", "dataset_id", "version_id", "canonical_key")
+AUDITED += ("epsilon_micro",)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _clean(v) for k, v in value.items()}
+        if isinstance(out.get("cells"), list):
+            out["cells"] = [{k: v for k, v in c.items() if k not in NOISY} for c in out["cells"]]
+        return out
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return MOMENT.sub("<time>", RELEASE_ID.sub("<release>", value))
+    return value
+
+
+def _csv(text: str) -> list[list[str]]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return rows
+    noisy = [i for i, name in enumerate(rows[0]) if name in NOISY]
+    return [rows[0]] + [[("" if i in noisy else v) for i, v in enumerate(r)] for r in rows[1:]]
+
+
+def difference(a: Any, b: Any, at: str = "") -> str:
+    """Where two normalised responses first differ, briefly."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k) != b.get(k):
+                return difference(a.get(k), b.get(k), f"{at}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return difference(x, y, f"{at}[{i}]")
+    return f"{at or '.'}: {str(a)[:300]} != {str(b)[:300]}"
+
+
+def normalise(response: Any) -> dict[str, Any]:
+    """Everything a caller sees, but the noisy numbers of a release, ids and times."""
+    kind = response.headers.get("content-type", "")
+    if "json" in kind:
+        content: Any = _clean(response.json())
+    elif "csv" in kind:
+        content = _csv(response.text)
+    else:
+        content = _clean(response.text)
+    headers = {
+        k: _clean(v) for k, v in response.headers.items() if k.lower() not in IGNORED_HEADERS
+    }
+    return {"status": response.status_code, "headers": headers, "content": content}
+
+
+def records(world: World) -> dict[str, Any]:
+    """What the warehouse kept of the requests: audit, ledger, releases and budgets."""
+    with Session(world.engine) as s:
+        audit = [
+            [getattr(e, name) for name in AUDITED] + [_clean(json.loads(e.detail))]
+            for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+        ledger = s.execute(
+            select(LedgerEntry.account_id, LedgerEntry.kind, LedgerEntry.epsilon_micro).order_by(
+                LedgerEntry.id
+            )
+        ).all()
+        kept = s.execute(
+            select(
+                Release.canonical_key, Release.kind, Release.epsilon_micro, Release.failed
+            ).order_by(Release.id)
+        ).all()
+        spent = s.execute(select(Dataset.spent_micro)).all()
+    return {"audit": audit, "ledger": ledger, "releases": kept, "spent": spent}

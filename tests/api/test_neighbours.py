@@ -1,0 +1,293 @@
+"""The neighbour test: two warehouses that differ by one person answer every request alike.
+
+The same generated corpus of requests (every dimension and pair of dimensions, filters that
+match none, one or many cases, periods at, inside and beyond the declared coverage, every
+refusal path, extreme and non-ASCII inputs, REST, CSV, GraphQL, estimates, publications,
+downloads and the catalogue, then random queries from hypothesis) runs in the same order
+against both, with the noise replaced by a fixed function. Status, error codes and messages,
+headers, keys and shape of every body, the audit log, the ledger and the budgets must be
+identical; only the noisy numbers of released tables may differ.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from privacy import plan as planning
+from schema.codelists import codelists
+from schema.models import DIMENSIONS
+from tests.api.neighbours import PERSON as ROWS
+from tests.api.neighbours import build, difference, normalise, records
+
+EPSILON = 0.001
+PERSON = [  # (dimension, value): each value one of the person's cases holds
+    ("gender", "GM"),
+    ("age_band", "U18"),
+    ("province", "GB"),
+    ("city", "SKARDU"),
+    ("platform", "TELEGRAM"),
+    ("complaint_type", "HATE_DISINFO"),
+    ("vulnerable_group", "RELIGIOUS_MINORITY"),
+    ("referral", "PSYCHOSOCIAL"),
+    ("month", "2025-01"),
+    ("quarter", "2025-Q1"),
+    ("year", "2025"),
+]
+PERIODS = [
+    {"from": "2024-01", "to": "2025-01"},
+    {"from": "2025-01"},
+    {"to": "2024-12"},
+    {"from": "2025-01", "to": "2025-01"},
+    {"from": "2024-06", "to": "2024-06"},
+    {"from": "2025-02"},
+    {"to": "2025-02"},
+    {"from": "2023-12"},
+    {"from": "2030-01"},
+    {"from": "2025-01", "to": "2024-01"},
+]
+JUNK = ["", " ", "ＧＭ", "gm", "GM ", "٢٠٢٥-01", "x" * 200, "'; DROP TABLE releases; --"]
+
+
+class Fixed:
+    """The noise replaced by a fixed function, with the Laplace privacy map kept."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def __call__(self, counts: list[int]) -> list[int]:
+        return [c + 1 for c in counts]
+
+    def map(self, d_in: int) -> float:
+        return d_in / self.scale
+
+
+def query(group_by: list[str], filters=(), period=None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"dataset": "helpline-cases", "group_by": group_by, "epsilon": EPSILON}
+    body["filters"] = [{"dimension": d, "values": v} for d, v in filters]
+    if period is not None:
+        body["period"] = period
+    return body | extra
+
+
+def as_graphql(body: dict[str, Any]) -> dict[str, Any]:
+    names = {"group_by": "groupBy", "margin_of_error": "marginOfError"}
+    out = {names.get(k, k): v for k, v in body.items()}
+    out["groupBy"] = [g.upper() for g in body["group_by"]]
+    out["filters"] = [
+        {"dimension": f["dimension"].upper(), "values": f["values"]} for f in body["filters"]
+    ]
+    return out
+
+
+COUNT = """mutation ($q: CountQueryInput!) { countCases(query: $q) { releaseId cached
+  epsilonCharged budgetRemaining noiseScale marginOfError confidence
+  cells { key { dimension code label labelUr } count lower upper suppressed reason total } } }"""
+ESTIMATE = (
+    "query ($q: CountQueryInput!) { estimate(query: $q) { epsilon marginOfError cells cached } }"
+)
+CATALOGUE = """{ me { id role } datasets { slug versions { number firstMonth lastMonth }
+  budgetRemaining } dimensions { name codes { code } } releases { releaseId epsilon } }"""
+
+
+def asks_for(body: dict[str, Any], role: str = "researcher") -> list[tuple]:
+    """One query through every interface that answers it."""
+    q = as_graphql(body) if all(isinstance(g, str) for g in body.get("group_by", [])) else body
+    gql = {"query": COUNT, "variables": {"q": q}}
+    return [
+        (role, "POST", "/v1/queries/estimate", {"json": body}),
+        (role, "POST", "/v1/queries", {"json": body}),
+        (role, "POST", "/v1/queries", {"json": body, "params": {"format": "csv"}}),
+        (role, "POST", "/graphql", {"json": {"query": ESTIMATE, "variables": {"q": q}}}),
+        (role, "POST", "/graphql", {"json": gql}),
+    ]
+
+
+def corpus() -> list[tuple]:
+    out: list[tuple] = []
+    dims = list(DIMENSIONS)
+    for d in dims:
+        out += asks_for(query([d]))
+    for a, b in combinations(dims, 2):
+        out.append(("researcher", "POST", "/v1/queries", {"json": query([a, b])}))
+    for d, v in PERSON:
+        out += asks_for(query([], [(d, [v])]))
+        out += asks_for(query(["gender"], [(d, [v])], confidence=0.9))
+        out.append(("budgeted_partner", "POST", "/v1/queries", {"json": query([d], [(d, [v])])}))
+    profile = [(d, [v]) for d, v in PERSON if d not in ("quarter", "year")]
+    out += asks_for(query([], profile))
+    out += asks_for(query(["vulnerable_group", "referral"], profile[:3]))
+    for period in PERIODS:
+        out += asks_for(query(["month"], period=period))
+        out += asks_for(query([], [("gender", ["GM"])], period=period))
+    refusals = [
+        query(["religion"]),
+        query(["gender"], [("gender", ["X"])]),
+        query(["gender", "year", "channel", "platform"]),
+        query(["month", "city", "country"]),
+        query(["gender"], epsilon=0.6),
+        query(["gender"], epsilon=0),
+        query(["gender"], epsilon=-1),
+        query(["gender"], epsilon=None, margin_of_error=1),
+        query(["gender"], epsilon=None, margin_of_error=1e19),
+        query(["gender"], epsilon=None),
+        query(["gender"], confidence=0),
+        query(["gender"], confidence=0.3),
+        query(["gender"], epsilon="0.1"),
+        query(["gender"], dataset="no-such-dataset"),
+        query(["gender"], [("month", ["2023-05"])]),
+        query(["gender"], unexpected=1),
+        *(query([j]) for j in JUNK),
+        *(query(["gender"], [("gender", [j])]) for j in JUNK),
+        *(query(["gender"], period={"from": j}) for j in JUNK),
+    ]
+    for body in refusals:
+        out += asks_for(body)
+    for role in ("partner", "stranger", "admin"):
+        out.append((role, "POST", "/v1/queries", {"json": query(["gender"])}))
+    for i, d in enumerate(dims * 3):  # a small budget runs out
+        out.append(
+            (
+                "frugal",
+                "POST",
+                "/v1/queries",
+                {"json": query([d], [("gender", [["F", "M", "GM"][i % 3]])])},
+            )
+        )
+    for filters, rounding, margins in (
+        ((), 5, True),
+        (profile[:2], 5, False),
+        ([PERSON[8]], 1, True),
+    ):
+        extract = {
+            "title": "E",
+            "description": "",
+            "query": query(["gender", "age_band"], [(d, v) for d, v in filters]),
+            "audience": ["all-partners"],
+            "rounding": rounding,
+            "margins": margins,
+        }
+        out.append(("admin", "POST", "/v1/admin/releases", {"json": extract}))
+    out.append(("admin", "POST", "/v1/admin/releases/1/republish", {}))
+    for i in range(0, 40, 3):
+        for role in ("researcher", "partner", "admin"):
+            out.append((role, "GET", f"/v1/releases/{{{i}}}", {}))
+            out.append((role, "GET", f"/v1/releases/{{{i}}}", {"params": {"format": "csv"}}))
+            out.append((role, "GET", f"/v1/releases/{{{i}}}/metadata", {}))
+    for role in ("researcher", "partner", "budgeted_partner", "admin", "stranger", None):
+        for path in ("/v1/datasets", "/v1/dimensions", "/v1/me", "/v1/releases"):
+            out.append((role, "GET", path, {}))
+        out.append((role, "POST", "/graphql", {"json": {"query": CATALOGUE}}))
+    for path in ("/v1/admin/budgets", "/v1/admin/ledger", "/v1/admin/audit", "/v1/admin/releases"):
+        out.append(("admin", "GET", path, {}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def worlds(request, tmp_path_factory):
+    backend = request.param
+    if backend == "sqlite":
+        urls = [f"sqlite:///{tmp_path_factory.mktemp(n) / 'w.db'}" for n in ("a", "b")]
+    else:
+        pg = request.getfixturevalue("pg_databases")
+        urls = [pg.create(), pg.create()]
+    from schema.migrate import upgrade
+
+    for url in urls:
+        upgrade(url)
+    a = build(urls[0], tmp_path_factory.mktemp("export-a"), [])
+    b = build(urls[1], tmp_path_factory.mktemp("export-b"), ROWS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(planning, "_measurement", Fixed)
+        yield a, b
+    for w in (a, b):
+        w.client.close()
+        w.engine.dispose()
+
+
+def _run(worlds, ask) -> str | None:
+    """Send one request to both worlds; the difference found, if any."""
+    role, method, path, kwargs = ask
+    responses = []
+    for w in worlds:
+        if "{" in path:
+            at = int(path.split("{")[1].split("}")[0])
+            if at >= len(w.releases):
+                return None
+            path_w = path.replace(f"{{{at}}}", w.releases[at])
+        else:
+            path_w = path
+        r = w.call(role, method, path_w, **kwargs)
+        found = r.json() if "json" in r.headers.get("content-type", "") else {}
+        data = found.get("data") if isinstance(found, dict) else None
+        for holder in (found, *((data or {}).values())):
+            if isinstance(holder, dict):
+                rid = holder.get("release_id") or holder.get("releaseId")
+                if rid and rid not in w.releases:
+                    w.releases.append(rid)
+        responses.append(normalise(r))
+    if responses[0] != responses[1]:
+        return f"{method} {path} {str(kwargs)[:300]}: {difference(*responses)}"
+    return None
+
+
+WORLDS = pytest.mark.parametrize(
+    "worlds", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@WORLDS
+def test_every_request_is_answered_alike(worlds):
+    asks = corpus()
+    found = [d for d in (_run(worlds, ask) for ask in asks) if d]
+    assert not found, f"{len(found)} of {len(asks)} requests differ; first:\n" + "\n".join(
+        found[:3]
+    )
+    a, b = (records(w) for w in worlds)
+    assert a == b
+    assert len(asks) > 900 and len(a["ledger"]) > 150  # the corpus exercises charged releases
+
+
+def _values(dimension: str) -> list[str]:
+    if dimension in ("month", "quarter", "year"):
+        return ["2024-01", "2025-01", "2024-Q4", "2025-Q1", "2024", "2025", "2026"]
+    return codelists()[dimension].code_list()
+
+
+@st.composite
+def random_query(draw) -> dict[str, Any]:
+    dims = st.sampled_from([*DIMENSIONS, "religion", "Gender", "ＧＥＮＤＥＲ"])
+    group_by = draw(st.lists(dims, max_size=3))
+    filters = []
+    for d in draw(st.lists(st.sampled_from(DIMENSIONS), max_size=3, unique=True)):
+        pool = (
+            _values(d) if d in codelists().dimensions or d in ("month", "quarter", "year") else []
+        )
+        filters.append(
+            (d, draw(st.lists(st.sampled_from(pool + JUNK[:4]), min_size=1, max_size=3)))
+        )
+    months = st.sampled_from(["2024-01", "2024-12", "2025-01", "2025-02", "2023-12", "٢٠٢٤-01"])
+    period = draw(st.none() | st.fixed_dictionaries({}, optional={"from": months, "to": months}))
+    extra = draw(
+        st.sampled_from(
+            [
+                {},
+                {"confidence": 0.8},
+                {"epsilon": 0.002},
+                {"epsilon": None, "margin_of_error": 5000},
+            ]
+        )
+    )
+    return query(group_by, filters, period, **extra)
+
+
+@WORLDS
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=random_query(), interface=st.integers(0, 4))
+def test_random_queries_are_answered_alike(worlds, body, interface):
+    difference = _run(worlds, asks_for(body)[interface])
+    assert difference is None, difference
