@@ -13,7 +13,7 @@ import statistics
 import time
 
 from privacy import Axis, Epsilon, Plan, Policy, plan_release, release
-from privacy.release import _layout
+from privacy.layout import layout_of
 
 SIZES = {100: (10, 10), 8_100: (90, 90), 100_000: (250, 400)}
 REPEATS = {100: 1000, 8_100: 30, 100_000: 7}
@@ -34,7 +34,7 @@ def _plan(n: int) -> Plan:
 
 
 def ours(plan: Plan, counts: list[int], axes: list[Axis]) -> None:
-    _layout.cache_clear()  # a table layout not seen before, as for a new query
+    layout_of.cache_clear()  # a table layout not seen before, as for a new query
     release(plan, counts, axes, Policy()).cells()
 
 
