@@ -152,7 +152,7 @@ def release(
 def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Policy) -> Release:
     """Everything after the noise. Reads only noisy values; public for the zero-noise tests."""
     table = layout_of(tuple(axes), policy.margins)
-    raw, counts, reasons = _decide(table, np.asarray(noisy, dtype=np.int64), policy)
+    raw, counts, reasons = _decide(table, np.array(noisy, dtype=np.int64), policy)
     lower, upper = _intervals(plan.scale, table, policy, raw, counts, plan.confidence)
     return Release(
         axes=tuple(axes),
@@ -178,7 +178,7 @@ def decide(
     for a released item, else a key of ``suppression.REASONS``.
     """
     table = layout_of(tuple(axes), policy.margins)
-    return _decide(table, np.asarray(noisy, dtype=np.int64), policy)
+    return _decide(table, np.array(noisy, dtype=np.int64), policy)
 
 
 def intervals(
@@ -195,7 +195,8 @@ def intervals(
     """
     table = layout_of(tuple(axes), policy.margins)
     raw = _raw(table, np.asarray(noisy, dtype=np.int64))
-    return _intervals(scale, table, policy, raw, _counts(raw, policy), confidence)
+    counts = _counts(np.maximum(raw, 0), policy)
+    return _intervals(scale, table, policy, raw, counts, confidence)
 
 
 def _raw(table: Layout, noisy: np.ndarray) -> np.ndarray:
@@ -208,12 +209,13 @@ def _raw(table: Layout, noisy: np.ndarray) -> np.ndarray:
     return np.concatenate([noisy, *sums])
 
 
-def _counts(raw: np.ndarray, policy: Policy) -> np.ndarray:
-    counts: np.ndarray = np.maximum(raw, 0)
-    if policy.rounding:
-        base = policy.rounding
-        counts = (counts + base // 2) // base * base
-    return counts
+def _counts(clamped: np.ndarray, policy: Policy) -> np.ndarray:
+    """The released counts: the clamped noisy values, rounded half up to the base if any."""
+    if not policy.rounding:
+        return clamped
+    base = policy.rounding
+    rounded: np.ndarray = (clamped + base // 2) // base * base
+    return rounded
 
 
 def _decide(
@@ -229,7 +231,7 @@ def _decide(
     ).astype(np.int8)
     if table.lines is not None:
         suppression.complementary(clamped, reasons, table.lines)
-    return raw, _counts(raw, policy), reasons
+    return raw, _counts(clamped, policy), reasons
 
 
 def _intervals(

@@ -13,14 +13,17 @@ suppression suppresses more items until no suppressed item is exposed, so no rel
 number, combined linearly with others, gives back a suppressed one. What that does not
 cover is stated in ``privacy.exposure`` (bounds, rounding).
 
-**Which item to add.** For each exposed item, in position order: among the lines through it
-that hold a released item, take those with the fewest suppressed items (a line on which it
-is alone is the usual leak, and a suppression there closes it), and suppress the smallest
-released item on them (the least information lost; totals are rarely the smallest, so cells
-go first and margins, the most used numbers, stay). Ties go to the earlier position. An
-exposed item that shares a line with an item picked in the same round waits for the next
-round, because that pick often protects it too. Rounds repeat until nothing is exposed; each
-adds at least one item, and a table with everything suppressed exposes nothing, so it ends.
+**Which item to add.** Each round decides exposure (after the first, only in the connected
+components that changed), then adds one item per exposed item (two may share one): among
+the lines through it that hold a released item,
+those with the fewest suppressed items (a line on which it is alone is the usual leak, and a
+suppression there closes it); on them, an item whose other lines already hold a suppressed
+item (suppressed alone on a line, it would be exposed at once); then the smallest noisy
+value (the least information lost; totals are rarely the smallest, so cells go first and
+margins, the most used numbers, stay); then the earlier position. Rounds repeat until
+nothing is exposed. Suppressing more never exposes an item that was not (every solution
+stays a solution), each round adds at least one item, and a table with everything
+suppressed exposes nothing, so it ends.
 
 The outcome depends only on the noisy values and the public layout, and is deterministic.
 """
