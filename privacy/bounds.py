@@ -29,7 +29,7 @@ from privacy.accuracy import cell_half_width, sum_half_width
 from privacy.errors import InvalidEpsilon
 
 # OpenDP's accuracy call costs about as much as post-processing a small table: once per plan.
-_cell_half_width = lru_cache(maxsize=1024)(cell_half_width)
+cell_width = lru_cache(maxsize=1024)(cell_half_width)
 
 
 def check_confidence(confidence: float) -> None:
@@ -51,7 +51,7 @@ def half_widths(
     """
     check_confidence(confidence)
     size = n_cells + sum(count for _, _, count in margins)
-    width = np.full(size, _cell_half_width(scale, confidence), dtype=np.int64)
+    width = np.full(size, cell_width(scale, confidence), dtype=np.int64)
     at = n_cells
     for _, covered, count in margins:
         width[at : at + count] = sum_half_width(scale, covered, confidence)

@@ -8,7 +8,7 @@ restricted to the unknowns (every null-space vector is zero there). On the reduc
 echelon form this is exact and simple: the item is a pivot whose row has no other entry.
 
 The echelon form is computed by SymPy's sparse Gauss-Jordan elimination over ``QQ``
-(exact rationals; gmpy2 makes it faster when installed), never in floating point: a
+(exact rationals, made fast by gmpy2), never in floating point: a
 floating rank with a tolerance can call a determined item free. Unknowns fall into
 connected components (two unknowns are joined when a line holds both); each component is
 solved on its own, and a component of one unknown is determined outright, since every item

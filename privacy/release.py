@@ -29,7 +29,6 @@ from itertools import repeat
 import numpy as np
 
 from privacy import bounds, suppression
-from privacy.accuracy import cell_half_width
 from privacy.errors import InvalidQuery
 from privacy.layout import Axis, Layout, layout_of
 from privacy.plan import MECHANISM, Plan
@@ -97,7 +96,7 @@ class Release:
         plan = replace(
             self.plan,
             confidence=confidence,
-            margin_of_error=cell_half_width(self.plan.scale, confidence),
+            margin_of_error=bounds.cell_width(self.plan.scale, confidence),
         )
         return replace(self, plan=plan, lower=lower, upper=upper)
 

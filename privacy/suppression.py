@@ -26,6 +26,10 @@ stays a solution), each round adds at least one item, and a table with everythin
 suppressed exposes nothing, so it ends.
 
 The outcome depends only on the noisy values and the public layout, and is deterministic.
+The choice reads only which items are suppressed and the values of released items, both
+of which the release shows. What it does tell, as any cell suppression does, is an
+inequality: an item suppressed this way was preferred to the released items beside it,
+mostly for being smaller, so its noisy value is likely at most theirs.
 """
 
 from __future__ import annotations
