@@ -15,6 +15,7 @@ import opendp.prelude as dp
 
 from privacy._features import assert_only_contrib
 from privacy.accuracy import cell_half_width
+from privacy.bounds import check_confidence
 from privacy.errors import EpsilonAboveMaximum, InvalidEpsilon, MarginUnreachable, TooManyCells
 from privacy.loss import Epsilon
 
@@ -97,11 +98,7 @@ def plan_release(
     """Plan a histogram release from ε, or from a target margin of error (ε is solved)."""
     if (epsilon is None) == (margin_of_error is None):
         raise InvalidEpsilon("give exactly one of epsilon and margin_of_error", field="epsilon")
-    if not 0.5 < confidence < 1:
-        raise InvalidEpsilon(
-            "confidence must be greater than 0.5 and less than 1 (for example 0.95)",
-            field="confidence",
-        )
+    check_confidence(confidence)
     if sensitivity < 1:
         raise ValueError("sensitivity must be at least 1")
     if cells > max_cells:
