@@ -1,29 +1,103 @@
-"""Keyed pseudonyms for the contribution bound.
+"""Keyed pseudonyms: of contact keys, for the contribution bound; of case references, against
+loading a case twice.
 
-The contact key is normalised (so ``+92 300 1234567`` and ``0300-1234567`` are one person) and
-replaced by HMAC-SHA256 under a secret key, kept as its first 64 bits. Two people whose
-pseudonyms collided would share one bound (fewer cases kept, never more); at a million people
-the chance is about 1 in 30 million. The clear value is never stored or printed.
+A contact key is normalised first, so that one person written ten ways is one person: phone
+numbers become E.164 (Google's libphonenumber, default region Pakistan), e-mails are
+case-folded, and anything else is an opaque id. Every spelling then goes through HMAC-SHA256
+under the secret key, kept as its first 64 bits. Two people whose pseudonyms collided would
+share one bound (fewer cases kept, never more); at a million people the chance is about 1 in
+30 million. Case references are hashed under the same key with another prefix, so a case
+reference never matches a contact key. No clear value is ever stored or printed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import sys
+import unicodedata
 from collections.abc import Callable, Sequence
+from functools import cache
+
+import phonenumbers
+
+REGION = "PK"
+CASE_REF_PREFIX = b"case_ref\x00"
+
+
+@cache
+def _translation() -> dict[int, str | None]:
+    """Every non-ASCII Unicode decimal digit (Arabic-Indic, Urdu, Devanagari, ...) to its ASCII
+    digit, and invisible format characters (direction marks, zero-width spaces, byte-order
+    marks) removed: copied from an Urdu document with a number, they make one number two
+    spellings. NFKC already folds full-width digits; it leaves these alone."""
+    table: dict[int, str | None] = {}
+    for c in range(sys.maxunicode + 1):
+        category = unicodedata.category(chr(c))
+        if category == "Nd" and c > 0x7F:
+            table[c] = str(unicodedata.decimal(chr(c)))
+        elif category == "Cf":
+            table[c] = None
+    return table
+
+
+def _clean(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).translate(_translation()).strip()
+
+
+# Phone numbers hold no letters: an id such as P-SANA must not parse as a vanity number.
+_PHONE_CHARS = re.compile(r"[0-9+\-(). /]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PREFIXES = ("tel:", "mailto:")
+
+
+def _mobile_pattern() -> str:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(REGION)
+    assert metadata is not None and metadata.mobile is not None
+    pattern = metadata.mobile.national_number_pattern
+    assert isinstance(pattern, str)
+    return pattern
+
+
+# The common spellings of a Pakistani mobile number, taken without parsing when the number is
+# a valid mobile number by libphonenumber's own pattern (tests/etl/test_pseudonym.py proves
+# that this agrees with the parser).
+_MOBILE = re.compile(_mobile_pattern())
+_COMMON = re.compile(r"(?:0|\+92)(3[0-9]{9})")
+
+
+def _fast_mobile(text: str) -> str | None:
+    m = _COMMON.fullmatch(text.replace(" ", "").replace("-", ""))
+    if m is None or _MOBILE.fullmatch(m.group(1)) is None:
+        return None
+    return "+92" + m.group(1)
+
+
+def _parsed_phone(text: str) -> str | None:
+    if not _PHONE_CHARS.fullmatch(text) or not any(c.isdigit() for c in text):
+        return None
+    try:
+        number = phonenumbers.parse(text, REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_contact(value: str) -> str:
-    text = value.strip()
-    if "@" not in text:
-        digits = text.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
-        digits = digits.replace(".", "").removeprefix("+")
-        if len(digits) >= 7 and digits.isdigit():
-            if digits.startswith("0092"):
-                return "0" + digits[4:]
-            if digits.startswith("92") and len(digits) == 12:
-                return "0" + digits[2:]
-            return digits
-    return "".join(text.casefold().split())
+    """One spelling per person: E.164, a case-folded e-mail, or an NFKC-normalised opaque id."""
+    text = _clean(value)
+    text = text.removeprefix("'").strip()  # the spreadsheet's "keep this as text" mark
+    lowered = text.casefold()
+    for prefix in _PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix) :].strip()
+            lowered = lowered[len(prefix) :].strip()
+            break
+    if "@" in text:
+        return lowered if _EMAIL.fullmatch(lowered) else text
+    return _fast_mobile(text) or _parsed_phone(text) or text
 
 
 def _hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
@@ -46,10 +120,33 @@ def _hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
     return mac
 
 
+def _first_64_bits(mac: Callable[[bytes], bytes], message: bytes) -> int:
+    return int.from_bytes(mac(message)[:8], "big", signed=True)
+
+
 def pseudonymise(values: Sequence[str], key: bytes) -> list[int]:
-    """The first 64 bits of HMAC-SHA256 of each normalised contact key, as a signed integer."""
+    """The first 64 bits of HMAC-SHA256 of each normalised contact key, as a signed integer.
+
+    Each distinct spelling is normalised and hashed once.
+    """
+    mac = _hmac_sha256(key)
+    memo: dict[str, int] = {}
+    out = []
+    for v in values:
+        p = memo.get(v)
+        if p is None:
+            p = memo[v] = _first_64_bits(mac, normalise_contact(v).encode("utf-8"))
+        out.append(p)
+    return out
+
+
+def normalise_case_ref(value: str) -> str:
+    return _clean(value)
+
+
+def case_ref_hashes(values: Sequence[str], key: bytes) -> list[int]:
+    """The first 64 bits of HMAC-SHA256 of each normalised case reference, domain-separated."""
     mac = _hmac_sha256(key)
     return [
-        int.from_bytes(mac(normalise_contact(v).encode("utf-8"))[:8], "big", signed=True)
-        for v in values
+        _first_64_bits(mac, CASE_REF_PREFIX + normalise_case_ref(v).encode("utf-8")) for v in values
     ]

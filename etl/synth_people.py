@@ -136,6 +136,12 @@ class Person:
         return OFFICERS[rng.randrange(len(OFFICERS))]
 
 
+def _mobile(draw: int, pid: int) -> str:
+    """A valid Pakistani mobile number (030x, 031x, 032x, 034x): libphonenumber would take an
+    invalid one for an opaque id, and its spellings for different people."""
+    return f"03{(0, 1, 2, 4)[draw // 10]}{draw % 10}{pid:07d}"
+
+
 def _person(rng: random.Random, pid: int, gender: str) -> Person:
     firsts = WOMEN if gender == "F" else MEN if gender == "M" else WOMEN + MEN
     first = firsts[rng.randrange(len(firsts))]
@@ -143,7 +149,7 @@ def _person(rng: random.Random, pid: int, gender: str) -> Person:
     return Person(
         pid=pid,
         name=f"{first} {last}",
-        phone=f"03{rng.randrange(0, 50):02d}{pid:07d}",
+        phone=_mobile(rng.randrange(40), pid),
         email=f"{first.lower()}.{last.lower()}{pid}@{DOMAINS[rng.randrange(len(DOMAINS))]}",
         cnic=f"{rng.randrange(11000, 61999)}-{pid:07d}-{rng.randrange(10)}",
         address=f"House {rng.randrange(1, 900)}, Street {rng.randrange(1, 60)}, "
