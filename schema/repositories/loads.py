@@ -1,7 +1,10 @@
-"""Writing a load batch: person contributions, and the facts of the new dataset version.
+"""Writing a load batch: person contributions, case references, and the facts of the new
+dataset version.
 
-The loader bounds contributions itself (``etl.bound``) and hands over only aggregates: kept
-cases per packed value, and per-person counts, written through the driver's bulk path.
+The loader bounds contributions and skips cases loaded before itself (``etl.bound``,
+``etl.dedupe``) and hands over only aggregates and keyed hashes: kept cases per packed value,
+per-person counts and the hashes of new case references, written through the driver's bulk
+path.
 """
 
 from __future__ import annotations
@@ -11,18 +14,9 @@ from itertools import repeat
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    bindparam,
-    func,
-    literal_column,
-    select,
-    update,
-)
+from sqlalchemy import Connection, bindparam, select, update
 
-from schema.facts import MONTH_BITS, month_code
-from schema.models import CaseCount, PersonContribution
+from schema.models import CaseCount, LoadedCaseRef, PersonContribution
 
 SLICE = 50_000
 
@@ -111,11 +105,25 @@ def update_people(conn: Connection, dataset_id: int, pids: np.ndarray, cases: np
     )
 
 
-def month_range(conn: Connection, version_id: int) -> tuple[str, str] | None:
-    month = CaseCount.combo.op("&")(literal_column(str((1 << MONTH_BITS) - 1), BigInteger))
-    lo, hi = conn.execute(
-        select(func.min(month), func.max(month)).where(CaseCount.version_id == version_id)
-    ).one()
-    if lo is None:
-        return None
-    return month_code(int(lo)), month_code(int(hi))
+def prior_case_refs(conn: Connection, dataset_id: int, lo: int, hi: int) -> np.ndarray:
+    """Hashes of the case references loaded before, for hashes in ``lo..hi``, sorted."""
+    rows = conn.execute(
+        select(LoadedCaseRef.ref_hash)
+        .where(
+            LoadedCaseRef.dataset_id == dataset_id,
+            LoadedCaseRef.ref_hash >= lo,
+            LoadedCaseRef.ref_hash <= hi,
+        )
+        .order_by(LoadedCaseRef.ref_hash)
+    ).all()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def add_case_refs(conn: Connection, dataset_id: int, refs: np.ndarray) -> None:
+    rows = ((dataset_id, r) for chunk in _slices(refs) for r in chunk)
+    _bulk_insert(conn, LoadedCaseRef.__tablename__, ["dataset_id", "ref_hash"], rows)
+
+
+def _slices(values: np.ndarray) -> Iterator[list[int]]:
+    for at in range(0, len(values), SLICE):
+        yield values[at : at + SLICE].tolist()
