@@ -16,8 +16,9 @@ import hashlib
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Any
 
 import phonenumbers
 
@@ -42,6 +43,8 @@ def _translation() -> dict[int, str | None]:
 
 
 def _clean(value: str) -> str:
+    if value.isascii():  # NFKC leaves ASCII alone, and the table maps no ASCII character
+        return value.strip()
     return unicodedata.normalize("NFKC", value).translate(_translation()).strip()
 
 
@@ -100,8 +103,8 @@ def normalise_contact(value: str) -> str:
     return _fast_mobile(text) or _parsed_phone(text) or text
 
 
-def _hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
-    """HMAC-SHA256 (RFC 2104) with the key's inner and outer states computed once.
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's (RFC 2104) inner and outer states for ``key``, computed once.
 
     ``hmac.digest`` sets the key up again on every call, which dominates for short messages.
     """
@@ -109,19 +112,21 @@ def _hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
     block = block.ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
 
-    def mac(message: bytes) -> bytes:
-        i = inner.copy()
+
+def _first_64_bits(messages: Iterable[bytes], key: bytes) -> list[int]:
+    """The first 64 bits of HMAC-SHA256 of each message, as signed integers."""
+    inner, outer = _hmac_states(key)
+    inner_copy, outer_copy, to_int = inner.copy, outer.copy, int.from_bytes
+    out = []
+    for message in messages:  # one loop, no call per message: this runs a million times
+        i = inner_copy()
         i.update(message)
-        o = outer.copy()
+        o = outer_copy()
         o.update(i.digest())
-        return o.digest()
-
-    return mac
-
-
-def _first_64_bits(mac: Callable[[bytes], bytes], message: bytes) -> int:
-    return int.from_bytes(mac(message)[:8], "big", signed=True)
+        out.append(to_int(o.digest()[:8], "big", signed=True))
+    return out
 
 
 def pseudonymise(values: Sequence[str], key: bytes) -> list[int]:
@@ -129,15 +134,10 @@ def pseudonymise(values: Sequence[str], key: bytes) -> list[int]:
 
     Each distinct spelling is normalised and hashed once.
     """
-    mac = _hmac_sha256(key)
-    memo: dict[str, int] = {}
-    out = []
-    for v in values:
-        p = memo.get(v)
-        if p is None:
-            p = memo[v] = _first_64_bits(mac, normalise_contact(v).encode("utf-8"))
-        out.append(p)
-    return out
+    distinct = list(set(values))
+    hashed = _first_64_bits((normalise_contact(v).encode("utf-8") for v in distinct), key)
+    memo = dict(zip(distinct, hashed, strict=True))
+    return [memo[v] for v in values]
 
 
 def normalise_case_ref(value: str) -> str:
@@ -146,7 +146,6 @@ def normalise_case_ref(value: str) -> str:
 
 def case_ref_hashes(values: Sequence[str], key: bytes) -> list[int]:
     """The first 64 bits of HMAC-SHA256 of each normalised case reference, domain-separated."""
-    mac = _hmac_sha256(key)
-    return [
-        _first_64_bits(mac, CASE_REF_PREFIX + normalise_case_ref(v).encode("utf-8")) for v in values
-    ]
+    return _first_64_bits(
+        (CASE_REF_PREFIX + normalise_case_ref(v).encode("utf-8") for v in values), key
+    )

@@ -185,20 +185,32 @@ def read_range(
 
 def _parse(text: str, found: Layout, start: int, limits: ReadLimits) -> list[list[str]]:
     csv.field_size_limit(limits.max_field_chars)
-    records: list[list[str]] = []
     try:
-        for r in csv.reader(io.StringIO(text, newline=""), strict=True):
-            if r:
-                records.append(r)
+        return [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
     except csv.Error as exc:
-        at = min(len(records), len(found) - 1)
-        offset = start + int(found.starts[at]) if len(found) else start
+        at = _records_before_error(text)
+        offset = start + int(found.starts[min(at, len(found) - 1)]) if len(found) else start
         if str(exc).startswith("field larger than field limit"):
             reason = (
                 f"a field is longer than the limit of {limits.max_field_chars:,} characters "
                 "(AMAAN_ETL_MAX_FIELD_CHARS)"
             )
+        elif str(exc) == "unexpected end of data":
+            reason = (
+                "a quoted field is never closed (a quote left open, or a quote inside a field "
+                "that is not quoted)"
+            )
         else:
             reason = f"not valid CSV ({exc})"
         raise RangeRefused(reason, at, offset) from None
-    return records
+
+
+def _records_before_error(text: str) -> int:
+    """How many records parse before the error (parsed again: only on the way to refusing)."""
+    n = 0
+    try:
+        for r in csv.reader(io.StringIO(text, newline=""), strict=True):
+            n += bool(r)
+    except csv.Error:
+        pass
+    return n

@@ -29,10 +29,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("dataset_id", "ref_hash", name=op.f("pk_loaded_case_refs")),
         sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("datasets", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("blank_is_consent", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # A plain ADD COLUMN: rebuilding datasets on SQLite would drop a table that versions,
+    # batches and grants refer to.
+    op.add_column(
+        "datasets",
+        sa.Column("blank_is_consent", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
     with op.batch_alter_table("load_batches", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("consent_refused", sa.Integer(), server_default="0", nullable=False)
@@ -69,6 +71,5 @@ def downgrade() -> None:
         batch_op.drop_column("covers_first")
         batch_op.drop_column("duplicates_skipped")
         batch_op.drop_column("consent_refused")
-    with op.batch_alter_table("datasets", schema=None) as batch_op:
-        batch_op.drop_column("blank_is_consent")
+    op.drop_column("datasets", "blank_is_consent")
     op.drop_table("loaded_case_refs")
