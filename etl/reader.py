@@ -200,6 +200,11 @@ def _parse(text: str, found: Layout, start: int, limits: ReadLimits) -> list[lis
                 "a quoted field is never closed (a quote left open, or a quote inside a field "
                 "that is not quoted)"
             )
+        elif "expected after" in str(exc):
+            reason = (
+                "a quote inside a quoted field is not doubled, or a quote is left open "
+                f"(not valid CSV: {exc})"
+            )
         else:
             reason = f"not valid CSV ({exc})"
         raise RangeRefused(reason, at, offset) from None

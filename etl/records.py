@@ -114,8 +114,11 @@ def layout(data: bytes, limits: ReadLimits) -> Layout:
         raise RangeRefused(CR_ALONE, found.record_at(cr), cr)
     too_long = np.flatnonzero(length > limits.max_record_bytes)
     if len(too_long):
-        at = int(starts[too_long[0]])
-        raise RangeRefused(record_too_long(limits), found.record_at(at), at)
+        at, stop = int(starts[too_long[0]]), int(stops[too_long[0]])
+        reason = record_too_long(limits)
+        if data.count(b'"', at, stop) % 2:
+            reason += "; is a quote left open?"
+        raise RangeRefused(reason, found.record_at(at), at)
     return found
 
 
@@ -131,5 +134,5 @@ def no_record_end(data: bytes, limits: ReadLimits) -> str:
     if first_lone_cr(data) is not None:
         return CR_ALONE
     if data.count(b'"') % 2 == 1:
-        return record_too_long(limits) + "; is a quote left open?"
+        return f"{record_too_long(limits)}; is a quote left open?"
     return record_too_long(limits)
