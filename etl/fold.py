@@ -35,8 +35,10 @@ def fold_into_new_version(
     buckets: Buckets,
     report: LoadReport,
     path: Path,
+    declared: Coverage,
     covers: Coverage,
 ) -> None:
+    """``declared`` is the batch's period, ``covers`` the new version's (with earlier ones)."""
     by_year: Counter[str] = Counter()
     combos: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     counts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
@@ -86,8 +88,8 @@ def fold_into_new_version(
             cases_loaded=report.cases_loaded,
             consent_refused=report.consent_refused,
             duplicates_skipped=report.duplicates_skipped,
-            covers_first=report.covers[:7],
-            covers_last=report.covers[8:],
+            covers_first=declared.first,
+            covers_last=declared.last,
             pipeline_version=PIPELINE_VERSION,
         )
     )

@@ -125,7 +125,9 @@ def load_file(
             report.duplicates_within_file = duplicates.within_file
             report.duplicates_loaded_before = duplicates.loaded_before
             report.duplicates_skipped = duplicates.total
-        fold_into_new_version(conn, session, dataset, people, report, path, version_covers)
+        fold_into_new_version(
+            conn, session, dataset, people, report, path, options.covers, version_covers
+        )
         if not report.balanced():
             raise LoadRefused("internal error: the load report does not add up; nothing loaded")
         return report

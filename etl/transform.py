@@ -30,7 +30,6 @@ from schema.facts import decode, encode
 
 BLANK_AS = {"channel": "OTHER", "platform": "NONE_UNK", "province": "UNK", "country": "UNK"}
 STAGED_COLUMNS = ["seq", "pseudonym", "day", "combo", "ref"]
-CONSENT = {"yes": True, "no": False, "": None}
 
 
 @dataclass(frozen=True)
@@ -87,11 +86,10 @@ def _refused_consent(
     values: Sequence[str], blank_is_consent: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose consent to share is refused, and rows whose consent value is not valid."""
-    memo = {v: CONSENT.get(v.strip().casefold(), "bad") for v in set(values)}
-    decided = [memo[v] for v in values]
-    refused = np.array([d is False or (d is None and not blank_is_consent) for d in decided])
-    invalid = np.array([d == "bad" for d in decided], dtype=bool)
-    return refused.astype(bool), invalid
+    outcome = {"yes": 0, "no": 1, "": 0 if blank_is_consent else 1}  # 1: refused, 2: invalid
+    memo = {v: outcome.get(v.strip().casefold(), 2) for v in set(values)}
+    decided = np.array([memo[v] for v in values], dtype=np.int8)
+    return decided == 1, decided == 2
 
 
 def _blank(rows: np.ndarray, values: Sequence[str], column: str) -> pd.DataFrame | None:
