@@ -21,6 +21,13 @@ REPORT_KEYS = {
     "values_cut_by_multi_value_bound",
     "cases_loaded",
     "cases_loaded_by_year",
+    "covers",
+    "version_covers",
+    "consent_refused",
+    "duplicates_skipped",
+    "duplicates_within_file",
+    "duplicates_loaded_before",
+    "case_refs",
 }
 
 
@@ -49,6 +56,7 @@ def test_upgrade_load_json_and_repeat(tmp_path):
     report = json.loads(first.stdout)
     assert report.keys() >= REPORT_KEYS
     assert (report["cases_loaded"], report["unchanged"], report["version"]) == (5, False, 1)
+    assert (report["covers"], report["version_covers"]) == ("2024-01:2024-12", "2024-01:2024-12")
     again = _run(
         ["etl", "load", str(path), "--dataset", "helpline-cases", *covers],
         db,
