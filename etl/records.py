@@ -68,37 +68,54 @@ def _outside_quotes(quotes: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return outside
 
 
+def _quotes(arr: np.ndarray, data: bytes) -> np.ndarray | None:
+    """Offsets of the quote characters, or None when there are none (most records)."""
+    if b'"' not in data:
+        return None
+    found: np.ndarray = np.flatnonzero(arr == QUOTE)
+    return found
+
+
+def _record_ends(arr: np.ndarray, quotes: np.ndarray | None) -> np.ndarray:
+    lfs: np.ndarray = np.flatnonzero(arr == LF)
+    return lfs if quotes is None else lfs[_outside_quotes(quotes, lfs)]
+
+
+def _lone_crs(arr: np.ndarray, quotes: np.ndarray | None) -> np.ndarray:
+    crs: np.ndarray = np.flatnonzero(arr == CR)
+    if not len(crs):
+        return crs
+    after = crs + 1
+    alone: np.ndarray = crs[(after >= len(arr)) | (arr[np.minimum(after, len(arr) - 1)] != LF)]
+    if quotes is None or not len(alone):
+        return alone
+    outside: np.ndarray = alone[_outside_quotes(quotes, alone)]
+    return outside
+
+
 def record_ends(data: bytes) -> np.ndarray:
     """Offsets of the line feeds in ``data`` that end a record (outside quotes)."""
     arr = np.frombuffer(data, dtype=np.uint8)
-    lfs: np.ndarray = np.flatnonzero(arr == LF)
-    if b'"' not in data:
-        return lfs
-    ends: np.ndarray = lfs[_outside_quotes(np.flatnonzero(arr == QUOTE), lfs)]
-    return ends
+    return _record_ends(arr, _quotes(arr, data))
 
 
 def first_lone_cr(data: bytes) -> int | None:
     """The offset of the first CR outside quotes that is not followed by an LF, if any."""
-    if data.count(b"\r") == data.count(b"\r\n"):
-        return None
     arr = np.frombuffer(data, dtype=np.uint8)
-    crs = np.flatnonzero(arr == CR)
-    after = np.minimum(crs + 1, len(arr) - 1)
-    alone = crs[(crs + 1 >= len(arr)) | (arr[after] != LF)]
-    outside = alone[_outside_quotes(np.flatnonzero(arr == QUOTE), alone)]
-    return int(outside[0]) if len(outside) else None
+    alone = _lone_crs(arr, _quotes(arr, data))
+    return int(alone[0]) if len(alone) else None
 
 
 def layout(data: bytes, limits: ReadLimits) -> Layout:
     """The records of a range that starts on a record boundary; refuses what cannot be read."""
     nul = data.find(b"\x00")
-    ends = record_ends(data)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    quotes = _quotes(arr, data)
+    ends = _record_ends(arr, quotes)
     bounds = np.r_[0, ends + 1]
     if bounds[-1] < len(data):
         bounds = np.r_[bounds, len(data)]
     starts, stops = bounds[:-1], bounds[1:]
-    arr = np.frombuffer(data, dtype=np.uint8)
     length = stops - starts
     ends_lf = arr[np.maximum(stops - 1, 0)] == LF if len(stops) else np.zeros(0, dtype=bool)
     blank = ends_lf & ((length == 1) | ((length == 2) & (arr[np.maximum(stops - 2, 0)] == CR)))
@@ -109,8 +126,9 @@ def layout(data: bytes, limits: ReadLimits) -> Layout:
             found.record_at(nul),
             nul,
         )
-    cr = first_lone_cr(data)
-    if cr is not None:
+    alone = _lone_crs(arr, quotes)
+    if len(alone):
+        cr = int(alone[0])
         raise RangeRefused(CR_ALONE, found.record_at(cr), cr)
     too_long = np.flatnonzero(length > limits.max_record_bytes)
     if len(too_long):
