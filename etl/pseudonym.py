@@ -50,7 +50,6 @@ def _clean(value: str) -> str:
 
 # Phone numbers hold no letters: an id such as P-SANA must not parse as a vanity number.
 _PHONE_CHARS = re.compile(r"[0-9+\-(). /]+")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PREFIXES = ("tel:", "mailto:")
 
 
@@ -67,6 +66,16 @@ def _mobile_pattern() -> str:
 # that this agrees with the parser).
 _MOBILE = re.compile(_mobile_pattern())
 _COMMON = re.compile(r"(?:0|\+92)(3[0-9]{9})")
+
+
+def _is_email(text: str) -> bool:
+    """``local@domain.tld`` without white space; linear (a regular expression with nested
+    repetition backtracks for seconds on a long hostile value)."""
+    local, at, domain = text.partition("@")
+    if not (local and at and "." in domain) or "@" in domain:
+        return False
+    name, _, tld = domain.rpartition(".")
+    return bool(name and tld) and not any(c.isspace() for c in text)
 
 
 def _fast_mobile(text: str) -> str | None:
@@ -99,7 +108,7 @@ def normalise_contact(value: str) -> str:
             lowered = lowered[len(prefix) :].strip()
             break
     if "@" in text:
-        return lowered if _EMAIL.fullmatch(lowered) else text
+        return lowered if _is_email(lowered) else text
     return _fast_mobile(text) or _parsed_phone(text) or text
 
 

@@ -69,6 +69,14 @@ def _bom_inside(tmp):
     return b"\xef\xbb\xbf" + one + b"\xef\xbb\xbf" + two  # two exports joined
 
 
+def _long_contacts(tmp):
+    rows = _rows()
+    for i, r in enumerate(rows[:20]):  # near the field limit; a backtracking check took seconds
+        r["contact_key"] = f"x{i}@" + "a." * 30_000 + " b"
+    rows[20]["contact_key"] = "9" * 60_000
+    return _csv(tmp, rows)
+
+
 CORPUS = {
     # name: (file bytes, records it holds if it loads, or the refusal's reason)
     "cr only": (lambda t: _csv(t, newline="\r"), "CR alone"),
@@ -117,6 +125,7 @@ CORPUS = {
         "not shown",
     ),
     "formula cells": (_formulas, 150),
+    "long hostile contact keys": (_long_contacts, 150),
     "bom in the middle": (_bom_inside, 161),
     "empty": (lambda t: b"", "empty"),
     "only a bom and newlines": (lambda t: b"\xef\xbb\xbf\r\n\n", "empty"),
