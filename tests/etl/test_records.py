@@ -133,3 +133,11 @@ def test_case_ref_hashes_keep_64_bits_exactly(engine):
         loads.add_case_refs(conn, 9, np.array(extremes, dtype=np.int64))
         got = loads.prior_case_refs(conn, 9, -(2**63), 2**63 - 1)
     assert got.tolist() == extremes
+
+
+def test_a_refusal_in_a_worker_names_the_record_in_the_whole_file(engine, tmp_path):
+    rows = _rows(600)
+    rows[550]["complainant_name"] = "Sana\x00Malik"  # record 552: the header is record 1
+    path = write_export(tmp_path / "x.csv", rows)
+    assert path.read_bytes().index(b"\x00") > 65536  # past the first look at the file
+    _refused(engine, path, r"NUL byte .*\(record 552, byte", range_bytes=4096, workers=2)
