@@ -71,11 +71,16 @@ class LoadReport:
             lines.append(f"    {n:>8,}  {reason}")
         if self.rejects_file:
             lines.append(f"  rejects written to {self.rejects_file}")
+        lines.append(f"  consent to share refused       {self.consent_refused:>10,}")
+        if self.case_refs:
+            lines += [
+                f"  duplicates skipped             {self.duplicates_skipped:>10,}",
+                f"    {self.duplicates_within_file:>8,}  case_ref repeated in this file",
+                f"    {self.duplicates_loaded_before:>8,}  case loaded by an earlier batch",
+            ]
+        else:
+            lines.append("  duplicates skipped             not checked (no case_ref)")
         lines += [
-            f"  consent to share refused       {self.consent_refused:>10,}",
-            f"  duplicates skipped             {self.duplicates_skipped:>10,}",
-            f"    {self.duplicates_within_file:>8,}  case_ref repeated in this file",
-            f"    {self.duplicates_loaded_before:>8,}  case loaded by an earlier batch",
             f"  cases cut by the person bound  {self.cases_cut_by_person_bound:>10,}",
             f"  values cut by the value bound  {self.values_cut_by_multi_value_bound:>10,}",
             f"  cases loaded                   {self.cases_loaded:>10,}",

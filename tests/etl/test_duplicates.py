@@ -110,6 +110,7 @@ def test_an_export_without_case_ref_needs_no_case_ref(engine, tmp_path):
     report = load_file(path, engine, options(no_case_ref=True))
     assert report.cases_loaded == 2 and not report.case_refs
     assert "only its SHA-256 guards" in report.text()
+    assert "not checked (no case_ref)" in report.text()
     assert report.warnings and report.as_json()["case_refs"] is False
     assert load_file(path, engine, options(no_case_ref=True)).unchanged
 
