@@ -127,8 +127,10 @@ def add_case_refs(conn: Connection, dataset_id: int, refs: np.ndarray) -> None:
     raw: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cur, cur.copy(f"COPY {table} (dataset_id, ref_hash) FROM STDIN") as cp:
+            prefix = f"{dataset_id}\t"
             for at in range(0, len(refs), SLICE):
-                cp.write("".join(f"{dataset_id}\t{r}\n" for r in refs[at : at + SLICE].tolist()))
+                rows = ("\n" + prefix).join(map(str, refs[at : at + SLICE].tolist()))
+                cp.write(prefix + rows + "\n")
         return
     cur = raw.cursor()
     for at in range(0, len(refs), SLICE):
