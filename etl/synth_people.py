@@ -88,6 +88,7 @@ AREAS = [
     "Cantt",
     "Clifton Block 4",
 ]
+URDU_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
 OFFICERS = [
     "Officer Sadia Anwar",
@@ -127,7 +128,11 @@ class Person:
         digits = self.phone[1:]
         if r < 0.8:
             return f"+92 {digits[:3]} {digits[3:]}"
-        return f"{self.phone[:4]}-{self.phone[4:]}"
+        if r < 0.9:
+            return f"{self.phone[:4]}-{self.phone[4:]}"
+        if r < 0.95:
+            return self.phone.translate(URDU_DIGITS)  # typed on an Urdu keyboard
+        return f"tel:+92{digits}"
 
     def note(self, rng: random.Random) -> str:
         return NOTES[rng.randrange(len(NOTES))].format(name=self.name, phone=self.phone)
