@@ -1,5 +1,7 @@
 """consent_to_share: a case without the survivor's consent is never loaded, and is counted."""
 
+import sqlite3
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from etl.errors import LoadRefused
 from etl.load import load_file
 from schema.models import Dataset, PersonContribution
 from schema.repositories.warehouse import count_cases
+from schema.settings import get_settings
 
 from .helpers import HEADER, case, options, write_export
 
@@ -60,14 +63,26 @@ def test_without_the_column_only_a_dataset_that_counts_blank_loads(engine, tmp_p
     assert report.cases_loaded == 1
 
 
-def test_the_cli_sets_blank_consent_when_it_creates_the_dataset(tmp_path, sqlite_template):
+@pytest.fixture
+def fresh_settings():
+    """The CLI reads settings through a cached function: read them from this test's env."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_cli_sets_blank_consent_when_it_creates_the_dataset(
+    tmp_path, sqlite_template, fresh_settings
+):
     db = tmp_path / "w.db"
     db.write_bytes(sqlite_template.read_bytes())
     path = write_export(tmp_path / "x.csv", _rows())
-    env = {"AMAAN_DATABASE_URL": f"sqlite:///{db}"}
+    env = {"AMAAN_DATABASE_URL": f"sqlite:///{db}", "AMAAN_PSEUDONYM_KEY": None}
     args = ["etl", "load", str(path), "--dataset", "d", "--demo-key", "--covers", "2024-01:2024-12"]
     result = CliRunner().invoke(main, [*args, "--blank-consent", "yes", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert '"consent_refused": 1' in result.output and '"cases_loaded": 4' in result.output
+    with sqlite3.connect(db) as conn:  # it wrote here, not to a database cached elsewhere
+        assert conn.execute("SELECT slug, blank_is_consent FROM datasets").fetchall() == [("d", 1)]
     bad = CliRunner().invoke(main, [*args, "--blank-consent", "maybe"], env=env)
     assert bad.exit_code == 2 and "--blank-consent" in bad.output
