@@ -39,6 +39,10 @@ class Settings(BaseSettings):
 
     max_cases_per_person: int = Field(default=2, ge=1, le=100)
     max_reject_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    # Bounds on one raw export: a file past one is refused, saying which and where.
+    etl_max_field_chars: int = Field(default=65_536, ge=1_024, le=16 << 20)
+    etl_max_record_bytes: int = Field(default=1 << 20, ge=4_096, le=64 << 20)
+    etl_max_columns: int = Field(default=200, ge=20, le=10_000)
 
     suppression_threshold: int = Field(default=10, ge=1)
     sensitive_threshold: int = Field(default=20, ge=1)
@@ -98,6 +102,10 @@ class Settings(BaseSettings):
             raise ValueError("AMAAN_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL")
         if any(origin.strip() == "*" for origin in self.cors_origins):
             raise ValueError("AMAAN_CORS_ORIGINS must list origins; '*' is refused")
+        if self.etl_max_record_bytes < self.etl_max_field_chars:
+            raise ValueError(
+                "AMAAN_ETL_MAX_RECORD_BYTES must be at least AMAAN_ETL_MAX_FIELD_CHARS"
+            )
         if self.sensitive_threshold < self.suppression_threshold:
             raise ValueError(
                 "AMAAN_SENSITIVE_THRESHOLD must be at least AMAAN_SUPPRESSION_THRESHOLD"
