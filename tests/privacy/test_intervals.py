@@ -130,7 +130,11 @@ def test_decide_matches_the_release_and_reads_no_plan():
 @pytest.mark.parametrize("confidence", [0.5, 1.0, 1.2, float("nan"), -0.1])
 def test_a_confidence_out_of_range_is_refused(confidence):
     r = postprocess(_plan(cells=8), np.arange(8), [TYPES, YEARS], ROUNDED)
-    with pytest.raises(InvalidEpsilon, match=r"confidence must be greater than 0\.5 and less than 1"):
+    with pytest.raises(
+        InvalidEpsilon, match=r"confidence must be greater than 0\.5 and less than 1"
+    ):
         r.at_confidence(confidence)
-    with pytest.raises(InvalidEpsilon, match=r"confidence must be greater than 0\.5 and less than 1"):
+    with pytest.raises(
+        InvalidEpsilon, match=r"confidence must be greater than 0\.5 and less than 1"
+    ):
         intervals(1.0, [TYPES, YEARS], ROUNDED, np.arange(8), confidence)
