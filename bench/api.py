@@ -134,8 +134,10 @@ def _wrk(base: str, key: str, seconds: int, connections: int) -> tuple[float, fl
         raise ValueError(text)
 
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored at the start of a line: the thread stats end in a "+/- Stdev" share such as
+    # "87.50%", which an unanchored "50%" would match.
+    p50 = ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return rate, p50, p99
 
 
