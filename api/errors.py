@@ -47,3 +47,10 @@ class Forbidden(AmaanError):
 
     status = 403
     code = "forbidden"
+
+
+class Busy(AmaanError):
+    """The database did not answer in time (a lock wait or a statement past its bound)."""
+
+    status = 503
+    code = "busy"
