@@ -149,8 +149,8 @@ class Checks:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                for name, value in headers:
-                    out[name] = value
+                for name, value in headers:  # a Retry-After of the response's own stays
+                    out.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, with_headers)
