@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +17,7 @@ from starlette.exceptions import HTTPException
 from api.admin_page import routes as admin_routes
 from api.admin_page import web as admin_page
 from api.deps import get_principal
-from api.errors import AmaanError, Busy
+from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
 from api.rate_limits import Checks, rate_limiter
@@ -153,22 +152,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(InFlightLimit, limit=min(settings.max_in_flight, CONNECTIONS_PER_WORKER))
     return app
-
-
-ERROR_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-}
-
-
-def http_error_body(status: int, detail: object) -> dict[str, dict[str, str]]:
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
-    message = detail if isinstance(detail, str) and detail else phrase
-    return {"error": {"code": ERROR_CODES.get(status, "http_error"), "message": message}}

@@ -26,6 +26,7 @@ from slowapi.util import get_remote_address
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from api.deps import Unauthorized, lookup
 from api.errors import Busy
@@ -112,17 +113,16 @@ class Checks:
 
     def _check(self, request: Request) -> list[tuple[str, str]]:
         """Look up and count the request (in a worker thread: both may wait on I/O); the
-        rate-limit headers for its response."""
+        rate-limit headers for its response (Retry-After only comes with a 429)."""
         lookup(request)
         probe = Response()
         self.rate_limited(request=request, response=probe)
-        return [
-            (name, value)
-            for name, value in probe.headers.items()
-            if name.startswith("x-ratelimit") or name == "retry-after"
-        ]
+        return [(k, v) for k, v in probe.headers.items() if k.startswith("x-ratelimit")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # none served (GraphQL's would skip every check)
+            await WebSocketClose(code=1008)(scope, receive, send)
+            return
         if scope["type"] != "http" or not checked(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -149,7 +149,7 @@ class Checks:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                for name, value in headers:  # a Retry-After of the response's own stays
+                for name, value in headers:
                     out.setdefault(name, value)
             await send(message)
 

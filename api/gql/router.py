@@ -9,7 +9,7 @@ from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 
 from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
-from api.errors import AmaanError
+from api.errors import ERROR_CODES, AmaanError
 from api.gql.schema import Context, schema
 from schema.access import Account
 
@@ -21,9 +21,7 @@ class RequestRefused(AmaanError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-        self.code = {405: "method_not_allowed", 415: "unsupported_media_type"}.get(
-            status, "bad_request" if status == 400 else "not_found"
-        )
+        self.code = ERROR_CODES.get(status, "bad_request")
 
 
 class Router(GraphQLRouter[Context, None]):

@@ -29,12 +29,13 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from api import releases
-from api.errors import AmaanError, InvalidQuery
+from api.errors import AmaanError, Busy, InvalidQuery
 from api.gql import types as t
 from api.routes.queries import refuse
 from privacy import Epsilon
 from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists
+from schema.db import is_busy
 from schema.models import Dataset, DatasetVersion
 from schema.settings import Settings
 
@@ -279,6 +280,8 @@ class TypedErrors(MaskErrors):
         out = []
         for error in errors:
             original = error.original_error
+            if original is not None and is_busy(original):  # a bounded wait ran out
+                original = Busy("the service is busy; retry in a moment")
             if isinstance(original, AmaanError):
                 out.append(
                     GraphQLError(

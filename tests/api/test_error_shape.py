@@ -109,3 +109,16 @@ def test_a_huge_margin_of_error_is_refused_not_a_crash(api):
     r = client.post("/graphql", json={"query": query}, headers=auth(keys["alice"]))
     (error,) = r.json()["errors"]
     assert "from 1 to 1,000,000" in error["message"] and error["extensions"]["code"]
+
+
+def test_websockets_are_refused(api):
+    """None is served; GraphQL's would have skipped the key, rate and body checks."""
+    from starlette.websockets import WebSocketDisconnect
+
+    client, _, _ = api
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]),
+    ):
+        pass
+    assert refused.value.code == 1008

@@ -54,7 +54,24 @@ def _hold_the_lock(engine):
     return conn
 
 
-def test_a_lock_wait_past_its_bound_is_a_503_and_keeps_nothing(db_url, tmp_path):
+GQL = """mutation { countCases(query: {dataset: "helpline-cases", groupBy: [GENDER],
+  epsilon: 0.1}) { cached } }"""
+
+
+def _rest(client, key):
+    r = client.post("/v1/queries", json=QUERY, headers=auth(key))
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["error"]["code"] == "busy"
+
+
+def _graphql(client, key):
+    r = client.post("/graphql", json={"query": GQL}, headers=auth(key))
+    (error,) = r.json()["errors"]
+    assert error["extensions"]["code"] == "busy" and "retry" in error["message"]
+
+
+@pytest.mark.parametrize("ask", [_rest, _graphql])
+def test_a_lock_wait_past_its_bound_is_busy_and_keeps_nothing(db_url, tmp_path, ask):
     keys, engine = build_world(db_url, tmp_path)
     app = create_app(settings_for(db_url, lock_timeout_ms=300))
     with TestClient(app) as client:
@@ -62,14 +79,11 @@ def test_a_lock_wait_past_its_bound_is_a_503_and_keeps_nothing(db_url, tmp_path)
         pool = ThreadPoolExecutor(1)
         holder = _hold_the_lock(engine)
         try:  # an unbounded wait would hang: the guard fails the test instead
-            sent = pool.submit(client.post, "/v1/queries", json=QUERY, headers=auth(keys["alice"]))
-            r = sent.result(timeout=60)
+            pool.submit(ask, client, keys["alice"]).result(timeout=60)
         finally:
             holder.rollback()
             holder.close()
             pool.shutdown()
-        assert r.status_code == 503 and r.headers["retry-after"] == "1"
-        assert r.json()["error"]["code"] == "busy"
         with Session(engine) as s:
             assert s.scalar(select(func.count()).select_from(Release)) == 0
             assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 0
