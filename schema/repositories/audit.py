@@ -126,6 +126,12 @@ def _lock_head(session: Session) -> Any:
 def _rekey(session: Session, key: bytes, head: Any) -> None:
     """Give the first schema's unkeyed entries a MAC under the key, after checking their old
     chain, and record it; the sealing that follows re-seals them in their old order."""
+    if session.scalar(select(exists().where(_LOG.c.seq.is_not(None)))):
+        # A keyed chain exists, so ``keyed`` was switched off by hand: never re-key over it
+        # (entries without a MAC are then refused by the sealer, and named by verify).
+        log.error("audit_head.keyed was false over a keyed chain; left as it is")
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(keyed=True))
+        return
     prev, count, problem, at_id = GENESIS, 0, None, None
     rows = session.execute(select(_LOG).where(_LOG.c.mac.is_(None)).order_by(_LOG.c.id))
     updates = []

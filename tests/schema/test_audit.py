@@ -153,3 +153,20 @@ def test_a_charge_in_the_log_without_its_budget_fails(engine):
 def test_checkpoints_are_parsed_strictly(text_, problem):
     with pytest.raises(ValueError, match=problem):
         audit.parse_checkpoint(text_)
+
+
+def test_switching_keyed_off_by_hand_rewrites_nothing(engine):
+    _append(engine, 3)
+    _seal(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET keyed = false"))
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (at, action, outcome, detail) VALUES (:at, 'x', 'y', '{}')"
+            ),
+            {"at": "2026-01-01 00:00:00"},
+        )
+    _append(engine, 1)
+    assert _seal(engine) == 1  # the keyed entry; the one without a MAC stays out
+    result = _verify(engine)
+    assert (result.ok, result.entries) == (False, 4) and "key" in result.problem
