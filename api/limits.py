@@ -37,6 +37,9 @@ class BodyTooLarge(Exception):
     pass
 
 
+BODY_SECONDS = 10.0  # the whole body must arrive within this: a trickle cannot hold a slot
+
+
 class BodyLimit:
     """At most ``limit`` bytes of request body, or 413 in the API's error shape.
 
@@ -44,12 +47,15 @@ class BodyLimit:
     (a declared ``Content-Length`` over it is refused before reading anything), so neither a
     large body nor a chunked one without a length is ever held whole. Within the limit the
     body is handed on as read. ``api.rate_limits.Checks`` runs before this: nobody's body is
-    read before their key and their rate limit are checked.
+    read before their key and their rate limit are checked. A body that has not arrived whole
+    within ``BODY_SECONDS`` gets 408: requests in flight are capped, so one sent slowly must
+    not keep its place for ever.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, seconds: float = BODY_SECONDS) -> None:
         self.app = app
         self.limit = limit
+        self.seconds = seconds
 
     async def _read(self, scope: Scope, receive: Receive) -> list[Message]:
         declared = Headers(scope=scope).get("content-length", "")
@@ -73,15 +79,18 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         try:
-            messages = await self._read(scope, receive)
-        except BodyTooLarge:
-            error = {
-                "code": "too_large",
-                "message": f"the request body is larger than {self.limit} bytes",
-                "limit": self.limit,
-            }
+            async with asyncio.timeout(self.seconds):
+                messages = await self._read(scope, receive)
+        except (BodyTooLarge, TimeoutError) as exc:
+            if isinstance(exc, BodyTooLarge):
+                status, code = 413, "too_large"
+                message = f"the request body is larger than {self.limit} bytes"
+            else:
+                status, code = 408, "timeout"
+                message = f"the request body did not arrive within {self.seconds:g} s"
+            error = {"code": code, "message": message, "limit": self.limit}
             # The rest of the body is never read, so the connection cannot be reused.
-            response = JSONResponse({"error": error}, 413, {"Connection": "close"})
+            response = JSONResponse({"error": error}, status, {"Connection": "close"})
             await response(scope, receive, send)
             return
 

@@ -54,12 +54,13 @@ def test_the_limit_is_configurable_and_a_body_within_it_is_read_whole(world):
         assert over.headers["connection"] == "close"
 
 
-def _run(limit, messages, declared=None):
+def _run(limit, messages, declared=None, seconds=10.0, pause=0.0):
     """BodyLimit over an app that records whether it ran; returns (status, receives, ran)."""
     received, sent, ran = [], [], []
 
     async def receive() -> Message:
         received.append(1)
+        await asyncio.sleep(pause)
         return next(messages)
 
     async def send(message: Message) -> None:
@@ -70,7 +71,7 @@ def _run(limit, messages, declared=None):
 
     headers = [(b"content-length", str(declared).encode())] if declared is not None else []
     scope = {"type": "http", "method": "POST", "path": "/v1/queries", "headers": headers}
-    asyncio.run(BodyLimit(app, limit)(scope, receive, send))
+    asyncio.run(BodyLimit(app, limit, seconds)(scope, receive, send))
     return sent[0]["status"], len(received), bool(ran)
 
 
@@ -84,3 +85,9 @@ def test_a_chunked_body_without_a_length_stops_being_read_at_the_limit():
 def test_a_declared_length_over_the_limit_is_refused_before_reading():
     status, receives, ran = _run(1024, iter([]), declared=10**9)
     assert (status, receives, ran) == (413, 0, False)
+
+
+def test_a_body_sent_too_slowly_is_refused():
+    trickle = iter(lambda: {"type": "http.request", "body": b"x", "more_body": True}, None)
+    status, receives, ran = _run(64 * 1024, trickle, seconds=0.3, pause=0.05)
+    assert (status, ran) == (408, False) and receives < 64 * 1024
