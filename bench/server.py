@@ -65,6 +65,7 @@ def serving(url: str, workers: int = 2) -> Iterator[str]:
         **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
         "AMAAN_DATABASE_URL": url,
         "AMAAN_ENVIRONMENT": "production",
+        "AMAAN_AUDIT_KEY": "bench-audit-key-" + uuid.uuid4().hex,
         **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
     }
     amaan = str(Path(sys.executable).with_name("amaan"))

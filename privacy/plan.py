@@ -20,6 +20,9 @@ from privacy.errors import EpsilonAboveMaximum, InvalidEpsilon, MarginUnreachabl
 from privacy.loss import Epsilon
 
 MECHANISM = "discrete Laplace (pure ε-DP), one vector measurement over every cell"
+# A margin wider than this many cases says nothing about any helpline's counts; beyond it the
+# intervals no longer fit the 64-bit (and GraphQL's 32-bit) integers they are released in.
+MAX_MARGIN_OF_ERROR = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,9 @@ def plan_release(
         scale, meas, loss = _for_epsilon(epsilon, sensitivity)
         return _plan(meas, scale, sensitivity, cells, confidence, loss)
     assert margin_of_error is not None
-    if not (1 <= margin_of_error <= 1e6 and math.isfinite(margin_of_error)):
+    if not 1 <= margin_of_error <= MAX_MARGIN_OF_ERROR:  # NaN fails too
         raise InvalidEpsilon(
-            "the margin of error must be a number of cases from 1 to 1,000,000",
+            f"the margin of error must be a number of cases, from 1 to {MAX_MARGIN_OF_ERROR:,}",
             field="margin_of_error",
         )
     scale = dp.accuracy_to_discrete_laplacian_scale(

@@ -167,6 +167,6 @@ def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> Non
     keys, release_id = _demo_keys(settings.database_url)
     click.echo(_examples(keys, release_id, f"http://{host}:{port}"))
     if not no_serve:
-        import uvicorn
+        from api.cli.serve import run_server
 
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, access_log=False)
+        run_server(settings, host, port)
