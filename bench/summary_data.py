@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from etl.load import LoadOptions, load_file
 from etl.synth import SynthOptions, write_export
-from privacy.derive import Rollup
+from privacy.questions import Rollup
 from privacy.release import Axis
 from privacy.summary import MONTH, Design, Slice, TableSpec
 from schema import facts
@@ -112,8 +112,12 @@ def true_slices(frame: pd.DataFrame, design: Design) -> dict[Slice, np.ndarray]:
         dims = [a.dimension for a in t.axes]
         key = MONTH if t.time == MONTH else "year"
         periods = MONTHS if t.time == MONTH else sorted({m[:4] for m in MONTHS})
-        grid = pd.MultiIndex.from_product([list(periods), *[list(a.codes) for a in t.axes]])
-        counts = data.groupby([key, *dims])["cases"].sum().reindex(grid, fill_value=0)
+        grouped = data.groupby([key, *dims])["cases"].sum()
+        if dims:
+            grid = pd.MultiIndex.from_product([list(periods), *[list(a.codes) for a in t.axes]])
+            counts = grouped.reindex(grid, fill_value=0)
+        else:
+            counts = grouped.reindex(list(periods), fill_value=0)
         values = counts.to_numpy().reshape(len(periods), -1)
         for period, row in zip(periods, values, strict=True):
             out[(t.name, period)] = row.astype(np.int64)

@@ -12,49 +12,20 @@ other answer, and its interval comes from the reconciliation's exact noise weigh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
 
 from privacy.errors import InvalidQuery
 from privacy.intervals import Term, half_width, terms
+from privacy.questions import TIME, Answer, Question, Rollup, time_label
 from privacy.ratios import Linear
 from privacy.reconcile import Fit, Measured
 from privacy.release import Axis
 from privacy.rounding import round_tables
 from privacy.summary import MONTH, Design, Slice
-
-TIME = ("month", "quarter", "year")
-
-
-@dataclass(frozen=True)
-class Rollup:
-    """A public roll-up dimension: each base code belongs to one of its codes."""
-
-    dimension: str
-    base: str
-    codes: tuple[str, ...]
-    parent: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Question:
-    group_by: tuple[str, ...]
-    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    months: tuple[str, ...] | None = None  # the period; None: every month the summary covers
-
-
-@dataclass(frozen=True)
-class Answer:
-    group_by: tuple[str, ...]
-    keys: tuple[tuple[str, ...], ...]
-    shown: np.ndarray  # whole, >= 0, consistent with every other answer of the summary
-    value: np.ndarray  # the unrounded reconciled estimates
-    lower: np.ndarray
-    upper: np.ndarray
-    confidence: float
 
 
 @dataclass
@@ -85,17 +56,6 @@ class _Cell:
     pattern: Hashable  # cells of one pattern share their noise law (codes are exchangeable)
 
 
-def _constant(value: str) -> Callable[[str], str]:
-    def label(_: str) -> str:
-        return value
-
-    return label
-
-
-def quarter_of(month: str) -> str:
-    return f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}"
-
-
 class Summary:
     """A summary rebuilt from what is stored: its design, scales and noisy slices."""
 
@@ -123,10 +83,11 @@ class Summary:
                     continue
                 universe = frozenset(a.dimension for a in axes) & design.multi_valued
                 found.setdefault(universe, []).append(Measured(axes, cells, scales[t.name]))
-            self.blocks[year] = {
-                u: _Part(Fit(ts), round_tables(Fit(ts), [t.dims for t in ts]))
-                for u, ts in found.items()
-            }
+            self.blocks[year] = {}
+            for u, ts in found.items():
+                fit = Fit(ts)
+                rounded = round_tables(fit, [t.dims for t in ts], from_total=not u)
+                self.blocks[year][u] = _Part(fit, rounded)
 
     def distinct(self, name: str, year: str) -> Linear:
         """A count of codes with cases: the noisy count, shown within its public range."""
@@ -203,8 +164,7 @@ class Summary:
             axes.append(_Axis(d, *self._rows(d, grouped, q)))
         block = tuple(m for m in self.months if m[:4] == year)
         if (time and time[0] != "year") or chosen != block:
-            labels: dict[str, Callable[[str], str]] = {"month": str, "quarter": quarter_of}
-            label = labels.get(time[0] if time else "", _constant(year))
+            label = time_label(time[0] if time else "year")
             out = list(dict.fromkeys(label(m) for m in chosen))
             rows = np.array([[float(m in chosen and label(m) == c) for m in block] for c in out])
             axes.append(_Axis(MONTH, out if time else [""], rows))

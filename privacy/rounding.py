@@ -7,7 +7,8 @@ an integer that is already fixed:
 
 - The measured tables are joined into a junction tree (each table's overlap with all tables
   before it lies within its overlap with its parent); a set that forms a cycle is refused.
-- The grand total is rounded first. Each table then starts from its margin on the overlap
+- The grand total is rounded first (or, for tables of case-values, the first table's cells
+  one by one). Each table then starts from its margin on the overlap
   with its parent (already whole, taken from the parent's rounded cells) and adds its other
   dimensions one at a time, in its declared order: every cell of the coarser step is split
   among its children by projecting their estimates onto {x >= 0, sum = that integer} (least
@@ -94,13 +95,23 @@ def _margin(cells: np.ndarray, dims: Sequence[str], keep: Sequence[str]) -> np.n
     return np.transpose(summed, [rest.index(d) for d in keep]) if keep else summed
 
 
-def round_tables(fit: Fit, tables: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], np.ndarray]:
-    """Consistent whole counts for each table (row-major in its declared order)."""
+def round_tables(
+    fit: Fit, tables: Sequence[tuple[str, ...]], from_total: bool = True
+) -> dict[tuple[str, ...], np.ndarray]:
+    """Consistent whole counts for each table (row-major in its declared order).
+
+    ``from_total`` False rounds the first table's cells one by one (at zero or above) and
+    lets its total be their sum: for case-value tables, whose total counts nothing anyone
+    reads, this keeps small cells from giving way to a fixed total.
+    """
     shape = {d: len(fit.codes[d]) for d in fit.codes}
     total = np.array([max(0, round(float(fit.estimate(())[0])))], dtype=np.int64)
     out: dict[tuple[str, ...], np.ndarray] = {}
     for i, parent in junction_order(tables):
         dims = tables[i]
+        if parent is None and not from_total:
+            out[dims] = np.maximum(np.rint(fit.estimate(dims)), 0).astype(np.int64)
+            continue
         if parent is None:
             prefix: list[str] = []
             fixed = total

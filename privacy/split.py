@@ -55,14 +55,27 @@ def target_variance(
 
 
 def optimised(
-    design: Design, epsilon: float, targets: Sequence[Target], rounds: int = 60
+    design: Design,
+    epsilon: float,
+    targets: Sequence[Target],
+    fixed: Mapping[str, float] | None = None,
+    rounds: int = 60,
 ) -> dict[str, float]:
-    """A split (weights summing to 1) that lowers the targets' variance; starts equal."""
-    names = [t.name for t in design.tables]
+    """A split (weights summing to 1) that lowers the targets' variance; starts equal.
+
+    ``fixed`` gives shares held as they are (a count of codes, which no target measures);
+    every other table keeps at least 1% so that none is left without budget.
+    """
+    fixed = dict(fixed or {})
+    names = [t.name for t in design.tables if t.name not in fixed]
+    free = 1.0 - sum(fixed.values())
+    if not names or not 0 < free <= 1:
+        raise ValueError("the fixed shares must leave some budget to the other tables")
     w = np.full(len(names), 1.0 / len(names))
 
     def cost(v: np.ndarray) -> float:
-        return target_variance(design, dict(zip(names, v, strict=True)), epsilon, targets)
+        split = {**dict(zip(names, v * free, strict=True)), **fixed}
+        return target_variance(design, split, epsilon, targets)
 
     best = cost(w)
     step = 0.5
@@ -73,6 +86,8 @@ def optimised(
                 trial = w.copy()
                 trial[i] *= factor
                 trial /= trial.sum()
+                if trial.min() < 0.01:
+                    continue
                 c = cost(trial)
                 if c < best:
                     w, best, improved = trial, c, True
@@ -80,4 +95,4 @@ def optimised(
             step /= 2
             if step < 1e-3:
                 break
-    return dict(zip(names, w.tolist(), strict=True))
+    return {**dict(zip(names, (w * free).tolist(), strict=True)), **fixed}
