@@ -45,7 +45,7 @@ def _tables(design: Design, plan: SummaryPlan, slices: Mapping, months: list[str
 
 def _noisy(plan: SummaryPlan, tables: list, months: list[str]) -> list[np.ndarray]:
     out = []
-    for dims, axes, truth, _, name in tables:
+    for dims, _, truth, _, name in tables:
         if MONTH in dims:
             n = len(months)
             grid = truth.reshape(-1, n)
@@ -56,27 +56,59 @@ def _noisy(plan: SummaryPlan, tables: list, months: list[str]) -> list[np.ndarra
     return out
 
 
-def independent(tables: list, noisy: list[np.ndarray]) -> list[tuple]:
+MARGINS = [(), ("gender",), ("month",), ("complaint_type",)]
+
+
+def _sum_to(cells: np.ndarray, dims: tuple[str, ...], sizes: dict, keep: tuple[str, ...]):
+    grid = np.asarray(cells, float).reshape([sizes[d] for d in dims])
+    summed = grid.sum(axis=tuple(i for i, d in enumerate(dims) if d not in keep))
+    rest = [d for d in dims if d in keep]
+    return np.transpose(summed, [rest.index(d) for d in keep]).reshape(-1) if keep else summed
+
+
+def _from_tables(tables: list, shown: list[np.ndarray]) -> Callable:
+    """A margin summed from the smallest table that holds it, as a reader would."""
+    sizes = {a.dimension: len(a.codes) for t in tables for a in t[1]}
+
+    def margin(keep: tuple[str, ...]) -> np.ndarray:
+        i = min(
+            (i for i, t in enumerate(tables) if set(keep) <= set(t[0])),
+            key=lambda i: tables[i][2].size,
+        )
+        return _sum_to(shown[i], tables[i][0], sizes, keep)
+
+    return margin
+
+
+def independent(tables: list, noisy: list[np.ndarray]) -> tuple[list, Callable]:
     out = []
     for (_, _, _, scale, _), y in zip(tables, noisy, strict=True):
         h = cell_half_width(scale, 0.95)
-        shown = np.maximum(y, 0)
-        out.append((shown, np.maximum(y - h, 0), y + h))
-    return out
+        out.append((np.maximum(y, 0), np.maximum(y - h, 0), y + h))
+    return out, _from_tables(tables, [o[0] for o in out])
 
 
-def reconciled(tables: list, noisy: list[np.ndarray]) -> list[tuple]:
-    fit = Fit(
-        [Measured(axes, y, scale) for (_, axes, _, scale, _), y in zip(tables, noisy, strict=True)]
-    )
+def _fit(tables: list, noisy: list[np.ndarray]) -> Fit:
+    return Fit([Measured(t[1], y, t[3]) for t, y in zip(tables, noisy, strict=True)])
+
+
+def reconciled(tables: list, noisy: list[np.ndarray]) -> tuple[list, Callable]:
+    fit = _fit(tables, noisy)
     rounded = round_tables(fit, [t[0] for t in tables])
     out = []
     for dims, _, _, _, _ in tables:
-        real = fit.estimate(dims)
-        h = _reconciled_half_width(fit, dims)
-        shown = rounded[dims]
+        real, h, shown = fit.estimate(dims), _reconciled_half_width(fit, dims), rounded[dims]
         out.append((shown, np.maximum(np.minimum(real - h, shown), 0), np.maximum(real + h, shown)))
-    return out
+    return out, _from_tables(tables, [o[0] for o in out])
+
+
+def unrounded(tables: list, noisy: list[np.ndarray]) -> tuple[list, Callable]:
+    fit = _fit(tables, noisy)
+    out = []
+    for dims, _, _, _, _ in tables:
+        real, h = fit.estimate(dims), _reconciled_half_width(fit, dims)
+        out.append((real, real - h, real + h))
+    return out, lambda keep: fit.estimate(keep)
 
 
 _HALF: dict = {}
@@ -92,7 +124,7 @@ def _reconciled_half_width(fit: Fit, dims: tuple[str, ...]) -> float:
     return _HALF[key]
 
 
-def graphical(tables: list, noisy: list[np.ndarray]) -> list[tuple]:
+def graphical(tables: list, noisy: list[np.ndarray]) -> tuple[list, Callable]:
     import mbi
 
     sizes = {}
@@ -109,36 +141,42 @@ def graphical(tables: list, noisy: list[np.ndarray]) -> list[tuple]:
         est = np.asarray(model.project(dims).datavector(flatten=True))
         sd = np.sqrt(dlap_variance(scale))
         out.append((est, np.maximum(est - Z95 * sd, 0), est + Z95 * sd))
-    return out
+    return out, lambda keep: np.asarray(model.project(keep).datavector(flatten=True))
 
 
 def compare(
     design: Design, plan: SummaryPlan, slices: Mapping, reps: Mapping[str, int]
 ) -> dict[str, dict]:
-    """Per estimator: RMSE per cell of each table, 95% coverage, seconds per fit."""
+    """Per estimator: RMSE per cell of each table and margin, 95% coverage, s per fit."""
     months = [f"{YEAR}-{m:02d}" for m in range(1, 13)]
     tables = _tables(design, plan, slices, months)
+    truth_margin = _from_tables(tables, [t[2] for t in tables])
     estimators: dict[str, Callable] = {
         "independent": independent,
         "reconciled": reconciled,
+        "reconciled, unrounded": unrounded,
         "mbi": graphical,
     }
     results = {}
     for name, fn in estimators.items():
-        sq = [0.0] * len(tables)
+        names = [t[4] for t in tables] + [" × ".join(m) or "total" for m in MARGINS]
+        sq = dict.fromkeys(names, 0.0)
         hits = cells = 0
         seconds = 0.0
         for _ in range(reps[name]):
             noisy = _noisy(plan, tables, months)
             start = time.perf_counter()
-            out = fn(tables, noisy)
+            out, margin = fn(tables, noisy)
             seconds += time.perf_counter() - start
-            for i, ((_, _, truth, _, _), (est, lo, hi)) in enumerate(zip(tables, out, strict=True)):
-                sq[i] += float(np.mean((np.asarray(est, float) - truth) ** 2))
-                hits += int(np.sum((lo <= truth) & (truth <= hi)))
-                cells += truth.size
+            for t, (est, lo, hi) in zip(tables, out, strict=True):
+                sq[t[4]] += float(np.mean((np.asarray(est, float) - t[2]) ** 2))
+                hits += int(np.sum((lo <= t[2]) & (t[2] <= hi)))
+                cells += t[2].size
+            for m in MARGINS:
+                err = np.asarray(margin(m), float).reshape(-1) - truth_margin(m).reshape(-1)
+                sq[" × ".join(m) or "total"] += float(np.mean(err**2))
         results[name] = {
-            "rmse": {t[4]: (s / reps[name]) ** 0.5 for t, s in zip(tables, sq, strict=True)},
+            "rmse": {n: (v / reps[name]) ** 0.5 for n, v in sq.items()},
             "coverage": hits / cells,
             "seconds": seconds / reps[name],
         }

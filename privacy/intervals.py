@@ -71,14 +71,20 @@ def _half_width(ts: tuple[Term, ...], confidence: float) -> float:
         if len(exact) < EXACT_TERMS and (rest > REMAINDER_SHARE * total or not exact):
             exact.append(term)
             rest -= part
+    rest = max(rest, 0.0)  # the subtractions may leave a float just below zero
     sd = math.sqrt(total)
-    step = 0.01 * sd / len(exact)
-    reach = 12.0 * sd + sum(w * 40.0 * s for w, _, s in exact)
-    half = math.ceil(reach / step)
-    size = 1 << (2 * half + 1).bit_length() + 1
-    spectrum = np.ones(size // 2 + 1, dtype=complex)
+    laws = []
     for w, c, s in exact:
         values, pmf = _sum_pmf(c, s)
+        held = pmf > 1e-16  # beyond this the mass is far below any confidence asked
+        laws.append((w, values[held], pmf[held]))
+    reach = 12.0 * math.sqrt(rest) + sum(w * float(np.abs(v).max()) for w, v, _ in laws)
+    # Fine enough that the added half steps stay small, coarse enough to stay bounded.
+    step = max(0.01 * sd / len(exact), reach / (1 << 17))
+    half = math.ceil(reach / step) + 1
+    size = 1 << (2 * half + 1).bit_length()
+    spectrum = np.ones(size // 2 + 1, dtype=complex)
+    for w, values, pmf in laws:
         grid = np.bincount(np.rint(w * values / step).astype(np.int64) % size, pmf, size)
         spectrum *= np.fft.rfft(grid)
     if rest > 0:

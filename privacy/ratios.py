@@ -29,6 +29,7 @@ class Linear:
     shown: int  # the whole number the release shows
     noise: Noise = field(repr=False)
     suppressed: bool = False
+    counts: bool = True  # a count (never below zero), not a difference of counts
 
     def __add__(self, other: Linear) -> Linear:
         return self.combine(other, 1.0)
@@ -42,9 +43,10 @@ class Linear:
             noise[key] = (scale, noise[key][1] + sign * w) if key in noise else (scale, sign * w)
         return Linear(
             self.value + sign * other.value,
-            self.shown + int(sign) * other.shown,
+            self.shown + round(sign * other.shown),
             noise,
             self.suppressed or other.suppressed,
+            self.counts and other.counts and sign > 0,
         )
 
     def variance(self) -> float:
@@ -54,11 +56,11 @@ class Linear:
         weighted = [(s, w) for s, w in self.noise.values()]
         return intervals.half_width(intervals.terms(weighted), confidence)
 
-    def interval(self, confidence: float, floor: float | None = 0.0) -> tuple[float, float]:
+    def interval(self, confidence: float) -> tuple[float, float]:
         """Holds the truth with ``confidence`` and always holds the shown number."""
         h = self.half_width(confidence)
         lo, hi = min(self.value - h, self.shown), max(self.value + h, self.shown)
-        return (lo if floor is None else max(floor, lo)), hi
+        return (max(0.0, lo) if self.counts else lo), hi
 
 
 def direct(noisy: Sequence[int], scale: float, weights: Sequence[float], key: Hashable) -> Linear:
