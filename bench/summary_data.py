@@ -37,9 +37,9 @@ LIMITS = {"vulnerable_group": 2, "referral": 3}
 def facts_frame() -> pd.DataFrame:
     """One row per fact (packed combination) with its decoded codes and ``cases``."""
     OUT.mkdir(exist_ok=True)
-    cached = OUT / "summary-facts.parquet"
+    cached = OUT / "summary-facts.pkl"
     if cached.exists():
-        return pd.read_parquet(cached)
+        return pd.read_pickle(cached)
     export = OUT / "helpline-export-2017-2024-seed1.csv"
     if not export.exists():
         write_export(export, SynthOptions(seed=1, dirty=40))
@@ -62,7 +62,7 @@ def facts_frame() -> pd.DataFrame:
     combo = np.array([r[0] for r in rows], dtype=np.int64)
     frame = pd.DataFrame({k: v for k, v in facts.decode(combo).items()})
     frame["cases"] = [r[1] for r in rows]
-    frame.to_parquet(cached)
+    frame.to_pickle(cached)
     return frame
 
 

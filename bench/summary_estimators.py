@@ -155,8 +155,13 @@ def compare(
         "independent": independent,
         "reconciled": reconciled,
         "reconciled, unrounded": unrounded,
-        "mbi": graphical,
     }
+    try:
+        import mbi  # noqa: F401
+    except ImportError:
+        print("(mbi is not installed: pip install '.[bench]' for the graphical-model column)")
+    else:
+        estimators["mbi"] = graphical
     results = {}
     for name, fn in estimators.items():
         names = [t[4] for t in tables] + [" × ".join(m) or "total" for m in MARGINS]

@@ -50,10 +50,15 @@ class _Cell:
     value: float
     part: _Part
     dims: list[str]
-    weights: np.ndarray
+    rows: tuple[np.ndarray, ...]  # per dimension, which of its codes the cell sums
     year: str
     universe: frozenset[str]
     pattern: Hashable  # cells of one pattern share their noise law (codes are exchangeable)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The cell as a weight per cell of the reconciled marginal (built only when asked)."""
+        return reduce(np.multiply.outer, self.rows, np.ones(())).reshape(-1)
 
 
 class Summary:
@@ -204,7 +209,10 @@ class Summary:
         part = self.blocks[year].get(universe)
         if part is None:
             raise InvalidQuery(f"the summary measured no table of {' × '.join(dims)} in {year}")
-        table = part.fit.covering(dims)
+        try:
+            table = part.fit.covering(dims)
+        except InvalidQuery as exc:  # say which year: a year still open has no year tables
+            raise InvalidQuery(f"{exc} in {year}", **exc.details) from None
         grid = part.rounded[table.dims].reshape([len(a.codes) for a in table.axes])
         kept = [d for d in table.dims if d in dims]
         whole = grid.sum(axis=tuple(i for i, d in enumerate(table.dims) if d not in dims))
@@ -220,8 +228,7 @@ class Summary:
             key = tuple(
                 (codes.get(MONTH, year) if g in TIME else codes[self._base(g)]) for g in q.group_by
             )
-            rows = [a.rows[j] for a, j in zip(axes, index, strict=True)]
-            weights = reduce(np.multiply.outer, rows, np.ones(())).reshape(-1)
+            rows = tuple(a.rows[j] for a, j in zip(axes, index, strict=True))
             pattern = (year, universe, tuple(dims), tuple(int(r.sum()) for r in rows))
             out.append(
                 _Cell(
@@ -230,7 +237,7 @@ class Summary:
                     float(value[index]),
                     part,
                     dims,
-                    weights,
+                    rows,
                     year,
                     universe,
                     pattern,

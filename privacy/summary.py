@@ -24,6 +24,7 @@ from privacy.errors import InvalidEpsilon, InvalidQuery
 from privacy.loss import Epsilon
 from privacy.plan import Plan, plan_release
 from privacy.release import Axis
+from privacy.rounding import junction_order
 
 GRAINS = ("month", "year")
 MONTH = "month"
@@ -77,8 +78,29 @@ class Design:
                     field="tables",
                 )
 
+        codes: dict[str, tuple[str, ...]] = {}
+        for t in self.tables:
+            for a in t.axes:
+                if codes.setdefault(a.dimension, a.codes) != a.codes:
+                    raise InvalidQuery(
+                        f"tables disagree on the codes of {a.dimension}", field="tables"
+                    )
+        for universe in self.universes().values():
+            junction_order(universe)  # a cycle is refused here, before anything is measured
+
     def spec(self, name: str) -> TableSpec:
         return next(t for t in self.tables if t.name == name)
+
+    def universes(self) -> dict[frozenset[str], list[tuple[str, ...]]]:
+        """The tables reconciled together in a year (month tables with their month), keyed
+        by the multi-valued dimensions they hold: a table of case-values sums to no case."""
+        out: dict[frozenset[str], list[tuple[str, ...]]] = {}
+        for t in self.tables:
+            if t.distinct_of is not None:
+                continue
+            dims = tuple(a.dimension for a in t.axes) + ((MONTH,) if t.time == MONTH else ())
+            out.setdefault(frozenset(dims) & self.multi_valued, []).append(dims)
+        return out
 
 
 def slices(design: Design, months: Sequence[str]) -> list[Slice]:

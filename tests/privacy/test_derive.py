@@ -145,3 +145,15 @@ def test_suppression_is_predicted_from_the_estimates_and_coarser_tables_proposed
     )
     assert found and all(f.share <= found[-1].share for f in found[:1])
     assert {f.question.group_by for f in found} == {("complaint_group", "gender")}
+
+
+def test_the_count_of_countries_is_its_own_noisy_cell_shown_in_its_public_range():
+    exact = _summary(exact=True).distinct("countries", "2024")
+    assert exact.shown == TRUTH[("countries", "2024")][0] == 4
+    s = _summary()
+    for year in ("2023", "2024"):
+        c = s.distinct("countries", year)
+        assert 0 <= c.shown <= len(sc.COUNTRY.codes)
+        assert c.interval(0.95)[0] <= c.shown <= c.interval(0.95)[1]
+    with pytest.raises(InvalidQuery, match="no count of codes named month"):
+        s.distinct("month", "2024")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from privacy import Epsilon, InvalidEpsilon, InvalidQuery
+from privacy.split import by_sensitivity, equal, optimised, target_variance
 from privacy.summary import (
     Design,
     TableSpec,
@@ -94,3 +95,92 @@ def test_bad_designs_and_splits_are_refused_with_the_reason():
         plan_summary(design, Epsilon.parse("1"), {t.name: 0 for t in design.tables})
     with pytest.raises(InvalidEpsilon, match="would get no budget"):
         plan_summary(design, Epsilon(3), {t.name: 1 for t in design.tables})
+
+
+def test_a_design_that_could_not_be_reconciled_is_refused_before_anything_is_measured():
+    from privacy.release import Axis
+
+    a, b, c = (Axis(d, ("x", "y")) for d in "abc")
+    with pytest.raises(InvalidQuery, match="form a cycle") as err:
+        Design(
+            (
+                TableSpec("ab", (a, b), "year", 2),
+                TableSpec("bc", (b, c), "year", 2),
+                TableSpec("ca", (c, a), "year", 2),
+            )
+        )
+    assert err.value.details["field"] == "tables"
+    with pytest.raises(InvalidQuery, match="disagree on the codes of b"):
+        Design(
+            (TableSpec("ab", (a, b), "year", 2), TableSpec("b", (Axis("b", ("z",)),), "year", 2))
+        )
+    # Case-value tables are reconciled apart from case tables: no cycle runs through them.
+    g = Axis("g", ("x", "y"))
+    tables = (
+        TableSpec("ab", (a, b), "year", 2),
+        TableSpec("gb", (g, b), "year", 4),
+        TableSpec("ga", (g, a), "year", 4),
+    )
+    Design(tables, frozenset({"g"}))
+
+
+def test_a_cumulative_series_measures_only_its_new_slices_and_keeps_the_old():
+    from privacy.derive import Summary
+    from privacy.questions import Question
+
+    design = sc.design()
+    truth = sc.true_slices(sc.cases(), design)
+    plan = plan_summary(design, Epsilon.parse("1"), {t.name: 1 for t in design.tables})
+    charged = {name: p.epsilon for name, p in plan.plans.items()}
+    scales = {k: p.scale for k, p in plan.plans.items()}
+    first = sc.MONTHS[:22]  # a version covering January 2023 to October 2024
+    stored = measure_summary(plan, {s: truth[s] for s in slices(design, first)})
+    assert ("gender_type", "2024") not in stored  # 2024 is not complete yet
+    early = Summary(design, scales, stored, first, sc.ROLLUPS)
+    months_2024 = early.answer(Question(("month",), months=sc.MONTHS[12:22]))
+    with pytest.raises(InvalidQuery, match="no measured table holds gender in 2024"):
+        early.answer(Question(("gender",), months=sc.MONTHS[12:22]))
+    # Two monthly loads later: only the new slices are measured, and they cost nothing more.
+    new = [s for s in slices(design, sc.MONTHS) if s not in stored]
+    assert {s[1] for s in new} == {"2024-11", "2024-12", "2024"}
+    assert extension_charge(plan, charged) == Epsilon(0)
+    stored |= measure_summary(plan, {s: truth[s] for s in new})
+    later = Summary(design, scales, stored, sc.MONTHS, sc.ROLLUPS)
+    assert np.array_equal(
+        later.answer(Question(("year",), months=sc.MONTHS[:12])).shown,
+        early.answer(Question(("year",), months=sc.MONTHS[:12])).shown,
+    )  # a year already complete reads the very same stored slices
+    assert later.answer(Question(("gender",), months=sc.MONTHS[12:])).shown.sum() == (
+        later.answer(Question(("month",), months=sc.MONTHS[12:])).shown.sum()
+    )
+    assert len(months_2024.keys) == 10 and (months_2024.shown >= 0).all()
+
+
+TARGETS = [((), 2.0), (("gender",), 1.0), (("vulnerable_group",), 1.0), (("month",), 0.5)]
+
+
+def test_optimised_split_beats_equal_and_keeps_fixed_shares():
+    design = sc.design()
+    fixed = {"countries": 0.1}
+    w = optimised(design, 1.0, TARGETS, fixed=fixed)
+    assert sum(w.values()) == pytest.approx(1.0)
+    assert w["countries"] == 0.1 and min(w.values()) >= 0.009
+    even = {k: v * 0.9 / (len(w) - 1) for k, v in equal(design).items()} | fixed
+    assert target_variance(design, w, 1.0, TARGETS) < 0.9 * target_variance(
+        design, even, 1.0, TARGETS
+    )
+
+
+def test_simple_rules():
+    design = sc.design()
+    assert set(equal(design).values()) == {1.0}
+    w = by_sensitivity(design)
+    assert w["groups"] == pytest.approx(4 ** (2 / 3)) and w["month"] == pytest.approx(2 ** (2 / 3))
+
+
+def test_more_budget_means_less_variance_and_bad_fixed_shares_are_refused():
+    design = sc.design()
+    w = equal(design)
+    assert target_variance(design, w, 2.0, TARGETS) < target_variance(design, w, 1.0, TARGETS)
+    with pytest.raises(ValueError, match="leave some budget"):
+        optimised(design, 1.0, TARGETS, fixed={"countries": 1.0})
