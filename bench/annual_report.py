@@ -143,7 +143,9 @@ def report_coverage(frame, runs: int) -> None:
     hits = {c: dict.fromkeys(PUBLISHED, 0) for c in (0.95, joint)}
     every = dict.fromkeys(hits, 0)
     for _ in range(runs):
-        summary = Summary(design, scales, measure_summary(plan, truth), data.MONTHS, data.rollups())
+        summary = Summary(
+            design, scales, measure_summary(plan, truth, data.MONTHS), data.MONTHS, data.rollups()
+        )
         for conf in hits:
             held = [_holds(n, lo, hi) for n, (_, lo, hi) in _figures(summary, conf).items()]
             for name, ok in zip(PUBLISHED, held, strict=True):
@@ -161,7 +163,7 @@ def publish_report(frame) -> None:
     start = time.perf_counter()
     weights = optimised(design, 1.0, TARGETS, fixed={"countries": COUNTRIES_SHARE})
     plan = plan_summary(design, Epsilon.parse("1"), weights)
-    noisy = measure_summary(plan, data.true_slices(frame, design))
+    noisy = measure_summary(plan, data.true_slices(frame, design), data.MONTHS)
     scales = {k: p.scale for k, p in plan.plans.items()}
     summary = Summary(design, scales, noisy, data.MONTHS, data.rollups())
     figures = _figures(summary)

@@ -104,7 +104,7 @@ def suppression(weights: dict[str, float], frame) -> None:
     found = []
     for _ in range(5):
         plan = plan_summary(design, EPSILON, weights)
-        noisy = measure_summary(plan, truth)
+        noisy = measure_summary(plan, truth, data.MONTHS)
         scales = {k: p.scale for k, p in plan.plans.items()}
         summary = Summary(design, scales, noisy, data.MONTHS, data.rollups())
         p = predict(summary.answer(q), q, Policy(), SENSITIVE)
@@ -124,7 +124,7 @@ def main() -> None:
     start = time.perf_counter()
     design = data.default_design()
     plan = plan_summary(design, EPSILON, chosen)
-    noisy = measure_summary(plan, data.true_slices(frame, design))
+    noisy = measure_summary(plan, data.true_slices(frame, design), data.MONTHS)
     scales = {k: p.scale for k, p in plan.plans.items()}
     Summary(design, scales, noisy, data.MONTHS, data.rollups())
     print(f"\npublish the default summary: {time.perf_counter() - start:.2f} s, ", end="")

@@ -49,10 +49,12 @@ def _noisy(plan: SummaryPlan, tables: list, months: list[str]) -> list[np.ndarra
         if MONTH in dims:
             n = len(months)
             grid = truth.reshape(-1, n)
-            parts = measure_summary(plan, {(name, m): grid[:, i] for i, m in enumerate(months)})
+            parts = measure_summary(
+                plan, {(name, m): grid[:, i] for i, m in enumerate(months)}, months
+            )
             out.append(np.stack([parts[(name, m)] for m in months], axis=-1).reshape(-1))
         else:
-            out.append(measure_summary(plan, {(name, YEAR): truth})[(name, YEAR)])
+            out.append(measure_summary(plan, {(name, YEAR): truth}, months)[(name, YEAR)])
     return out
 
 

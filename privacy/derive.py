@@ -20,12 +20,12 @@ import numpy as np
 
 from privacy.errors import InvalidQuery
 from privacy.intervals import Term, half_width, terms
-from privacy.questions import TIME, Answer, Question, Rollup, time_label
+from privacy.questions import TIME, Answer, Question, Rollup, base_of, check, time_label
 from privacy.ratios import Linear
 from privacy.reconcile import Fit, Measured
 from privacy.release import Axis
 from privacy.rounding import round_tables
-from privacy.summary import MONTH, Design, Slice
+from privacy.summary import MONTH, Design, Slice, slices
 
 
 @dataclass
@@ -72,6 +72,9 @@ class Summary:
         months: Sequence[str],
         rollups: Sequence[Rollup] = (),
     ) -> None:
+        slices(design, months)  # the coverage must be distinct YYYY-MM months
+        if not months:
+            raise InvalidQuery("a summary covers at least one month", field="months")
         self.design, self.months = design, tuple(months)
         self.scales, self.noisy = dict(scales), noisy
         self.rollups = {r.dimension: r for r in rollups}
@@ -145,17 +148,7 @@ class Summary:
         return out, rows
 
     def _base(self, dim: str) -> str:
-        if dim in self.codes:
-            return dim
-        if dim in self.rollups and self.rollups[dim].base in self.codes:
-            return self.rollups[dim].base
-        if dim not in self.codes:
-            raise InvalidQuery(
-                f"the summary holds no dimension {dim}",
-                field="group_by",
-                valid=sorted([*self.codes, *self.rollups, *TIME]),
-            )
-        return dim
+        return base_of(dim, self.codes, self.rollups)
 
     def _plan(self, q: Question, year: str, chosen: tuple[str, ...]) -> list[_Axis]:
         """The base dimensions one year needs, each with its output codes and 0/1 matrix."""
@@ -176,31 +169,7 @@ class Summary:
         return axes
 
     def _chosen(self, q: Question) -> tuple[str, ...]:
-        chosen = self.months if q.months is None else tuple(q.months)
-        outside = sorted(set(chosen) - set(self.months))
-        if outside or not chosen:
-            raise InvalidQuery(
-                "the period must lie within the months the summary covers"
-                + (f"; not covered: {', '.join(outside[:5])}" if outside else ""),
-                field="period",
-                valid=f"{self.months[0]} to {self.months[-1]}",
-            )
-        time = [d for d in q.group_by if d in TIME]
-        if len(time) > 1:
-            raise InvalidQuery("group by at most one of month, quarter and year", field="group_by")
-        for d, values in q.filters.items():
-            if d in TIME:
-                raise InvalidQuery("restrict time with the period, not a filter", field="filters")
-            self._base(d)  # names the valid dimensions when d is none of them
-            codes = self.codes[d] if d in self.codes else self.rollups[d].codes
-            bad = [v for v in values if v not in codes]
-            if bad or not values:
-                raise InvalidQuery(
-                    f"unknown codes for {d}: {', '.join(bad)}" if bad else f"no values for {d}",
-                    field="filters.values",
-                    valid=list(codes),
-                )
-        return chosen
+        return check(q, self.months, self.codes, self.rollups)
 
     def _year(self, q: Question, year: str, chosen: tuple[str, ...]) -> list[_Cell]:
         axes = self._plan(q, year, chosen)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from privacy.errors import InvalidQuery
 
 TIME = ("month", "quarter", "year")
 
@@ -54,3 +56,55 @@ def time_label(grain: str) -> Callable[[str], str]:
     if grain == "year":
         return lambda month: month[:4]
     raise ValueError(f"no time grain {grain}")
+
+
+def base_of(dim: str, codes: Mapping[str, tuple[str, ...]], rollups: Mapping[str, Rollup]) -> str:
+    """The measured dimension a question's dimension is read from (itself or its base)."""
+    if dim in codes:
+        return dim
+    if dim in rollups and rollups[dim].base in codes:
+        return rollups[dim].base
+    raise InvalidQuery(
+        f"the summary holds no dimension {dim}",
+        field="group_by",
+        valid=sorted([*codes, *rollups, *TIME]),
+    )
+
+
+def check(
+    q: Question,
+    months: Sequence[str],
+    codes: Mapping[str, tuple[str, ...]],
+    rollups: Mapping[str, Rollup],
+) -> tuple[str, ...]:
+    """The months a question reads, once its dimensions, codes and period are valid."""
+    chosen = tuple(months) if q.months is None else tuple(q.months)
+    outside = sorted(set(chosen) - set(months))
+    if outside or not chosen:
+        raise InvalidQuery(
+            "the period must lie within the months the summary covers"
+            + (f"; not covered: {', '.join(outside[:5])}" if outside else ""),
+            field="period",
+            valid=f"{months[0]} to {months[-1]}",
+        )
+    if len([d for d in q.group_by if d in TIME]) > 1:
+        raise InvalidQuery("group by at most one of month, quarter and year", field="group_by")
+    bases = [base_of(d, codes, rollups) for d in q.group_by if d not in TIME]
+    if len(set(bases)) != len(bases):
+        raise InvalidQuery(
+            "group by one form of each dimension (not both a code and its roll-up)",
+            field="group_by",
+        )
+    for d, values in q.filters.items():
+        if d in TIME:
+            raise InvalidQuery("restrict time with the period, not a filter", field="filters")
+        base_of(d, codes, rollups)  # names the valid dimensions when d is none of them
+        valid = codes[d] if d in codes else rollups[d].codes
+        bad = [v for v in values if v not in valid]
+        if bad or not values:
+            raise InvalidQuery(
+                f"unknown codes for {d}: {', '.join(bad)}" if bad else f"no values for {d}",
+                field="filters.values",
+                valid=list(valid),
+            )
+    return chosen

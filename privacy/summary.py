@@ -15,7 +15,8 @@ table ever used (``extension_charge``), so months already summarised are never r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from privacy.release import Axis
 from privacy.rounding import junction_order
 
 GRAINS = ("month", "year")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}", re.ASCII)
 MONTH = "month"
 Slice = tuple[str, str]  # (table name, period: "YYYY-MM" for month tables, "YYYY" for year)
 
@@ -103,8 +105,16 @@ class Design:
         return out
 
 
-def slices(design: Design, months: Sequence[str]) -> list[Slice]:
-    """Every slice a summary of the declared coverage ``months`` ("YYYY-MM") measures."""
+def slices(design: Design, months: Sequence[str], measured: Collection[Slice] = ()) -> list[Slice]:
+    """The slices a summary of the declared coverage ``months`` ("YYYY-MM") measures that
+    the series has not measured yet (``measured``)."""
+    bad = [m for m in months if not _MONTH.fullmatch(m) or not 1 <= int(m[5:]) <= 12]
+    if bad or len(set(months)) != len(months):
+        raise InvalidQuery(
+            "the coverage must be distinct months written YYYY-MM"
+            + (f"; not a month: {bad[0]!r}" if bad else ""),
+            field="months",
+        )
     by_year: dict[str, int] = {}
     for m in months:
         by_year[m[:4]] = by_year.get(m[:4], 0) + 1
@@ -114,7 +124,8 @@ def slices(design: Design, months: Sequence[str]) -> list[Slice]:
             out += [(t.name, m) for m in months]
         else:
             out += [(t.name, y) for y, n in by_year.items() if n == 12]
-    return out
+    done = set(measured)
+    return [s for s in out if s not in done]
 
 
 @dataclass(frozen=True)
@@ -159,15 +170,30 @@ def plan_summary(design: Design, epsilon: Epsilon, weights: Mapping[str, float])
 
 
 def measure_summary(
-    plan: SummaryPlan, true_slices: Mapping[Slice, Sequence[int]]
+    plan: SummaryPlan,
+    true_slices: Mapping[Slice, Sequence[int]],
+    months: Sequence[str],
+    measured: Collection[Slice] = (),
 ) -> dict[Slice, np.ndarray]:
-    """Each slice through its table's OpenDP measurement: the noisy cells to store."""
+    """Each slice through its table's OpenDP measurement: the noisy cells to store.
+
+    Only new slices of the coverage are measured, each once: measuring a period again would
+    add fresh noise to the same cases (an average defeats it), and a year measured before it
+    is complete would overlap the same year measured later. Everything is checked before
+    the first measurement, so a refusal measures nothing.
+    """
+    allowed = set(slices(plan.design, months, measured))
+    for name, period in true_slices:
+        if (name, period) not in allowed:
+            raise InvalidQuery(
+                f"{name} {period} is not a slice this series may measure now: measured "
+                "before, outside the coverage, or a year not yet complete",
+                field="slices",
+            )
+        if len(true_slices[(name, period)]) != plan.design.spec(name).cells:
+            raise InvalidQuery(f"slice {name} {period} does not match its table's cells")
     out = {}
     for (name, period), counts in true_slices.items():
-        if name not in plan.plans:
-            raise InvalidQuery(f"no table named {name} in the design")
-        if len(counts) != plan.design.spec(name).cells:
-            raise InvalidQuery(f"slice {name} {period} does not match its table's cells")
         noisy = plan.plans[name].measurement(list(map(int, counts)))
         out[(name, period)] = np.asarray(noisy, dtype=np.int64)
     return out

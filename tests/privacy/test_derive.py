@@ -42,7 +42,7 @@ def _summary(scale_of=None, exact=False):
     scales = {k: p.scale for k, p in plan.plans.items()}
     if exact:  # the true cells with a negligible noise variance: answers must be exact
         return Summary(DESIGN, {k: 0.05 for k in scales}, TRUTH, sc.MONTHS, sc.ROLLUPS)
-    return Summary(DESIGN, scales, measure_summary(plan, TRUTH), sc.MONTHS, sc.ROLLUPS)
+    return Summary(DESIGN, scales, measure_summary(plan, TRUTH, sc.MONTHS), sc.MONTHS, sc.ROLLUPS)
 
 
 QUESTIONS = [
@@ -118,6 +118,7 @@ def test_questions_outside_the_summary_are_refused_naming_the_field():
         (Question(("gender",), {"year": ("2024",)}), "filters", "with the period"),
         (Question(("vulnerable_group", "month")), "group_by", "no measured table holds month"),
         (Question(("gender",), months=Y24[:5]), "group_by", "gender × month does not lie"),
+        (Question(("complaint_type", "complaint_group")), "group_by", "one form of each"),
     ]
     for q, field, message in cases:
         with pytest.raises(InvalidQuery, match=message) as err:

@@ -70,7 +70,7 @@ def test_summary_shares_and_changes_cover_93_to_97_percent():
     m24 = exact.figure(Question(("vulnerable_group",), months=y24), ("MINOR",)).shown
     hits = {"share": 0, "cases": 0, "percent": 0}
     for _ in range(RELEASES):
-        s = Summary(design, scales, measure_summary(plan, truth), sc.MONTHS, sc.ROLLUPS)
+        s = Summary(design, scales, measure_summary(plan, truth, sc.MONTHS), sc.MONTHS, sc.ROLLUPS)
         f = s.figure(Question(("gender",), ncii, y24), ("F",))
         whole = s.figure(Question((), ncii, y24), ())
         hits["share"] += _holds(share(f, whole, 0.95), f_true / n_true)

@@ -51,16 +51,16 @@ def test_measurement_is_opendp_noise_of_the_planned_scale_over_the_given_cells()
     truth = {("gender_type", "2024"): [1000] * 16}
     diffs = []
     for _ in range(300):
-        noisy = measure_summary(plan, truth)[("gender_type", "2024")]
+        noisy = measure_summary(plan, truth, sc.MONTHS)[("gender_type", "2024")]
         assert noisy.dtype == np.int64 and noisy.shape == (16,)
         diffs.append(noisy - 1000)
     p = np.exp(-1 / plan.scale("gender_type"))
     variance = 2 * p / (1 - p) ** 2
     assert abs(np.var(diffs) / variance - 1) < 0.1
     with pytest.raises(InvalidQuery, match="does not match its table's cells"):
-        measure_summary(plan, {("gender_type", "2024"): [1, 2]})
-    with pytest.raises(InvalidQuery, match="no table named"):
-        measure_summary(plan, {("nope", "2024"): [1]})
+        measure_summary(plan, {("gender_type", "2024"): [1, 2]}, sc.MONTHS)
+    with pytest.raises(InvalidQuery, match="nope 2024 is not a slice"):
+        measure_summary(plan, {("nope", "2024"): [1]}, sc.MONTHS)
 
 
 def test_new_months_of_the_same_series_charge_nothing_more():
@@ -134,17 +134,17 @@ def test_a_cumulative_series_measures_only_its_new_slices_and_keeps_the_old():
     charged = {name: p.epsilon for name, p in plan.plans.items()}
     scales = {k: p.scale for k, p in plan.plans.items()}
     first = sc.MONTHS[:22]  # a version covering January 2023 to October 2024
-    stored = measure_summary(plan, {s: truth[s] for s in slices(design, first)})
+    stored = measure_summary(plan, {s: truth[s] for s in slices(design, first)}, first)
     assert ("gender_type", "2024") not in stored  # 2024 is not complete yet
     early = Summary(design, scales, stored, first, sc.ROLLUPS)
     months_2024 = early.answer(Question(("month",), months=sc.MONTHS[12:22]))
     with pytest.raises(InvalidQuery, match="no measured table holds gender in 2024"):
         early.answer(Question(("gender",), months=sc.MONTHS[12:22]))
     # Two monthly loads later: only the new slices are measured, and they cost nothing more.
-    new = [s for s in slices(design, sc.MONTHS) if s not in stored]
+    new = slices(design, sc.MONTHS, measured=stored)
     assert {s[1] for s in new} == {"2024-11", "2024-12", "2024"}
     assert extension_charge(plan, charged) == Epsilon(0)
-    stored |= measure_summary(plan, {s: truth[s] for s in new})
+    stored |= measure_summary(plan, {s: truth[s] for s in new}, sc.MONTHS, stored)
     later = Summary(design, scales, stored, sc.MONTHS, sc.ROLLUPS)
     assert np.array_equal(
         later.answer(Question(("year",), months=sc.MONTHS[:12])).shown,
@@ -184,3 +184,21 @@ def test_more_budget_means_less_variance_and_bad_fixed_shares_are_refused():
     assert target_variance(design, w, 2.0, TARGETS) < target_variance(design, w, 1.0, TARGETS)
     with pytest.raises(ValueError, match="leave some budget"):
         optimised(design, 1.0, TARGETS, fixed={"countries": 1.0})
+
+
+def test_a_period_is_measured_once_and_a_year_only_when_complete():
+    design = sc.design()
+    plan = plan_summary(design, Epsilon.parse("1"), {t.name: 1 for t in design.tables})
+    truth = sc.true_slices(sc.cases(), design)
+    stored = measure_summary(plan, {("month", "2024-01"): truth[("month", "2024-01")]}, sc.MONTHS)
+    again = {("month", "2024-01"): truth[("month", "2024-01")], ("month", "2024-02"): [5]}
+    with pytest.raises(InvalidQuery, match="month 2024-01 is not a slice") as err:
+        measure_summary(plan, again, sc.MONTHS, measured=stored)
+    assert err.value.details["field"] == "slices"
+    with pytest.raises(InvalidQuery, match="gender_type 2024 is not a slice"):
+        measure_summary(
+            plan, {("gender_type", "2024"): truth[("gender_type", "2024")]}, sc.MONTHS[:20]
+        )
+    for bad in (["2024-13"], ["2024-1"], ["٢٠٢٤-01"], ["2024-01", "2024-01"]):
+        with pytest.raises(InvalidQuery, match="distinct months written YYYY-MM"):
+            slices(design, bad)
