@@ -28,7 +28,7 @@ from privacy.split import by_sensitivity, equal, optimised, target_variance
 from privacy.summary import measure_summary, plan_summary
 
 EPSILON = Epsilon.parse("1")
-REPS = {"independent": 300, "reconciled": 300, "reconciled, unrounded": 300, "mbi": 20}
+REPS = {"independent": 300, "reconciled": 300, "reconciled, unrounded": 300, "mbi": 100}
 M24 = tuple(f"2024-{m:02d}" for m in range(1, 13))
 SENSITIVE = {k: frozenset(v) for k, v in data.SENSITIVE.items()}
 # The figures a general summary should serve best: totals, the two-way tables, and
