@@ -11,18 +11,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from slowapi.errors import RateLimitExceeded
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
 
 from api.admin_page import routes as admin_routes
 from api.admin_page import web as admin_page
 from api.deps import get_principal
-from api.errors import AmaanError
+from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
-from api.limits import InFlightLimit, SecurityHeaders
-from api.rate_limits import rate_limiter, too_many_requests
+from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
+from api.rate_limits import Checks, rate_limiter
 from api.routes import admin, catalogue, queries, releases
 from api.schemas import ERROR_RESPONSES
-from schema.db import make_engine
+from api.sealing import Sealer
+from schema.db import Timeouts, is_busy, make_engine
+from schema.repositories.audit_verify import KEY_INFO
 from schema.settings import Settings, get_settings
 
 log = logging.getLogger("amaan.api")
@@ -40,12 +43,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or get_settings()
     development = settings.environment == "development"
-    engine = make_engine(settings.database_url, pool_pre_ping=True, **_pool(settings.database_url))
+    engine = make_engine(
+        settings.database_url,
+        timeouts=Timeouts.of(settings),
+        pool_pre_ping=True,
+        **_pool(settings.database_url),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        sealer = Sealer(settings)
+        sealer.start()
+        try:
+            yield
+        finally:
+            await sealer.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="Amaan",
@@ -56,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+    app.state.sessions = sessionmaker(
+        engine, expire_on_commit=False, info={KEY_INFO: settings.audit_secret()}
+    )
 
     @app.exception_handler(AmaanError)
     def amaan_error(_: Request, exc: AmaanError) -> JSONResponse:
@@ -82,12 +97,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"code": "invalid_request", "message": f"invalid request: {where}", "errors": errors}
         return JSONResponse({"error": body}, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        """Starlette's own refusals (no such route, method not allowed, ...) in our shape."""
+        return JSONResponse(
+            http_error_body(exc.status_code, exc.detail),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
     @app.exception_handler(Exception)
     def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_busy(exc):  # a bounded wait ran out: the client may retry
+            log.warning("busy: %s", type(exc).__name__)
+            busy = Busy("the service is busy; retry in a moment")
+            return JSONResponse(busy.body(), status_code=503, headers={"Retry-After": "1"})
         log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
         return JSONResponse(
             {"error": {"code": "internal", "message": "unexpected error"}}, status_code=500
         )
+
+    app.add_exception_handler(sa_exc.DBAPIError, unexpected)
+    app.add_exception_handler(sa_exc.TimeoutError, unexpected)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -95,10 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     limiter, rate_limited = rate_limiter(settings)
     app.state.limiter = limiter
-    app.add_exception_handler(RateLimitExceeded, too_many_requests)
-    checks = [Depends(rate_limited), Depends(get_principal)]  # in this order: 401s count too
-
-    data = APIRouter(prefix="/v1", dependencies=checks, responses=ERROR_RESPONSES)
+    # Checks (below) has counted every request and refused /v1 without a key already.
+    data = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=ERROR_RESPONSES)
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     data.include_router(releases.router)
@@ -106,10 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(data)
     # The GraphiQL page (development only) needs no key; every operation does (its context).
     # The admin page's credential is its session cookie, checked by each page.
-    limited = [Depends(rate_limited)]
-    app.include_router(admin_routes.router, dependencies=limited)
+    app.include_router(admin_routes.router)
     app.mount("/admin/static", StaticFiles(directory=admin_page.STATIC), name="admin-static")
-    app.include_router(graphql_router(development), prefix="/graphql", dependencies=limited)
+    app.include_router(graphql_router(development), prefix="/graphql")
+    # Middleware, innermost first: the body limit reads the body only after Checks has
+    # identified and counted the request; CORS answers preflights before either.
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Checks, rate_limited=rate_limited)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

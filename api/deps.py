@@ -11,9 +11,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import AmaanError
 from schema.access import Account, ApiKey
+from schema.db import READ_ONLY
 from schema.repositories import accounts
 from schema.repositories import sessions as admin_sessions
 from schema.settings import Settings
@@ -57,39 +59,52 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 ADMIN_COOKIE = "amaan_admin"
+Identity = tuple[Account, ApiKey]
 
 
-def identify(request: Request, session: SessionDep) -> tuple[Account, ApiKey] | None:
-    """The account and key behind the request's bearer key, or None; never raises.
+def _admin_path(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
+
+
+def lookup(request: Request) -> Identity | None:
+    """The account and key behind the request's credential, or None; never raises for a bad
+    credential. Kept in ``request.state`` for the route. Called by ``api.rate_limits.Checks``
+    before the body is read, in its own short transactions: a read, then (at most once a
+    minute per key) a touch of the key, so requests with one key never hold its row.
 
     On the admin page (``/admin``) the credential is the session cookie instead, and only
     there: the API never accepts a cookie, so no other site can make a browser spend for it.
     """
-    if request.url.path == "/admin" or request.url.path.startswith("/admin/"):
-        signed_in = admin_sessions.find(session, request.cookies.get(ADMIN_COOKIE, ""))
-        identity = (signed_in[1], signed_in[2]) if signed_in else None
-        if identity is not None and accounts.needs_touch(identity[1]):
-            accounts.touch(session, identity[1].id)
-            session.commit()
-        request.state.admin_session = signed_in[0] if signed_in else None
-        request.state.identity = identity
-        return identity
-    header = request.headers.get("authorization", "")
-    scheme, _, raw = header.partition(" ")
-    found = accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
-    if found is not None and accounts.needs_touch(found[1]):
-        # Its own short transaction on this connection (which has only read so far), so that
-        # concurrent requests with one key never hold its row for a whole request.
-        accounts.touch(session, found[1].id)
+    with sessions(request)() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        if _admin_path(request.url.path):
+            signed_in = admin_sessions.find(session, request.cookies.get(ADMIN_COOKIE, ""))
+            found = (signed_in[1], signed_in[2]) if signed_in else None
+            request.state.admin_session = signed_in[0] if signed_in else None
+        else:
+            scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+            ok = scheme.lower() == "bearer"
+            found = accounts.authenticate(session, raw.strip()) if ok else None
         session.commit()
+        if found is not None and accounts.needs_touch(found[1]):
+            accounts.touch(session, found[1].id)
+            session.commit()
     request.state.identity = found
     return found
 
 
-IdentityDep = Annotated[tuple[Account, ApiKey] | None, Depends(identify)]
+async def identify(request: Request) -> Identity | None:
+    """The caller's identity, as ``Checks`` found it (looked up here for any other path)."""
+    if "identity" not in request.scope.get("state", {}):
+        return await run_in_threadpool(lookup, request)
+    identity: Identity | None = request.state.identity
+    return identity
 
 
-def principal_of(identity: tuple[Account, ApiKey] | None) -> Account:
+IdentityDep = Annotated[Identity | None, Depends(identify)]
+
+
+def principal_of(identity: Identity | None) -> Account:
     if identity is None:  # missing, wrong, revoked or expired: one answer for all
         raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
     return identity[0]

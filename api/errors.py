@@ -6,6 +6,7 @@ whether a category has cases or not.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 
@@ -58,3 +59,32 @@ class ReleaseFailed(AmaanError):
 
     status = 500
     code = "release_failed"
+
+
+class Busy(AmaanError):
+    """The database did not answer in time (a lock wait or a statement past its bound)."""
+
+    status = 503
+    code = "busy"
+
+
+# Codes of the refusals that come from the framework rather than from us (no such route,
+# method not allowed, ...), so that every error has the same shape.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "timeout",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def http_error_body(status: int, detail: object) -> dict[str, dict[str, str]]:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
+    message = detail if isinstance(detail, str) and detail else phrase
+    return {"error": {"code": ERROR_CODES.get(status, "http_error"), "message": message}}

@@ -1,4 +1,4 @@
-"""Two small ASGI middlewares: a cap on requests in flight, and security headers.
+"""Small ASGI middlewares: a cap on requests in flight, a cap on body size, security headers.
 
 At most ``AMAAN_MAX_IN_FLIGHT`` requests in flight per worker, never more than the worker has
 database connections. Routes and dependencies are synchronous and run on a shared thread
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -30,6 +31,73 @@ class InFlightLimit:
             self._slots = asyncio.Semaphore(self.limit)
         async with self._slots:
             await self.app(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+BODY_SECONDS = 10.0  # the whole body must arrive within this: a trickle cannot hold a slot
+
+
+class BodyLimit:
+    """At most ``limit`` bytes of request body, or 413 in the API's error shape.
+
+    The body is read here, in its chunks, and stops being read as soon as it passes the limit
+    (a declared ``Content-Length`` over it is refused before reading anything), so neither a
+    large body nor a chunked one without a length is ever held whole. Within the limit the
+    body is handed on as read. ``api.rate_limits.Checks`` runs before this: nobody's body is
+    read before their key and their rate limit are checked. A body that has not arrived whole
+    within ``BODY_SECONDS`` gets 408: requests in flight are capped, so one sent slowly must
+    not keep its place for ever.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, seconds: float = BODY_SECONDS) -> None:
+        self.app = app
+        self.limit = limit
+        self.seconds = seconds
+
+    async def _read(self, scope: Scope, receive: Receive) -> list[Message]:
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > self.limit:
+            raise BodyTooLarge
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return [*messages, message]
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                raise BodyTooLarge
+            messages.append(message)
+            if not message.get("more_body", False):
+                return messages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            async with asyncio.timeout(self.seconds):
+                messages = await self._read(scope, receive)
+        except (BodyTooLarge, TimeoutError) as exc:
+            if isinstance(exc, BodyTooLarge):
+                status, code = 413, "too_large"
+                message = f"the request body is larger than {self.limit} bytes"
+            else:
+                status, code = 408, "timeout"
+                message = f"the request body did not arrive within {self.seconds:g} s"
+            error = {"code": code, "message": message, "limit": self.limit}
+            # The rest of the body is never read, so the connection cannot be reused.
+            response = JSONResponse({"error": error}, status, {"Connection": "close"})
+            await response(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 # The admin page loads nothing from any other host, runs no script and cannot be framed.

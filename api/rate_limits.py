@@ -1,14 +1,20 @@
-"""Rate limits (slowapi): per API key and route group, the limit set by the caller's role.
+"""Who is calling and how often, checked before anything reads the request's body.
 
-A request with a valid key is counted against that key (``researcher|key:12|queries``), so a
-changing ``X-Forwarded-For`` cannot reset it; a request without one is counted against the
-client's address. Every request counts, including invalid ones, and the check runs before the
-route does anything: a limited request spends no budget. With ``redis://`` storage the counts
-are shared by all workers; ``memory://`` counts per worker process.
+``Checks`` runs on every ``/v1``, ``/graphql`` and ``/admin`` request, first thing: it looks
+the credential up (``api.deps.lookup``), counts the request (slowapi) against its API key and
+route group with the limit of the key's role (``researcher|key:12|queries``), or against the
+client's address without a valid key, and refuses ``/v1`` without one (401). Only then does
+the body limit read the body and the route parse it: a malformed or huge body from anyone
+without a key costs a lookup, counts against the anonymous limit and is never parsed. A
+limited request spends no budget. The client's address is the connection's peer, or what a
+proxy in ``AMAAN_TRUSTED_PROXIES`` forwarded (uvicorn applies that rule, see ``amaan serve``),
+so a changing ``X-Forwarded-For`` changes nothing. With ``redis://`` storage the counts are
+shared by all workers; ``memory://`` counts per worker process.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +23,17 @@ from fastapi.responses import JSONResponse
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
-from api.deps import IdentityDep
+from api.deps import Unauthorized, lookup
+from api.errors import Busy
+from schema.db import is_busy
 from schema.settings import Settings
+
+log = logging.getLogger("amaan.api")
 
 GROUPS = (
     ("/v1/admin", "admin"),
@@ -27,6 +41,8 @@ GROUPS = (
     ("/v1/releases", "downloads"),
     ("/v1/queries", "queries"),
 )
+CHECKED = ("/v1", "/graphql", "/admin")  # /admin/static and /healthz are not
+KEY_REQUIRED = "/v1"
 
 
 def route_group(path: str) -> str:
@@ -45,7 +61,7 @@ def rate_key(request: Request) -> str:
 
 
 def rate_limiter(settings: Settings) -> tuple[Limiter, Callable[..., Any]]:
-    """The app's limiter and the dependency that applies it."""
+    """The app's limiter and the function that counts a request (raises when over)."""
     limiter = Limiter(
         key_func=rate_key,
         storage_uri=settings.rate_limit_storage,
@@ -58,7 +74,7 @@ def rate_limiter(settings: Settings) -> tuple[Limiter, Callable[..., Any]]:
         return settings.rate_limit_for(key.split("|", 1)[0])
 
     @limiter.limit(limit_for)
-    def rate_limited(request: Request, response: Response, identity: IdentityDep) -> None:
+    def rate_limited(request: Request, response: Response) -> None:
         return None
 
     return limiter, rate_limited
@@ -78,3 +94,63 @@ def too_many_requests(request: Request, exc: Exception) -> Response:
     limiter: Limiter = request.app.state.limiter
     injected: Response = limiter._inject_headers(response, request.state.view_rate_limit)
     return injected
+
+
+def _matches(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def checked(path: str) -> bool:
+    return not path.startswith("/admin/static/") and any(_matches(path, p) for p in CHECKED)
+
+
+class Checks:
+    """ASGI middleware: identify, count and (on ``/v1``) require a key, before the body."""
+
+    def __init__(self, app: ASGIApp, rate_limited: Callable[..., Any]) -> None:
+        self.app = app
+        self.rate_limited = rate_limited
+
+    def _check(self, request: Request) -> list[tuple[str, str]]:
+        """Look up and count the request (in a worker thread: both may wait on I/O); the
+        rate-limit headers for its response (Retry-After only comes with a 429)."""
+        lookup(request)
+        probe = Response()
+        self.rate_limited(request=request, response=probe)
+        return [(k, v) for k, v in probe.headers.items() if k.startswith("x-ratelimit")]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # none served (GraphQL's would skip every check)
+            await WebSocketClose(code=1008)(scope, receive, send)
+            return
+        if scope["type"] != "http" or not checked(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)  # no receive: the body is not read here
+        try:
+            headers = await run_in_threadpool(self._check, request)
+        except RateLimitExceeded as exc:
+            await too_many_requests(request, exc)(scope, receive, send)
+            return
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("busy while checking a request: %s", type(exc).__name__)
+            busy = Busy("the service is busy; retry in a moment")
+            await JSONResponse(busy.body(), 503, {"Retry-After": "1"})(scope, receive, send)
+            return
+        if _matches(scope["path"], KEY_REQUIRED) and request.state.identity is None:
+            refused = Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+            response = JSONResponse(refused.body(), 401, {"WWW-Authenticate": "Bearer"})
+            response.headers.update(dict(headers))
+            await response(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for name, value in headers:
+                    out.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -28,14 +28,19 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def child(url: str, path: str) -> None:
+    from etl.coverage import Coverage
     from etl.load import LoadOptions, load_file
     from schema.db import make_engine
     from schema.migrate import upgrade
 
+    # The synthetic export covers 2017 to 2024, every month.
+    covers = Coverage("2017-01", "2024-12")
+    options = LoadOptions("bench", b"bench-key-0123456789abcdef", covers)
+
     upgrade(url)
     engine = make_engine(url)
     start = time.perf_counter()
-    report = load_file(Path(path), engine, LoadOptions("bench", b"bench-key-0123456789abcdef"))
+    report = load_file(Path(path), engine, options)
     seconds = time.perf_counter() - start
     engine.dispose()
     main_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -26,6 +26,7 @@ UNLIMITED = "1000000/minute"
 def scratch_database() -> Iterator[str]:
     """A new PostgreSQL database (AMAAN_BENCH_POSTGRES_URL's server), loaded with the
     20,020-case demo export; dropped afterwards."""
+    from etl.coverage import Coverage
     from etl.load import LoadOptions, load_file
     from etl.synth import SynthOptions, write_export
     from schema.db import make_engine
@@ -43,7 +44,9 @@ def scratch_database() -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "export.csv"
             write_export(path, SynthOptions(seed=1))
-            load_file(path, engine, LoadOptions("helpline-cases", b"bench-key-0123456789abcdef"))
+            covers = Coverage("2017-01", "2024-12")  # the synthetic export's years
+            options = LoadOptions("helpline-cases", b"bench-key-0123456789abcdef", covers)
+            load_file(path, engine, options)
         engine.dispose()
         yield url
     finally:
@@ -62,6 +65,7 @@ def serving(url: str, workers: int = 2) -> Iterator[str]:
         **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
         "AMAAN_DATABASE_URL": url,
         "AMAAN_ENVIRONMENT": "production",
+        "AMAAN_AUDIT_KEY": "bench-audit-key-" + uuid.uuid4().hex,
         **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
     }
     amaan = str(Path(sys.executable).with_name("amaan"))

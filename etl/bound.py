@@ -1,11 +1,13 @@
 """The contribution bound, computed on disk-backed partitions of the batch.
 
-Cases arrive as four integers (record number, 64-bit pseudonym, day, packed values). They are
-appended to temporary bucket files split by the pseudonym's top bits, so every case of one
-person lands in the same bucket. Each bucket is then small enough to bound in memory: sort by
-(person, day, record), rank within the person, add what the person contributed in earlier
-batches, keep ranks under the limit. Memory is bounded by the bucket size, not by the file;
-the files hold no identifier and are deleted when the load ends.
+Cases arrive as five integers (record number, 64-bit pseudonym, day, packed values, case
+reference hash). They are appended to temporary bucket files split by the pseudonym's top
+bits, so every case of one person lands in the same bucket (``etl.dedupe`` first partitions
+them the same way by case reference, to skip cases loaded before). Each bucket is then small
+enough to bound in memory: sort by (person, day, record), rank within the person, add what
+the person contributed in earlier batches, keep ranks under the limit. Memory is bounded by
+the bucket size, not by the file; the files hold no identifier and are deleted when the load
+ends.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-CASE = np.dtype([("seq", "<i8"), ("pseudonym", "<i8"), ("day", "<i4"), ("combo", "<i8")])
+CASE = np.dtype(
+    [("seq", "<i8"), ("pseudonym", "<i8"), ("day", "<i4"), ("combo", "<i8"), ("ref", "<i8")]
+)
 BUCKET_BYTES = 16 << 20  # about 600,000 cases per bucket
 
 
@@ -37,20 +41,21 @@ class BoundResult:
 
 @dataclass
 class Buckets:
-    """Temporary files holding the staged cases, partitioned by pseudonym."""
+    """Temporary files holding the staged cases, partitioned by one 64-bit hash field."""
 
     count: int
     directory: Path
     files: list[Path] = field(default_factory=list)
+    by: str = "pseudonym"
 
     @classmethod
-    def for_size(cls, expected_cases: int, directory: Path) -> Buckets:
+    def for_size(cls, expected_cases: int, directory: Path, by: str = "pseudonym") -> Buckets:
         bits = max(0, math.ceil(math.log2(max(1, expected_cases * CASE.itemsize / BUCKET_BYTES))))
         count = 1 << bits
-        files = [directory / f"bucket-{i:04d}.bin" for i in range(count)]
+        files = [directory / f"{by}-{i:04d}.bin" for i in range(count)]
         for f in files:
             f.touch(mode=0o600)
-        return cls(count, directory, files)
+        return cls(count, directory, files, by)
 
     def bucket_of(self, pids: np.ndarray) -> np.ndarray:
         if self.count == 1:
@@ -72,7 +77,10 @@ class Buckets:
         rows = np.empty(len(cases["seq"]), dtype=CASE)
         for name in CASE.names or ():
             rows[name] = cases[name]
-        which = self.bucket_of(rows["pseudonym"])
+        self.append_rows(rows)
+
+    def append_rows(self, rows: np.ndarray) -> None:
+        which = self.bucket_of(rows[self.by])
         for b in np.unique(which):
             with self.files[b].open("ab") as fh:
                 rows[which == b].tofile(fh)

@@ -1,35 +1,40 @@
-"""``amaan etl load``: stream a raw export into a new dataset version, in one transaction."""
+"""``amaan etl load``: stream a raw export into a new dataset version, in one transaction.
+
+Everything that can refuse the file without reading its records (the header, the declared
+coverage against the dataset's, the case_ref and consent columns) refuses first. Then the
+records are staged, cases loaded before are skipped (``etl.dedupe``), each person is bounded
+(``etl.bound``), and the new version's facts, the batch and its counts are written; a refusal
+at any point rolls everything back.
+"""
 
 from __future__ import annotations
 
-import csv
-import os
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from etl import parallel
-from etl.bound import Buckets, bounded, temporary_directory
+from etl.bound import Buckets, temporary_directory
 from etl.codes import build_codebook
+from etl.coverage import Coverage
+from etl.dedupe import skip_loaded
 from etl.errors import LoadRefused
+from etl.fold import PIPELINE_VERSION, fold_into_new_version
 from etl.parallel import RangeJob, worker_pool
 from etl.ranges import split
 from etl.reader import ExportReader
-from etl.report import LoadReport
-from etl.transform import Limits
+from etl.records import ReadLimits
+from etl.report import NO_CASE_REF, LoadReport
+from etl.stage import Progress, read_all, rejects_path
+from etl.transform import Limits, Rules
 from schema.codelists import codelists
-from schema.facts import FIRST_YEAR, MONTH_BITS
 from schema.models import Dataset, DatasetVersion, LoadBatch
 from schema.repositories import datasets as datasets_repo
 from schema.repositories import loads
 
-Progress = Callable[[int, int, int], None]  # bytes read, file size, rows read
+__all__ = ["LoadOptions", "Progress", "load_file", "rejects_path"]
 AVERAGE_ROW_BYTES = 150  # a low guess, so that buckets err on the small side
 
 
@@ -37,6 +42,7 @@ AVERAGE_ROW_BYTES = 150  # a low guess, so that buckets err on the small side
 class LoadOptions:
     dataset: str
     pseudonym_key: bytes
+    covers: Coverage  # the period the export declares it covers; no default on purpose
     max_reject_rate: float = 0.01
     max_cases_per_person: int = 2
     aliases: Path | None = None
@@ -44,10 +50,9 @@ class LoadOptions:
     max_per_query_micro: int = 500_000
     range_bytes: int = 8 << 20  # the unit of parallel work
     workers: int | None = None  # worker processes; default: one per core
-
-
-def rejects_path(path: Path) -> Path:
-    return path.with_name(path.name + ".rejects.csv")
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
+    no_case_ref: bool = False  # allow an export without case_ref (the file hash only)
+    blank_is_consent: bool | None = None  # for a dataset the load creates; None: the default
 
 
 def load_file(
@@ -58,30 +63,42 @@ def load_file(
     if not options.pseudonym_key:
         raise LoadRefused("no pseudonym key: set AMAAN_PSEUDONYM_KEY")
     build_codebook(options.aliases)  # a bad mapping file fails here, before any work
-    reader = ExportReader(path)
-    ranges, sha = split(path, reader.data_start, options.range_bytes)
+    reader = ExportReader(path, options.read_limits)
+    has_refs = "case_ref" in reader.header
+    if not has_refs and not options.no_case_ref:
+        raise LoadRefused(f"{NO_CASE_REF}. Add the column, or pass --no-case-ref.")
+    ranges, sha = split(path, reader.data_start, options.read_limits, options.range_bytes)
     with (
         temporary_directory() as tmp,
         worker_pool(len(ranges), options.workers) as pool,
         engine.begin() as conn,
     ):
         session = Session(bind=conn)
-        lists = codelists()
-        dataset = datasets_repo.get_or_create_dataset(
-            session,
-            options.dataset,
-            max_cases_per_person=options.max_cases_per_person,
-            max_vulnerable_groups=lists["vulnerable_group"].default_max_values,
-            max_referrals=lists["referral"].default_max_values,
-            cap_micro=options.cap_micro,
-            max_per_query_micro=options.max_per_query_micro,
-        )
+        dataset = _dataset(session, options)
         done = datasets_repo.batch_for_file(session, dataset.id, sha)
         if done is not None:
-            version = session.get(DatasetVersion, done.version_id)
-            assert version is not None
-            return LoadReport(options.dataset, version.number, True, sha)
-        report = LoadReport(options.dataset, 0, False, sha, columns_dropped=reader.dropped)
+            return _unchanged(session, options, done)
+        _refuse_mixed_rules(session, dataset)
+        if "consent_to_share" not in reader.header and not dataset.blank_is_consent:
+            raise LoadRefused(
+                f"the file has no consent_to_share column, and dataset {dataset.slug} counts "
+                "only a recorded yes as consent: add the column (yes, no or blank per case)"
+            )
+        previous = datasets_repo.latest_version(session, dataset.id)
+        earlier = Coverage(previous.first_month, previous.last_month) if previous else None
+        version_covers = options.covers.joined(earlier)
+        report = LoadReport(
+            options.dataset,
+            0,
+            False,
+            sha,
+            covers=options.covers.text(),
+            version_covers=version_covers.text(),
+            columns_dropped=reader.dropped,
+            columns_dropped_unnamed=reader.dropped_unnamed,
+            case_refs=has_refs,
+            warnings=[] if has_refs else [NO_CASE_REF],
+        )
         job = RangeJob(
             path=path,
             width=len(reader.header),
@@ -90,116 +107,76 @@ def load_file(
             limits=Limits(dataset.max_vulnerable_groups, dataset.max_referrals),
             aliases=options.aliases,
             today=date.today(),
+            rules=Rules(options.covers.month_indexes(), dataset.blank_is_consent, has_refs),
+            read_limits=options.read_limits,
         )
-        buckets = Buckets.for_size(path.stat().st_size // AVERAGE_ROW_BYTES, Path(tmp))
-        _read_all(path, job, ranges, pool, buckets, report, progress)
+        expected = path.stat().st_size // AVERAGE_ROW_BYTES
+        people = Buckets.for_size(expected, Path(tmp))
+        staged = Buckets.for_size(expected, Path(tmp), by="ref") if has_refs else people
+        read_all(path, job, ranges, pool, staged, report, progress)
         _refuse_if_unfit(report, options.max_reject_rate)
-        _fold_into_new_version(conn, session, dataset, buckets, report, path, sha)
+        if has_refs:
+            duplicates = skip_loaded(
+                staged,
+                lambda lo, hi: loads.prior_case_refs(conn, dataset.id, lo, hi),
+                lambda refs: loads.add_case_refs(conn, dataset.id, refs),
+                people,
+            )
+            report.duplicates_within_file = duplicates.within_file
+            report.duplicates_loaded_before = duplicates.loaded_before
+            report.duplicates_skipped = duplicates.total
+        fold_into_new_version(
+            conn, session, dataset, people, report, path, options.covers, version_covers
+        )
+        if not report.balanced():
+            raise LoadRefused("internal error: the load report does not add up; nothing loaded")
         return report
 
 
-def _read_all(
-    path: Path,
-    job: RangeJob,
-    ranges: list[tuple[int, int]],
-    pool: parallel.Pool | None,
-    buckets: Buckets,
-    report: LoadReport,
-    progress: Progress | None,
-) -> None:
-    """Partition every valid case into the buckets; write the rejects file; count."""
-    out = rejects_path(path)
-    tmp = out.with_name(out.name + ".part")
-    reasons: Counter[str] = Counter()
-    size = path.stat().st_size
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["row", "column", "reason"])
-            for result in parallel.results(job, ranges, pool):
-                offset = report.rows_read
-                t = result.transformed
-                t.cases["seq"] += offset
-                buckets.append(t.cases)
-                rejects = t.rejects.assign(row=t.rejects["row"].astype("int64") + offset)
-                writer.writerows(rejects.itertuples(index=False, name=None))
-                for col, why in zip(rejects["column"], rejects["reason"], strict=True):
-                    reasons[f"{col}: {why}"] += 1
-                report.rows_read += result.records
-                report.rows_rejected += result.records - len(t)
-                report.values_cut_by_multi_value_bound += t.values_cut
-                if progress:
-                    progress(result.end, size, report.rows_read)
-        report.rejects_by_reason = dict(reasons)
-        if report.rows_rejected:
-            os.replace(tmp, out)
-            report.rejects_file = str(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fold_into_new_version(
-    conn: Connection,
-    session: Session,
-    dataset: Dataset,
-    buckets: Buckets,
-    report: LoadReport,
-    path: Path,
-    sha: str,
-) -> None:
-    by_year: Counter[str] = Counter()
-    combos: list[np.ndarray] = []
-    counts: list[np.ndarray] = []
-    for result in bounded(
-        buckets,
-        lambda lo, hi: loads.prior_contributions(conn, dataset.id, lo, hi),
-        dataset.max_cases_per_person,
-    ):
-        combos.append(result.combos)
-        counts.append(result.counts)
-        loads.add_people(conn, dataset.id, result.new_pids, result.new_cases)
-        loads.update_people(conn, dataset.id, result.seen_pids, result.seen_cases)
-        report.cases_cut_by_person_bound += result.cut
-        years = FIRST_YEAR + (result.combos & ((1 << MONTH_BITS) - 1)) // 12
-        for year, n in zip(years.tolist(), result.counts.tolist(), strict=True):
-            by_year[str(year)] += n
-    previous = datasets_repo.latest_version(session, dataset.id)
-    version = DatasetVersion(
-        dataset_id=dataset.id,
-        number=(previous.number + 1) if previous else 1,
-        codelist_version=codelists().version,
-        first_month="",
-        last_month="",
+def _dataset(session: Session, options: LoadOptions) -> Dataset:
+    lists = codelists()
+    dataset = datasets_repo.get_or_create_dataset(
+        session,
+        options.dataset,
+        max_cases_per_person=options.max_cases_per_person,
+        max_vulnerable_groups=lists["vulnerable_group"].default_max_values,
+        max_referrals=lists["referral"].default_max_values,
+        cap_micro=options.cap_micro,
+        max_per_query_micro=options.max_per_query_micro,
+        blank_is_consent=bool(options.blank_is_consent),
     )
-    session.add(version)
-    session.flush()
-    if previous is not None:
-        old_combos, old_counts = loads.previous_facts(conn, previous.id)
-        combos.append(old_combos)
-        counts.append(old_counts)
-    merged, inverse = np.unique(np.concatenate(combos), return_inverse=True)
-    totals = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
-    loads.add_version_facts(conn, version.id, merged, totals)
-    span = loads.month_range(conn, version.id)
-    assert span is not None
-    version.first_month, version.last_month = span
-    report.cases_loaded_by_year = dict(sorted(by_year.items()))
-    report.cases_loaded = sum(by_year.values())
-    report.version = version.number
-    session.add(
-        LoadBatch(
-            dataset_id=dataset.id,
-            version_id=version.id,
-            file_sha256=sha,
-            file_name=path.name[:255],
-            rows_read=report.rows_read,
-            rows_rejected=report.rows_rejected,
-            cases_cut_by_person_bound=report.cases_cut_by_person_bound,
-            values_cut_by_multi_value_bound=report.values_cut_by_multi_value_bound,
-            cases_loaded=report.cases_loaded,
+    wanted = options.blank_is_consent
+    if wanted is not None and wanted != dataset.blank_is_consent:
+        now = "counts" if dataset.blank_is_consent else "does not count"
+        raise LoadRefused(
+            f"dataset {dataset.slug} already {now} a blank consent_to_share as consent; "
+            "that is fixed when the dataset is created (--blank-consent applies only then)"
         )
-    )
-    session.flush()
+    return dataset
+
+
+def _unchanged(session: Session, options: LoadOptions, batch: LoadBatch) -> LoadReport:
+    version = session.get(DatasetVersion, batch.version_id)
+    assert version is not None
+    declared = Coverage(batch.covers_first, batch.covers_last)
+    if declared != options.covers:
+        raise LoadRefused(
+            f"this file was already loaded as version {version.number} declaring --covers "
+            f"{declared.text()}, not {options.covers.text()}; nothing changed"
+        )
+    covers = declared.text()
+    return LoadReport(options.dataset, version.number, True, batch.file_sha256, covers, covers)
+
+
+def _refuse_mixed_rules(session: Session, dataset: Dataset) -> None:
+    older = datasets_repo.older_pipeline_batches(session, dataset.id, PIPELINE_VERSION)
+    if older:
+        raise LoadRefused(
+            f"dataset {dataset.slug} holds {older} batch(es) loaded before contact keys were "
+            "normalised and case references recorded: new pseudonyms would not match theirs, "
+            "so neither the person bound nor duplicate detection could hold across them. "
+            "Load every export again into a new dataset."
+        )
 
 
 def _refuse_if_unfit(report: LoadReport, max_reject_rate: float) -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from etl.codes import CodeBook, build_codebook
 from etl.reader import read_range
-from etl.transform import Limits, Transformed, transform_chunk
+from etl.records import ReadLimits
+from etl.transform import Limits, Rules, Transformed, transform_chunk
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class RangeJob:
     limits: Limits
     aliases: Path | None
     today: date
+    rules: Rules
+    read_limits: ReadLimits
 
 
 @dataclass
@@ -46,8 +49,8 @@ def _codebook(aliases: Path | None) -> CodeBook:
 
 
 def process_range(job: RangeJob, start: int, end: int) -> RangeResult:
-    chunk = read_range(job.path, start, end, job.width, job.places)
-    t = transform_chunk(chunk, _codebook(job.aliases), job.key, job.limits, job.today)
+    chunk = read_range(job.path, start, end, job.width, job.places, job.read_limits)
+    t = transform_chunk(chunk, _codebook(job.aliases), job.key, job.limits, job.today, job.rules)
     return RangeResult(end, chunk.size, t)
 
 

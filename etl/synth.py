@@ -3,7 +3,10 @@
 Kept cases come from ``synth_cases``; then people are formed (singles and pairs), repeat
 complainants get further cases dated after their first two (the contribution bound cuts
 exactly those), identifying columns are filled with fake values, codes are spelled the many
-ways a real export spells them, and ``dirty`` rows are corrupted on purpose.
+ways a real export spells them, and ``dirty`` rows are corrupted on purpose. Every case has
+its own case_ref and consents to share (``yes`` in any case); further cases whose consent is
+``no`` or blank are added on top, as the loader refuses them (blank is not consent by
+default).
 """
 
 from __future__ import annotations
@@ -40,11 +43,17 @@ COLUMNS = [
     "country",
     "vulnerable_groups",
     "referrals",
+    "consent_to_share",
     "case_notes",
     "officer",
 ]
-# Cases per kept case, measured at scale 1 (the extra ones are cut by the person bound).
-ROWS_PER_KEPT_CASE = 1.178
+# Cases refused for want of consent, as shares of the kept and cut cases.
+CONSENT_NO = 0.03
+CONSENT_BLANK = 0.02
+# Cases per kept case, measured at scale 1 (the extra ones are cut by the person bound, or
+# refused for want of consent).
+ROWS_PER_KEPT_CASE = 1.178 * (1 + CONSENT_NO + CONSENT_BLANK)
+CONSENT_YES = ["yes", "Yes", "YES"]
 AGE_RANGES = {
     "U18": (11, 17),
     "18_30": (18, 30),
@@ -158,12 +167,29 @@ def _rows_for_year(
                 spell("country", case["country"]),
                 ";".join(spell("vulnerable_group", v) for v in case["vulnerable"]),
                 ";".join(spell("referral", r) for r in case["referrals"]),
+                CONSENT_YES[pr.randrange(len(CONSENT_YES))],
                 person.note(pr),
                 person.officer(pr),
             ]
         )
+    rows += _refused(pr, rows, f"DSH-{year}-{next_person:05d}")
     order = rng.permutation(len(rows))
     return [rows[i] for i in order], next_person + len(people)
+
+
+def _refused(pr: random.Random, rows: list[list[str]], prefix: str) -> list[list[str]]:
+    """Further cases, like others of the year, whose consent to share is no or blank."""
+    at = COLUMNS.index("consent_to_share")
+    ref = COLUMNS.index("case_ref")
+    extra = []
+    for k, consent in enumerate(
+        ["no"] * round(CONSENT_NO * len(rows)) + [""] * round(CONSENT_BLANK * len(rows))
+    ):
+        row = list(rows[pr.randrange(len(rows))])
+        row[at] = consent
+        row[ref] = f"{prefix}-R{k:05d}"
+        extra.append(row)
+    return extra
 
 
 DIRT = [
@@ -185,10 +211,13 @@ DIRT = [
 
 
 def _dirty(rng: random.Random, rows: list[list[str]], n: int, start: int) -> Iterator[list[str]]:
+    consent = COLUMNS.index("consent_to_share")
     for k in range(start, start + n):
         row = list(rows[rng.randrange(len(rows))])
         column, value = DIRT[k % len(DIRT)]
         row[COLUMNS.index(column)] = value
+        row[COLUMNS.index("case_ref")] = f"DSH-DIRTY-{k:05d}"
+        row[consent] = "yes"  # rejected for its dirt, not refused for want of consent
         yield row
 
 

@@ -88,6 +88,7 @@ AREAS = [
     "Cantt",
     "Clifton Block 4",
 ]
+URDU_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
 OFFICERS = [
     "Officer Sadia Anwar",
@@ -127,13 +128,23 @@ class Person:
         digits = self.phone[1:]
         if r < 0.8:
             return f"+92 {digits[:3]} {digits[3:]}"
-        return f"{self.phone[:4]}-{self.phone[4:]}"
+        if r < 0.9:
+            return f"{self.phone[:4]}-{self.phone[4:]}"
+        if r < 0.95:
+            return self.phone.translate(URDU_DIGITS)  # typed on an Urdu keyboard
+        return f"tel:+92{digits}"
 
     def note(self, rng: random.Random) -> str:
         return NOTES[rng.randrange(len(NOTES))].format(name=self.name, phone=self.phone)
 
     def officer(self, rng: random.Random) -> str:
         return OFFICERS[rng.randrange(len(OFFICERS))]
+
+
+def _mobile(draw: int, pid: int) -> str:
+    """A valid Pakistani mobile number (030x, 031x, 032x, 034x): libphonenumber would take an
+    invalid one for an opaque id, and its spellings for different people."""
+    return f"03{(0, 1, 2, 4)[draw // 10]}{draw % 10}{pid:07d}"
 
 
 def _person(rng: random.Random, pid: int, gender: str) -> Person:
@@ -143,7 +154,7 @@ def _person(rng: random.Random, pid: int, gender: str) -> Person:
     return Person(
         pid=pid,
         name=f"{first} {last}",
-        phone=f"03{rng.randrange(0, 50):02d}{pid:07d}",
+        phone=_mobile(rng.randrange(40), pid),
         email=f"{first.lower()}.{last.lower()}{pid}@{DOMAINS[rng.randrange(len(DOMAINS))]}",
         cnic=f"{rng.randrange(11000, 61999)}-{pid:07d}-{rng.randrange(10)}",
         address=f"House {rng.randrange(1, 900)}, Street {rng.randrange(1, 60)}, "

@@ -2,8 +2,12 @@
 
 A raw export repeats a small number of distinct spellings (codes, labels, dates, lists), so
 every column is decided once per distinct value and broadcast back to the rows. A case leaves
-as four integers: its record number, its 64-bit pseudonym, its day and its packed dimension
-values (``schema.facts``).
+as five integers: its record number, its 64-bit pseudonym, its day, its packed dimension
+values (``schema.facts``) and the 64-bit keyed hash of its case reference (0 without one).
+
+A case whose consent to share is refused (``no``, or blank where blank does not count) is
+counted and dropped without validating the rest: it is never loaded, so there is nothing to
+fix in it.
 
 A rejected row is reported by record number, column and reason only: no value from the file
 is ever repeated, since a shifted column can put a phone number where a code should be.
@@ -11,32 +15,21 @@ is ever repeated, since a shifted column can put a phone number where a code sho
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from etl.codes import CodeBook, fold
-from etl.countries import ISO_ALPHA2
-from etl.pseudonym import pseudonymise
+from etl.codes import CodeBook
+from etl.decide import BLANK, Decision, age, city, code, country, date_parts, multi, received_on
+from etl.pseudonym import case_ref_hashes, pseudonymise
 from etl.reader import Chunk
-from schema.codelists import codelists
-from schema.facts import decode, encode, month_index
+from schema.facts import decode, encode
 
-FIRST_DATE = date(2016, 1, 1)
-AGE_BANDS = ((17, "U18"), (30, "18_30"), (45, "31_45"), (60, "46_60"), (120, "60P"))
 BLANK_AS = {"channel": "OTHER", "platform": "NONE_UNK", "province": "UNK", "country": "UNK"}
-STAGED_COLUMNS = ["seq", "pseudonym", "day", "combo"]
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d.*)?$")
-BLANK = "required value is blank"
-NOT_CODED = "not a code or label of the code list"
-
-# A decision for one distinct raw value: (value to load, reason to reject or None).
-Decision = tuple[Any, str | None]
+STAGED_COLUMNS = ["seq", "pseudonym", "day", "combo", "ref"]
 
 
 @dataclass(frozen=True)
@@ -47,11 +40,21 @@ class Limits:
     referral: int
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What a batch declared: its period, as month indexes, and how it reads consent."""
+
+    months: tuple[int, int] | None = None  # first and last month index, inclusive
+    blank_is_consent: bool = False
+    case_refs: bool = True  # whether the export has case_ref (then required on every row)
+
+
 @dataclass
 class Transformed:
     cases: dict[str, np.ndarray]  # STAGED_COLUMNS, one int64 array each
     rejects: pd.DataFrame  # row, column, reason
     values_cut: int
+    consent_refused: int = 0
 
     def __len__(self) -> int:
         return len(self.cases["seq"])
@@ -79,141 +82,46 @@ def _decide(
     return loaded, reasons
 
 
-def _positions(dimension: str) -> dict[str, int]:
-    return {code: i for i, code in enumerate(codelists()[dimension].code_list())}
+def _refused_consent(
+    values: Sequence[str], blank_is_consent: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose consent to share is refused, and rows whose consent value is not valid."""
+    outcome = {"yes": 0, "no": 1, "": 0 if blank_is_consent else 1}  # 1: refused, 2: invalid
+    memo = {v: outcome.get(v.strip().casefold(), 2) for v in set(values)}
+    decided = np.array([memo[v] for v in values], dtype=np.int8)
+    return decided == 1, decided == 2
 
 
-def _code(
-    dimension: str, lookup: dict[str, str], blank_as: str | None
-) -> Callable[[str], Decision]:
-    at = _positions(dimension)
-
-    def decide(raw: str) -> Decision:
-        text = fold(raw)
-        if not text:
-            return (at[blank_as], None) if blank_as else (None, BLANK)
-        code = lookup.get(text)
-        return (at[code], None) if code else (None, NOT_CODED)
-
-    return decide
-
-
-def _country(lookup: dict[str, str]) -> Callable[[str], Decision]:
-    at = _positions("country")
-
-    def decide(raw: str) -> Decision:
-        text = fold(raw)
-        if not text:
-            return at["UNK"], None
-        code = lookup.get(text)
-        if code:
-            return at[code], None
-        if text.upper() in ISO_ALPHA2:
-            return at["OTHER"], None
-        return None, "not an ISO 3166 country code or a listed country"
-
-    return decide
-
-
-def _city(lookup: dict[str, str]) -> Callable[[str], Decision]:
-    at = _positions("city")
-
-    def decide(raw: str) -> Decision:
-        text = fold(raw)
-        return at[lookup.get(text, "OTHER") if text else "UNK"], None
-
-    return decide
-
-
-def _date_part(raw: str) -> str:
-    """The date part of a value; a malformed time part makes the whole value invalid."""
-    text = raw.strip()
-    if len(text) <= 10:
-        return text
-    if text[10] in " T" and text[11:12].isdigit():
-        return text[:10]
-    return "!" + text  # never a date
-
-
-def _date_parts(values: Sequence[str]) -> list[str]:
-    return [v if len(v) == 10 else _date_part(v) for v in values]
-
-
-def _date(today: date) -> Callable[[str], Decision]:
-    def decide(raw: str) -> Decision:
-        text = raw.strip()
-        if not text:
-            return None, BLANK
-        m = _DATE.match(text)
-        try:
-            day = date.fromisoformat(m.group(1)) if m else None
-        except ValueError:
-            day = None
-        if day is None:
-            return None, "not a valid date (YYYY-MM-DD)"
-        if day < FIRST_DATE:
-            return None, f"date before {FIRST_DATE.isoformat()}"
-        if day > today:
-            return None, "date in the future"
-        return (day.toordinal(), month_index(day.year, day.month)), None
-
-    return decide
-
-
-def _age(raw: str) -> Decision:
-    at = _positions("age_band")
-    text = raw.strip()
-    if not text:
-        return at["UNK"], None
-    if not text.isdigit() or len(text) > 3:
-        return None, "not a whole number of years"
-    years = int(text)
-    for top, band in AGE_BANDS:
-        if years <= top:
-            return at[band], None
-    return None, "age above 120"
-
-
-def _multi(dimension: str, lookup: dict[str, str], limit: int) -> Callable[[str], Decision]:
-    """Decide a ``;``-separated list: (bit mask of the kept values, values cut), reason."""
-    order = codelists()[dimension].code_list()
-
-    def decide(raw: str) -> Decision:
-        found: set[int] = set()
-        for token in raw.split(";"):
-            text = fold(token)
-            if not text:
-                continue
-            code = lookup.get(text)
-            if code is None:
-                return None, NOT_CODED
-            found.add(order.index(code))
-        if dimension == "referral" and len(found) > 1 and order.index("NONE") in found:
-            return None, "NONE together with other referrals"
-        ranked = sorted(found)
-        mask = sum(1 << i for i in ranked[:limit])
-        return (mask, max(0, len(ranked) - limit)), None
-
-    return decide
+def _blank(rows: np.ndarray, values: Sequence[str], column: str) -> pd.DataFrame | None:
+    blank = np.array([not v.strip() for v in values], dtype=bool)
+    if not blank.any():
+        return None
+    return pd.DataFrame({"row": rows[blank], "column": column, "reason": BLANK})
 
 
 def transform_chunk(
-    chunk: Chunk, book: CodeBook, key: bytes, limits: Limits, today: date | None = None
+    chunk: Chunk,
+    book: CodeBook,
+    key: bytes,
+    limits: Limits,
+    today: date | None = None,
+    rules: Rules | None = None,
 ) -> Transformed:
+    rules = rules or Rules()
     cols = chunk.columns
     rows = np.arange(chunk.first_row, chunk.first_row + chunk.size)
     decisions: dict[str, Callable[[str], Decision]] = {
-        "received_on": _date(today or date.today()),
-        "age": _age,
-        "city": _city(book.lookup("city")),
-        "country": _country(book.lookup("country")),
-        "vulnerable_groups": _multi(
+        "received_on": received_on(today or date.today(), rules.months),
+        "age": age,
+        "city": city(book.lookup("city")),
+        "country": country(book.lookup("country")),
+        "vulnerable_groups": multi(
             "vulnerable_group", book.lookup("vulnerable_group"), limits.vulnerable_group
         ),
-        "referrals": _multi("referral", book.lookup("referral"), limits.referral),
+        "referrals": multi("referral", book.lookup("referral"), limits.referral),
     }
     for dim in ("complaint_type", "gender", "channel", "platform", "province"):
-        decisions[dim] = _code(dim, book.lookup(dim), BLANK_AS.get(dim))
+        decisions[dim] = code(dim, book.lookup(dim), BLANK_AS.get(dim))
     loaded: dict[str, np.ndarray] = {}
     problems: list[pd.DataFrame] = []
     bad = np.isin(rows, chunk.bad_rows)
@@ -223,13 +131,20 @@ def transform_chunk(
                 {"row": rows[bad], "column": "*", "reason": "wrong number of fields for the header"}
             )
         )
-    blank_contact = np.array([not v.strip() for v in cols["contact_key"]], dtype=bool)
-    if blank_contact.any():
+    refused, invalid = _refused_consent(cols["consent_to_share"], rules.blank_is_consent)
+    refused &= ~bad  # a record with the wrong number of fields has no consent to read
+    if invalid.any():
+        reason = "not yes, no or blank"
         problems.append(
-            pd.DataFrame({"row": rows[blank_contact], "column": "contact_key", "reason": BLANK})
+            pd.DataFrame({"row": rows[invalid], "column": "consent_to_share", "reason": reason})
         )
-    bad |= blank_contact
-    inputs = {**cols, "received_on": _date_parts(cols["received_on"])}
+        bad |= invalid
+    for column in ("contact_key", "case_ref") if rules.case_refs else ("contact_key",):
+        blanks = _blank(rows, cols[column], column)
+        if blanks is not None:
+            problems.append(blanks)
+            bad[blanks["row"].to_numpy() - chunk.first_row] = True
+    inputs = {**cols, "received_on": date_parts(cols["received_on"])}
     for column, decide in decisions.items():
         values, reasons = _decide(inputs[column], decide)
         if reasons is not None:
@@ -239,7 +154,13 @@ def transform_chunk(
             )
             bad |= failed
         loaded[column] = values
-    return _assemble(rows, ~bad, loaded, cols["contact_key"], key, problems)
+    # A refused case is counted, not rejected: nothing in it needs fixing.
+    problems = [p[~refused[p["row"].to_numpy() - chunk.first_row]] for p in problems]
+    good = ~bad & ~refused
+    refs = cols["case_ref"] if rules.case_refs else None
+    t = _assemble(rows, good, loaded, cols["contact_key"], refs, key, problems)
+    t.consent_refused = int(refused.sum())
+    return t
 
 
 def _assemble(
@@ -247,6 +168,7 @@ def _assemble(
     good: np.ndarray,
     loaded: dict[str, np.ndarray],
     contacts: Sequence[str],
+    refs: Sequence[str] | None,
     key: bytes,
     problems: list[pd.DataFrame],
 ) -> Transformed:
@@ -273,6 +195,11 @@ def _assemble(
         ),
         "day": ints("received_on", 0),
         "combo": encode(packed),
+        "ref": (
+            np.array(case_ref_hashes([r for r, ok in zip(refs, good, strict=True) if ok], key))
+            if refs is not None
+            else np.zeros(int(good.sum()))
+        ).astype(np.int64),
     }
     values_cut = int(ints("vulnerable_groups", 1).sum() + ints("referrals", 1).sum())
     rejects = (

@@ -8,7 +8,8 @@ The privacy model in a few lines:
 - Mechanism: pure ε-DP, OpenDP's vector discrete Laplace over every cell of a public key set
   at once; the ε charged is the measurement's own privacy map (``plan_release``).
 - Everything after the noise is post-processing on noisy values: clamping, suppression,
-  totals, complementary suppression, rounding (``release``).
+  totals, complementary suppression until no suppressed number can be solved from released
+  ones, rounding (``decide``), and intervals at any confidence (``intervals``).
 - Privacy loss is an integer number of micro-ε (``Epsilon``); budgets never add floats.
 
 OpenDP features are enabled here, in one place: ``contrib`` only.
@@ -33,14 +34,15 @@ from privacy.errors import (  # noqa: E402
     PrivacyError,
     TooManyCells,
 )
+from privacy.layout import TOTAL, Axis  # noqa: E402
 from privacy.loss import ZERO, Epsilon  # noqa: E402
 from privacy.plan import MECHANISM, Plan, plan_for_scale, plan_release  # noqa: E402
 from privacy.release import (  # noqa: E402
-    TOTAL,
-    Axis,
     Cell,
     Policy,
     Release,
+    decide,
+    intervals,
     measure,
     postprocess,
     release,
@@ -66,6 +68,8 @@ __all__ = [
     "TooManyCells",
     "canonicalise",
     "cell_half_width",
+    "decide",
+    "intervals",
     "l1_sensitivity",
     "measure",
     "parse_confidence",

@@ -15,10 +15,14 @@ import opendp.prelude as dp
 
 from privacy._features import assert_only_contrib
 from privacy.accuracy import cell_half_width
+from privacy.bounds import check_confidence
 from privacy.errors import EpsilonAboveMaximum, InvalidEpsilon, MarginUnreachable, TooManyCells
 from privacy.loss import Epsilon
 
 MECHANISM = "discrete Laplace (pure ε-DP), one vector measurement over every cell"
+# A margin wider than this many cases says nothing about any helpline's counts; beyond it the
+# intervals no longer fit the 64-bit (and GraphQL's 32-bit) integers they are released in.
+MAX_MARGIN_OF_ERROR = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -97,11 +101,7 @@ def plan_release(
     """Plan a histogram release from ε, or from a target margin of error (ε is solved)."""
     if (epsilon is None) == (margin_of_error is None):
         raise InvalidEpsilon("give exactly one of epsilon and margin_of_error", field="epsilon")
-    if not 0.5 < confidence < 1:
-        raise InvalidEpsilon(
-            "confidence must be greater than 0.5 and less than 1 (for example 0.95)",
-            field="confidence",
-        )
+    check_confidence(confidence)
     if sensitivity < 1:
         raise ValueError("sensitivity must be at least 1")
     if cells > max_cells:
@@ -127,9 +127,9 @@ def plan_release(
         scale, meas, loss = _for_epsilon(epsilon, sensitivity)
         return _plan(meas, scale, sensitivity, cells, confidence, loss)
     assert margin_of_error is not None
-    if not (1 <= margin_of_error <= 1e6 and math.isfinite(margin_of_error)):
+    if not 1 <= margin_of_error <= MAX_MARGIN_OF_ERROR:  # NaN fails too
         raise InvalidEpsilon(
-            "the margin of error must be a number of cases from 1 to 1,000,000",
+            f"the margin of error must be a number of cases, from 1 to {MAX_MARGIN_OF_ERROR:,}",
             field="margin_of_error",
         )
     scale = dp.accuracy_to_discrete_laplacian_scale(

@@ -1,34 +1,39 @@
 """Releasing a histogram: one OpenDP measurement, then post-processing on noisy values only.
 
-Post-processing costs no privacy: clamp at zero, suppress small cells (a stricter threshold
-for cells or queries that touch a sensitive value), totals on request with complementary
-suppression, optional rounding. A suppressed cell carries no number and no interval, and its
-reason depends only on public facts (its key and the query) and on noisy values.
+Post-processing costs no privacy and is split in two pure steps:
+
+1. ``decide``: everything that depends on the noisy values: totals (sums of the unclamped
+   noisy cells), counts clamped at zero, small-cell suppression (a stricter threshold for
+   cells or queries that touch a sensitive value), complementary suppression until no
+   suppressed item is exposed (``privacy.suppression``), rounding of counts.
+2. ``intervals``: the bounds at a given confidence (``privacy.bounds``), from the noise
+   scale, the public layout and the noisy values; no randomness, no data.
+
+A suppressed cell carries no number and no interval, and its reason depends only on public
+facts (its key and the query) and on noisy values.
+
+**What to store to recompute a release.** The measurement's noisy cell values
+(``Release.noisy``: unclamped integers, row-major over the axes), the plan's noise scale
+(``Plan.scale``), the axes (codes and sensitive values) and the policy. From these,
+``postprocess`` gives back the same counts and reasons, and ``intervals`` (or
+``Release.at_confidence``) the bounds at any confidence. The noisy values themselves must
+never be shown: they would bypass clamping, suppression and rounding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
 from itertools import repeat
 
 import numpy as np
 
-from privacy import suppression
-from privacy.accuracy import sum_half_width
+from privacy import bounds, suppression
 from privacy.errors import InvalidQuery
+from privacy.layout import Axis, Layout, layout_of
 from privacy.plan import MECHANISM, Plan
 
-TOTAL = None  # the key value of an axis a total sums over
 _REASON_NAMES = np.array([None, *(suppression.REASONS[k] for k in sorted(suppression.REASONS))])
-
-
-@dataclass(frozen=True)
-class Axis:
-    dimension: str
-    codes: tuple[str, ...]
-    sensitive: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class Cell:
 
 @dataclass(frozen=True)
 class Release:
+    """A released table: per item (cells, then totals) its count, bounds and reason.
+
+    ``reasons`` is 0 for a released item, else a key of ``suppression.REASONS``; ``lower``
+    and ``upper`` are at ``plan.confidence``. ``cells()`` and ``totals()`` give what may be
+    shown; the arrays hold numbers for suppressed items too and must not be shown as such.
+    """
+
     axes: tuple[Axis, ...]
     plan: Plan
     policy: Policy
@@ -64,11 +76,29 @@ class Release:
     upper: np.ndarray
     reasons: np.ndarray
     n_cells: int
-    noisy: np.ndarray  # the measurement's output for the cells: what a release stores
+    raw: np.ndarray  # unclamped noisy values, cells then totals; never shown
 
     @property
     def mechanism(self) -> str:
         return MECHANISM
+
+    @property
+    def noisy(self) -> np.ndarray:
+        """The measurement's output: what a service stores to recompute this release."""
+        return self.raw[: self.n_cells]
+
+    def at_confidence(self, confidence: float) -> Release:
+        """The same release with its intervals at another confidence (post-processing)."""
+        table = layout_of(self.axes, self.policy.margins)
+        lower, upper = _intervals(
+            self.plan.scale, table, self.policy, self.raw, self.counts, confidence
+        )
+        plan = replace(
+            self.plan,
+            confidence=confidence,
+            margin_of_error=bounds.cell_width(self.plan.scale, confidence),
+        )
+        return replace(self, plan=plan, lower=lower, upper=upper)
 
     @property
     def interpretation(self) -> str:
@@ -107,58 +137,6 @@ class Release:
         )
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """Everything about a table that depends only on its public axes, computed once."""
-
-    shape: tuple[int, ...]
-    keys: tuple[tuple[str | None, ...], ...]
-    sensitive: np.ndarray  # per item: touches a sensitive value
-    margins: tuple[tuple[tuple[int, ...], int, int], ...]  # (summed axes, cells covered, size)
-    equations: suppression.Equations | None
-
-
-def _sensitive_mask(axes: Sequence[Axis], shape: tuple[int, ...]) -> np.ndarray:
-    mask = np.zeros(shape, dtype=bool)
-    for i, axis in enumerate(axes):
-        flags = np.array([c in axis.sensitive for c in axis.codes], dtype=bool)
-        view = [1] * len(shape)
-        view[i] = len(axis.codes)
-        mask = mask | flags.reshape(view)
-    return mask
-
-
-def _keys(axes: Sequence[Axis], s: tuple[int, ...] = ()) -> list[tuple[str | None, ...]]:
-    grids = [((TOTAL,) if i in s else a.codes) for i, a in enumerate(axes)]
-    out: list[tuple[str | None, ...]] = [()]
-    for codes in grids:
-        out = [(*k, c) for k in out for c in codes]
-    return out
-
-
-@lru_cache(maxsize=256)
-def _layout(axes: tuple[Axis, ...], margins: bool) -> _Layout:
-    shape = tuple(len(a.codes) for a in axes)
-    cells = _sensitive_mask(axes, shape)
-    keys = _keys(axes)
-    flags = [cells.reshape(-1)]
-    spans = []
-    offsets: dict[tuple[int, ...], int] = {}
-    at = int(np.prod(shape))
-    if margins and axes:
-        for s in suppression.margin_sets(len(axes)):
-            touched = cells.any(axis=s)
-            offsets[s] = at
-            at += touched.size
-            spans.append((s, int(np.prod([shape[i] for i in s])), int(touched.size)))
-            flags.append(touched.reshape(-1))
-            keys += _keys(axes, s)
-    sensitive = np.concatenate(flags)
-    sensitive.flags.writeable = False
-    equations = suppression.equations(shape, offsets) if offsets else None
-    return _Layout(shape, tuple(keys), sensitive, tuple(spans), equations)
-
-
 def release(
     plan: Plan, true_counts: Sequence[int], axes: Sequence[Axis], policy: Policy
 ) -> Release:
@@ -176,44 +154,97 @@ def measure(plan: Plan, true_counts: Sequence[int]) -> np.ndarray:
 
 def postprocess(plan: Plan, noisy: np.ndarray, axes: Sequence[Axis], policy: Policy) -> Release:
     """Everything after the noise. Reads only noisy values; public for the zero-noise tests."""
-    layout = _layout(tuple(axes), policy.margins)
-    n = len(noisy)
-    raw = noisy
-    width = np.full(len(layout.keys), plan.margin_of_error, dtype=np.int64)
-    if layout.margins:
-        grid = noisy.reshape(layout.shape)
-        parts = [noisy]
-        at = n
-        for s, covered, size in layout.margins:
-            parts.append(grid.sum(axis=s, dtype=np.int64).reshape(-1))
-            width[at : at + size] = sum_half_width(plan.scale, covered, plan.confidence)
-            at += size
-        raw = np.concatenate(parts)
-    touch = layout.sensitive | policy.sensitive_query
-    counts: np.ndarray = np.maximum(raw, 0)
-    reasons = np.where(
-        touch,
-        np.where(counts < policy.sensitive_threshold, suppression.SENSITIVE, 0),
-        np.where(counts < policy.threshold, suppression.BELOW, 0),
-    ).astype(np.int8)
-    if layout.equations is not None:
-        suppression.complementary(counts, reasons, layout.equations)
-    lower: np.ndarray = np.maximum(raw - width, 0)
-    upper: np.ndarray = np.maximum(raw + width, 0)
-    if policy.rounding:
-        base = policy.rounding
-        counts = (counts + base // 2) // base * base
-        lower = lower // base * base
-        upper = -(-upper // base) * base
+    table = layout_of(tuple(axes), policy.margins)
+    raw, counts, reasons = _decide(table, np.array(noisy, dtype=np.int64), policy)
+    lower, upper = _intervals(plan.scale, table, policy, raw, counts, plan.confidence)
     return Release(
         axes=tuple(axes),
         plan=plan,
         policy=policy,
-        keys=layout.keys,
+        keys=table.keys,
         counts=counts,
         lower=lower,
         upper=upper,
         reasons=reasons,
-        n_cells=n,
-        noisy=noisy,
+        n_cells=len(noisy),
+        raw=raw,
     )
+
+
+def decide(
+    noisy: np.ndarray, axes: Sequence[Axis], policy: Policy
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The noisy-dependent decisions, per item (cells then totals): raw, counts, reasons.
+
+    ``raw`` are the unclamped noisy values (totals sum the unclamped cells), ``counts`` the
+    released counts (clamped at 0, then rounded if the policy says so) and ``reasons`` 0
+    for a released item, else a key of ``suppression.REASONS``.
+    """
+    table = layout_of(tuple(axes), policy.margins)
+    return _decide(table, np.array(noisy, dtype=np.int64), policy)
+
+
+def intervals(
+    scale: float,
+    axes: Sequence[Axis],
+    policy: Policy,
+    noisy: np.ndarray,
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds per item at ``confidence``, from a stored release.
+
+    ``noisy`` are the release's noisy cells (``Release.noisy``) and ``scale`` its plan's
+    noise scale. Suppressed items get bounds here too; a caller must not show them.
+    """
+    table = layout_of(tuple(axes), policy.margins)
+    raw = _raw(table, np.asarray(noisy, dtype=np.int64))
+    counts = _counts(np.maximum(raw, 0), policy)
+    return _intervals(scale, table, policy, raw, counts, confidence)
+
+
+def _raw(table: Layout, noisy: np.ndarray) -> np.ndarray:
+    if len(noisy) != int(np.prod(table.shape)):
+        raise InvalidQuery("the noisy values do not match the table's key set")
+    if not table.margins:
+        return noisy
+    grid = noisy.reshape(table.shape)
+    sums = [grid.sum(axis=s, dtype=np.int64).reshape(-1) for s, _, _ in table.margins]
+    return np.concatenate([noisy, *sums])
+
+
+def _counts(clamped: np.ndarray, policy: Policy) -> np.ndarray:
+    """The released counts: the clamped noisy values, rounded half up to the base if any."""
+    if not policy.rounding:
+        return clamped
+    base = policy.rounding
+    rounded: np.ndarray = (clamped + base // 2) // base * base
+    return rounded
+
+
+def _decide(
+    table: Layout, noisy: np.ndarray, policy: Policy
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    raw = _raw(table, noisy)
+    clamped: np.ndarray = np.maximum(raw, 0)
+    touch = table.sensitive | policy.sensitive_query
+    reasons = np.where(
+        touch,
+        np.where(clamped < policy.sensitive_threshold, suppression.SENSITIVE, 0),
+        np.where(clamped < policy.threshold, suppression.BELOW, 0),
+    ).astype(np.int8)
+    if table.lines is not None:
+        suppression.complementary(clamped, reasons, table.lines)
+    return raw, _counts(clamped, policy), reasons
+
+
+def _intervals(
+    scale: float,
+    table: Layout,
+    policy: Policy,
+    raw: np.ndarray,
+    counts: np.ndarray,
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    n_cells = int(np.prod(table.shape))
+    width = bounds.half_widths(scale, n_cells, table.margins, confidence)
+    return bounds.lower_upper(raw, counts, width, policy.rounding)

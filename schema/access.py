@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.models import Base, utcnow
@@ -67,7 +76,9 @@ class AccountBudget(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: each entry's hash covers its fields and the previous entry's hash."""
+    """Append-only. Written with a keyed ``mac`` of its fields, in the transaction of what it
+    records; given its place (``seq``, ``prev_hash``, ``hash``) shortly after by the sealer
+    (``schema.repositories.audit``). Unsealed entries have no place yet."""
 
     __tablename__ = "audit_log"
 
@@ -81,18 +92,25 @@ class AuditEntry(Base):
     canonical_key: Mapped[str | None] = mapped_column(String(64), index=True)
     epsilon_micro: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON; never a true count or a key
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # None only on entries of the first, unkeyed schema until they are re-sealed.
+    nonce: Mapped[str | None] = mapped_column(String(32))
+    mac: Mapped[str | None] = mapped_column(String(64), unique=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class AuditHead(Base):
-    """One row: the chain's newest hash. Locking it serialises appends on every database."""
+    """One row: the sealed chain's length and newest hash. Only the sealer writes it, and it
+    locks the row to be the only sealer. ``keyed`` is false until the entries of the first,
+    unkeyed schema are re-sealed under the key."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_hash: Mapped[str] = mapped_column(String(64))
     entries: Mapped[int] = mapped_column(BigInteger, default=0)
+    keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Release(Base):

@@ -1,28 +1,121 @@
-"""Engines and sessions. Nothing is built at import time."""
+"""Engines and sessions. Nothing is built at import time.
+
+Every wait on the database is bounded. With ``Timeouts`` (the API and the staff commands),
+each PostgreSQL connection carries ``lock_timeout``, ``statement_timeout`` and
+``idle_in_transaction_session_timeout``, and SQLite waits for its writer lock at most the lock
+timeout. On SQLite every transaction takes the writer lock when it begins (``BEGIN
+IMMEDIATE``), so writers queue on the busy timeout: a deferred transaction that read first
+and then writes cannot wait for the lock and fails at once with "database is locked".
+Read-only work opts out with ``READ_ONLY``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from schema.settings import Settings
+
+# Execution option of a read-only transaction: on SQLite it begins deferred (WAL readers
+# never wait for the writer); on PostgreSQL it is a REPEATABLE READ, READ ONLY snapshot.
+READ_ONLY = "amaan_read_only"
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # without Timeouts (the loader, migrations, tests)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the driver, open transactions, so DDL is transactional too.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # WAL lets readers work while a load or a release writes; NORMAL sync is safe under WAL.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: room to sort a large load
-    cursor.close()
+@dataclass(frozen=True)
+class Timeouts:
+    lock_ms: int
+    statement_ms: int
+    idle_in_transaction_ms: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        return cls(
+            settings.lock_timeout_ms,
+            settings.statement_timeout_ms,
+            settings.idle_in_transaction_timeout_ms,
+        )
+
+    def postgres_options(self) -> str:
+        return (
+            f"-c lock_timeout={self.lock_ms} -c statement_timeout={self.statement_ms} "
+            f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_ms}"
+        )
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, open transactions, so DDL is transactional too.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # WAL lets readers work while a load or a release writes; NORMAL sync is safe under WAL.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: room to sort a large load
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
+    if timeouts is not None and url.startswith("postgresql"):
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["options"] = timeouts.postgres_options()
+        kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        busy = timeouts.lock_ms if timeouts is not None else SQLITE_BUSY_TIMEOUT_MS
+        event.listen(engine, "connect", _sqlite_pragmas(busy))
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+@contextmanager
+def read_snapshot(bind: Engine, **session_kw: Any) -> Iterator[Session]:
+    """A session on one consistent, read-only snapshot of the database, rolled back at the
+    end. It never takes SQLite's writer lock, so a long read does not stop writers."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if bind.dialect.name == "postgresql":
+        options |= {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    with Session(bind.execution_options(**options), **session_kw) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+# SQLSTATEs of a wait cut short or a transaction the server gave up on: lock_timeout,
+# statement_timeout, idle_in_transaction_session_timeout, serialization failure, deadlock.
+_RETRYABLE = {"55P03", "57014", "25P03", "40001", "40P01"}
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error means "busy, retry shortly" rather than a fault."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if getattr(exc.orig, "sqlstate", None) in _RETRYABLE:
+        return True
+    text = str(exc.orig).lower()
+    return isinstance(exc, sa_exc.OperationalError) and (
+        "database is locked" in text or "database table is locked" in text
+    )

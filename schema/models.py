@@ -2,7 +2,8 @@
 
 The warehouse holds no direct identifier and no per-case row: the fact table ``case_counts``
 holds one row per combination of generalised dimension values present in a dataset version,
-with a count. ``person_contributions`` holds keyed pseudonyms and is read only by the ETL.
+with a count. ``person_contributions`` and ``loaded_case_refs`` hold keyed pseudonyms and
+are read only by the ETL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +61,8 @@ class Dataset(Base):
     cap_micro: Mapped[int] = mapped_column(BigInteger, default=10_000_000)
     spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     max_per_query_micro: Mapped[int] = mapped_column(BigInteger, default=500_000)
+    # Whether a blank consent_to_share counts as the survivor's consent (GBVIMS: it does not).
+    blank_is_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def max_values(self, dimension: str) -> int:
@@ -75,6 +80,8 @@ class DatasetVersion(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     codelist_version: Mapped[str] = mapped_column(String(32))
+    # The declared coverage: the union of the periods its batches declared (``--covers``),
+    # never the months that happen to hold cases, so that it is public metadata.
     first_month: Mapped[str] = mapped_column(String(7))
     last_month: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -94,6 +101,14 @@ class LoadBatch(Base):
     cases_cut_by_person_bound: Mapped[int] = mapped_column(Integer)
     values_cut_by_multi_value_bound: Mapped[int] = mapped_column(Integer)
     cases_loaded: Mapped[int] = mapped_column(Integer)
+    consent_refused: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # The period the batch declared it covers (YYYY-MM, inclusive).
+    covers_first: Mapped[str] = mapped_column(String(7))
+    covers_last: Mapped[str] = mapped_column(String(7))
+    # How the batch keyed people and cases: 1 before contact keys were normalised to E.164
+    # and case references recorded; 2 since. Pseudonyms of different rules never match.
+    pipeline_version: Mapped[int] = mapped_column(Integer)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -132,6 +147,20 @@ class PersonContribution(Base):
     dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     pseudonym: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     cases: Mapped[int] = mapped_column(Integer)
+
+
+class LoadedCaseRef(Base):
+    """The keyed hash of every case reference loaded into a dataset, so that a re-export or a
+    cumulative export adds only its new cases.
+
+    Read only by the ETL. No foreign key, for the same reason as ``CaseCount``.
+    """
+
+    __tablename__ = "loaded_case_refs"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ref_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 # Every dimension a query may group or filter by.

@@ -6,6 +6,7 @@ than running in a degraded state.
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from functools import cache
 from typing import Literal
@@ -28,6 +29,9 @@ DEFAULT_SENSITIVE_VALUES: dict[str, list[str]] = {
 
 # A key that anyone can read in this repository; accepted only by `--demo-key`.
 DEMO_PSEUDONYM_KEY = "amaan-demo-pseudonym-key-not-for-real-data"
+# The audit chain's key when none is set, outside production only: public, so a chain keyed
+# with it proves nothing to anyone who can write to the database.
+DEMO_AUDIT_KEY = "amaan-demo-audit-key-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -36,9 +40,34 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///amaan.db"
     pseudonym_key: SecretStr | None = None
+    # The HMAC key of the audit chain; kept outside the database, so that write access to the
+    # database is not enough to rewrite the log. Required in production.
+    audit_key: SecretStr | None = None
+    # How often each server worker seals committed audit entries into the chain.
+    audit_seal_interval: float = Field(default=1.0, ge=0.05, le=60.0)
+
+    # Bounds on waiting, per database connection of the API and the staff commands (ms). On
+    # PostgreSQL: lock_timeout, statement_timeout, idle_in_transaction_session_timeout; on
+    # SQLite the lock timeout is the busy timeout (the others do not apply).
+    lock_timeout_ms: int = Field(default=5_000, ge=1, le=600_000)
+    statement_timeout_ms: int = Field(default=30_000, ge=1, le=3_600_000)
+    idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=1, le=3_600_000)
+    # On SIGTERM a worker stops taking requests and lets those in flight finish for this many
+    # seconds, then cancels the rest (their transactions roll back).
+    shutdown_timeout: int = Field(default=5, ge=1, le=60)
+
+    # The most bytes of a request body on /v1, /graphql and the admin page's forms.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Addresses or networks of proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    # None by default: the client is the peer of the connection.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
 
     max_cases_per_person: int = Field(default=2, ge=1, le=100)
     max_reject_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    # Bounds on one raw export: a file past one is refused, saying which and where.
+    etl_max_field_chars: int = Field(default=65_536, ge=1_024, le=16 << 20)
+    etl_max_record_bytes: int = Field(default=1 << 20, ge=4_096, le=64 << 20)
+    etl_max_columns: int = Field(default=200, ge=20, le=10_000)
 
     suppression_threshold: int = Field(default=10, ge=1)
     sensitive_threshold: int = Field(default=20, ge=1)
@@ -77,6 +106,11 @@ class Settings(BaseSettings):
     def docs_enabled(self) -> bool:
         return self.environment == "development" if self.api_docs is None else self.api_docs
 
+    def audit_secret(self) -> bytes:
+        """The audit chain's key (the public demo key outside production when none is set)."""
+        key = self.audit_key.get_secret_value() if self.audit_key else DEMO_AUDIT_KEY
+        return key.encode("utf-8")
+
     def rate_limit_for(self, role: str) -> str:
         limit: str = getattr(self, f"rate_limit_{role}")
         return limit
@@ -98,6 +132,10 @@ class Settings(BaseSettings):
             raise ValueError("AMAAN_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL")
         if any(origin.strip() == "*" for origin in self.cors_origins):
             raise ValueError("AMAAN_CORS_ORIGINS must list origins; '*' is refused")
+        if self.etl_max_record_bytes < self.etl_max_field_chars:
+            raise ValueError(
+                "AMAAN_ETL_MAX_RECORD_BYTES must be at least AMAAN_ETL_MAX_FIELD_CHARS"
+            )
         if self.sensitive_threshold < self.suppression_threshold:
             raise ValueError(
                 "AMAAN_SENSITIVE_THRESHOLD must be at least AMAAN_SUPPRESSION_THRESHOLD"
@@ -111,7 +149,26 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and key == DEMO_PSEUDONYM_KEY:
             raise ValueError("AMAAN_PSEUDONYM_KEY is the public demo key; set a secret one")
+        self._refuse_unsafe_audit_key()
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    "AMAAN_TRUSTED_PROXIES must list IP addresses or networks such as "
+                    f"10.0.0.0/8, not {proxy[:64]!r}"
+                ) from None
         return self
+
+    def _refuse_unsafe_audit_key(self) -> None:
+        audit_key = self.audit_key.get_secret_value() if self.audit_key else None
+        if audit_key is not None and len(audit_key) < 16:
+            raise ValueError("AMAAN_AUDIT_KEY must be at least 16 characters")
+        if self.environment == "production" and audit_key in (None, DEMO_AUDIT_KEY):
+            raise ValueError(
+                "AMAAN_AUDIT_KEY must be set to a secret in production (it keys the audit "
+                "chain; keep it outside the database)"
+            )
 
 
 @cache

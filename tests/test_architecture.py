@@ -56,7 +56,11 @@ def test_noise_only_from_opendp_and_only_contrib():
             assert call.strip() == '"contrib"', path
 
 
-def test_only_the_loader_touches_person_contributions():
+@pytest.mark.parametrize(
+    "names",
+    [("PersonContribution", "person_contributions"), ("LoadedCaseRef", "loaded_case_refs")],
+)
+def test_only_the_loader_touches_the_pseudonymous_tables(names):
     allowed = {
         ROOT / "schema" / "models.py",
         ROOT / "schema" / "repositories" / "loads.py",
@@ -66,4 +70,4 @@ def test_only_the_loader_touches_person_contributions():
             if path in allowed or "migrations" in path.parts:
                 continue
             source = path.read_text("utf-8")
-            assert "PersonContribution" not in source and "person_contributions" not in source, path
+            assert not any(name in source for name in names), path

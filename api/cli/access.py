@@ -2,7 +2,8 @@
 
 ``amaan accounts``, ``keys``, ``datasets``, ``budgets``, ``ledger``, ``audit`` and
 ``releases`` call the same functions as ``/v1/admin``; each change is audited in its own
-transaction, as made by ``cli`` (publishing names the staff account with ``--as``).
+transaction, as made by ``cli`` (publishing names the staff account with ``--as``). Every
+command seals the audit log before it exits, so its entries are in the chain when it is done.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api import admin, answers, extracts, publications
@@ -24,15 +25,29 @@ from api.cli.data import settings_or_exit
 from api.errors import AmaanError
 from privacy import Epsilon
 from schema.access import ROLES, Account
-from schema.db import make_engine
+from schema.db import Timeouts, make_engine
 from schema.models import utcnow
 from schema.repositories import audit
+from schema.repositories.audit_verify import KEY_INFO
+
+
+def cli_engine() -> Engine:
+    settings = settings_or_exit()
+    return make_engine(settings.database_url, timeouts=Timeouts.of(settings))
+
+
+def seal(engine: Engine) -> None:
+    try:
+        audit.seal_pending(engine, settings_or_exit().audit_secret())
+    except Exception as exc:  # the entries are safe unsealed; the server seals them later
+        click.echo(f"warning: the audit log was not sealed now ({type(exc).__name__})", err=True)
 
 
 @contextmanager
-def _transaction() -> Iterator[Session]:
-    engine = make_engine(settings_or_exit().database_url)
-    session = Session(engine)
+def transaction() -> Iterator[Session]:
+    engine = cli_engine()
+    key = settings_or_exit().audit_secret()
+    session = Session(engine, info={KEY_INFO: key})
     try:
         yield session
         session.commit()
@@ -48,6 +63,7 @@ def _transaction() -> Iterator[Session]:
         raise
     finally:
         session.close()
+        seal(engine)
         engine.dispose()
 
 
@@ -97,7 +113,7 @@ def accounts_create(
     else:
         limit = None
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
-    with _transaction() as s:
+    with transaction() as s:
         account, key, raw = admin.create_account(
             s,
             Actor(),
@@ -120,7 +136,7 @@ def accounts_create(
 @accounts.command("list")
 def accounts_list() -> None:
     """Every account, as JSON."""
-    with _transaction() as s:
+    with transaction() as s:
         rows = [
             {"account_id": a.id, "name": a.name, "role": a.role, "active": a.active}
             for a in s.scalars(select(Account).order_by(Account.id))
@@ -132,7 +148,7 @@ def accounts_list() -> None:
 @click.argument("account_id", type=int)
 def accounts_show(account_id: int) -> None:
     """An account's grants, keys (never the keys themselves) and budgets, as JSON."""
-    with _transaction() as s:
+    with transaction() as s:
         _print(admin.account_view(s, account_id))
 
 
@@ -145,7 +161,7 @@ def accounts_update(
     account_id: int, name: str | None, organisation: str | None, active: bool | None
 ) -> None:
     """Rename, move, deactivate or reactivate an account."""
-    with _transaction() as s:
+    with transaction() as s:
         account = admin.update_account(
             s, Actor(), account_id, name=name, organisation=organisation, active=active
         )
@@ -161,7 +177,7 @@ def accounts_update(
 def accounts_set_budget(account_id: int, dataset: str, epsilon: str, reason: str) -> None:
     """Set an account's limit on a dataset (granting the dataset)."""
     limit = _epsilon(epsilon, "--epsilon")
-    with _transaction() as s:
+    with transaction() as s:
         old, _ = admin.set_account_budget(s, Actor(), account_id, dataset, limit, reason)
     was = "none" if old is None else f"{Epsilon(old)} ε"
     click.echo(f"account {account_id} on {dataset}: limit {limit} ε (was {was})")
@@ -173,7 +189,7 @@ def accounts_set_budget(account_id: int, dataset: str, epsilon: str, reason: str
 @click.option("--remove", is_flag=True, help="Take the grant away instead.")
 def accounts_grant(account_id: int, dataset: str, remove: bool) -> None:
     """Grant (or with --remove, withdraw) access to a dataset."""
-    with _transaction() as s:
+    with transaction() as s:
         admin.set_grant(s, Actor(), account_id, dataset, not remove)
     click.echo(f"account {account_id}: {dataset} {'withdrawn' if remove else 'granted'}")
 
@@ -191,7 +207,7 @@ def keys() -> None:
 def keys_issue(account_id: int, label: str, expires_in_days: int | None, as_json: bool) -> None:
     """Issue another key for an account; printed once, now."""
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
-    with _transaction() as s:
+    with transaction() as s:
         key, raw = admin.issue_key(s, Actor(), account_id, label=label, expires_at=expires)
         key_id = key.id
     if as_json:
@@ -205,7 +221,7 @@ def keys_issue(account_id: int, label: str, expires_in_days: int | None, as_json
 @click.argument("key_id", type=int)
 def keys_revoke(key_id: int) -> None:
     """Revoke a key at once; requests with it get 401 from now on."""
-    with _transaction() as s:
+    with transaction() as s:
         admin.revoke_key(s, Actor(), key_id)
     click.echo(f"key {key_id} revoked")
 
@@ -227,7 +243,7 @@ def datasets_set_budget(dataset: str, cap: str, max_per_query: str, reason: str)
     cap_eps, per_query = _epsilon(cap, "--cap"), _epsilon(max_per_query, "--max-per-query")
     if per_query > cap_eps:
         raise click.BadParameter("must not exceed --cap", param_hint="--max-per-query")
-    with _transaction() as s:
+    with transaction() as s:
         admin.set_dataset_budget(s, Actor(), dataset, cap_eps, per_query, reason)
     click.echo(f"{dataset}: cap {cap_eps} ε, at most {per_query} ε per query")
 
@@ -235,11 +251,11 @@ def datasets_set_budget(dataset: str, cap: str, max_per_query: str, reason: str)
 @click.command("budgets")
 def budgets() -> None:
     """The overview: each dataset's cap and spend, each account's, flagged at 80%."""
-    with _transaction() as s:
+    with transaction() as s:
         _print(admin.overview(s))
 
 
-def _table_options(f: Any) -> Any:
+def table_options(f: Any) -> Any:
     for option in reversed(
         [
             click.option("--account", type=int, default=None),
@@ -254,7 +270,7 @@ def _table_options(f: Any) -> Any:
     return f
 
 
-def _emit(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
+def emit(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
     if not as_csv:
         _print(rows)
         return
@@ -262,7 +278,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
 
 
 @click.command("ledger")
-@_table_options
+@table_options
 def ledger(
     account: int | None,
     dataset: str | None,
@@ -272,45 +288,9 @@ def ledger(
     as_csv: bool,
 ) -> None:
     """Every charge of privacy loss, newest first."""
-    with _transaction() as s:
+    with transaction() as s:
         rows = admin.ledger(s, Filters(account, dataset, since, until, None, limit))
-    _emit(rows, admin.LEDGER_COLUMNS, as_csv)
-
-
-@click.group("audit")
-def audit_group() -> None:
-    """The audit log."""
-
-
-@audit_group.command("list")
-@_table_options
-@click.option("--action", default=None)
-def audit_list(
-    account: int | None,
-    dataset: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    as_csv: bool,
-    action: str | None,
-) -> None:
-    """Audit entries, newest first."""
-    with _transaction() as s:
-        rows = admin.audit_log(s, Filters(account, dataset, since, until, action, limit))
-    _emit(rows, admin.AUDIT_COLUMNS, as_csv)
-
-
-@audit_group.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exits 1 on any edited, inserted or deleted entry."""
-    with _transaction() as s:
-        result = audit.verify(s)
-    if not result.ok:
-        where = f" (entry {result.entry_id})" if result.entry_id is not None else ""
-        raise click.ClickException(
-            f"audit chain broken after {result.entries} good entries{where}: {result.problem}"
-        )
-    click.echo(f"audit chain intact: {result.entries} entries")
+    emit(rows, admin.LEDGER_COLUMNS, as_csv)
 
 
 @click.group("releases")
@@ -359,7 +339,7 @@ def releases_publish(
     except ValidationError as exc:
         raise click.BadParameter(str(exc), param_hint="--query") from None
     settings = settings_or_exit()
-    with _transaction() as s:
+    with transaction() as s:
         staff = _staff(s, staff_id)
         extract = publications.Extract(
             title, description, query, list(audience), rounding=rounding, margins=margins
@@ -375,7 +355,7 @@ def releases_publish(
 def releases_republish(publication_id: int, staff_id: int) -> None:
     """Publish an extract again for the dataset's newest version (charged anew)."""
     settings = settings_or_exit()
-    with _transaction() as s:
+    with transaction() as s:
         staff = _staff(s, staff_id)
         released = answers.answer(s, staff, answers.Republish(publication_id), settings)
         assert released.publication is not None
@@ -385,5 +365,5 @@ def releases_republish(publication_id: int, staff_id: int) -> None:
 @releases_group.command("list")
 def releases_list() -> None:
     """Every published extract, newest first."""
-    with _transaction() as s:
+    with transaction() as s:
         _print(publications.described(s))

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
 from schema.settings import DEMO_PSEUDONYM_KEY, Settings, get_settings
+
+if TYPE_CHECKING:
+    from etl.coverage import Coverage
+    from etl.records import ReadLimits
 
 
 def settings_or_exit() -> Settings:
@@ -89,9 +94,41 @@ def _progress_bar() -> object:
     return show
 
 
+def parse_covers(text: str | None) -> Coverage:
+    """``--covers``, strictly; the error names the option and the form it takes."""
+    from etl.coverage import EXAMPLE, Coverage
+
+    if text is None:
+        raise click.BadParameter(
+            f"declare the period the export covers, {EXAMPLE}: every case received in it, "
+            "and only those (the dataset's public coverage comes from it)",
+            param_hint="--covers",
+        )
+    try:
+        return Coverage.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--covers") from None
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    from etl.records import ReadLimits
+
+    return ReadLimits(
+        max_field_chars=settings.etl_max_field_chars,
+        max_record_bytes=settings.etl_max_record_bytes,
+        max_columns=settings.etl_max_columns,
+    )
+
+
 @etl.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dataset", required=True, help="Dataset slug, e.g. helpline-cases.")
+@click.option(
+    "--covers",
+    default=None,
+    metavar="YYYY-MM:YYYY-MM",
+    help="The period the export covers (required): every case received in it, and no other.",
+)
 @click.option(
     "--max-reject-rate",
     type=click.FloatRange(0, 1),
@@ -104,13 +141,29 @@ def _progress_bar() -> object:
     default=None,
     help="Extra spellings: JSON of dimension -> spelling -> code.",
 )
+@click.option(
+    "--no-case-ref",
+    is_flag=True,
+    help="Accept an export without case_ref (then only the file's hash guards against "
+    "loading its cases twice).",
+)
+@click.option(
+    "--blank-consent",
+    type=click.Choice(["yes", "no"]),
+    default=None,
+    help="For a dataset this load creates: whether a blank consent_to_share counts as "
+    "consent (default no, as GBVIMS expects).",
+)
 @click.option("--demo-key", is_flag=True, help="Use the public demo pseudonym key (demo only).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 def etl_load(
     file: Path,
     dataset: str,
+    covers: str | None,
     max_reject_rate: float | None,
     aliases: Path | None,
+    no_case_ref: bool,
+    blank_consent: str | None,
     demo_key: bool,
     as_json: bool,
 ) -> None:
@@ -119,6 +172,7 @@ def etl_load(
     from etl.load import LoadOptions, load_file
     from schema.db import make_engine
 
+    period = parse_covers(covers)
     settings = settings_or_exit()
     if settings.pseudonym_key is not None:
         key = settings.pseudonym_key.get_secret_value()
@@ -132,11 +186,15 @@ def etl_load(
     options = LoadOptions(
         dataset=dataset,
         pseudonym_key=key.encode("utf-8"),
+        covers=period,
         max_reject_rate=settings.max_reject_rate if max_reject_rate is None else max_reject_rate,
         max_cases_per_person=settings.max_cases_per_person,
         aliases=aliases,
         cap_micro=dataset_budgets(settings)[0],
         max_per_query_micro=dataset_budgets(settings)[1],
+        read_limits=read_limits(settings),
+        no_case_ref=no_case_ref,
+        blank_is_consent=None if blank_consent is None else blank_consent == "yes",
     )
     engine = make_engine(settings.database_url)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from api.cli.data import dataset_budgets, settings_or_exit
+from api.cli.data import dataset_budgets, read_limits, settings_or_exit
 
 DEMO_ACCOUNTS = (
     ("Demo researcher", "researcher", "1.0"),
@@ -125,6 +125,7 @@ def _examples(keys: dict[str, str], release_id: str, base: str) -> str:
 @click.option("--no-serve", is_flag=True, help="Stop after printing the keys.")
 def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> None:
     """Create the warehouse, load the calibrated synthetic export, make demo accounts, serve."""
+    from etl.coverage import Coverage
     from etl.errors import LoadRefused
     from etl.load import LoadOptions, load_file
     from etl.synth import SynthOptions, write_export
@@ -138,6 +139,8 @@ def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> Non
     if not export.exists():
         n = write_export(export, SynthOptions(seed=seed, dirty=40))
         click.echo(f"synthesised {n:,} rows into {export}")
+    years = SynthOptions().years  # the synthetic export covers these years, every month
+    covers = Coverage(f"{years[0]}-01", f"{years[1]}-12")
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     cap, per_query = dataset_budgets(settings)
@@ -148,9 +151,11 @@ def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> Non
             LoadOptions(
                 dataset="helpline-cases",
                 pseudonym_key=DEMO_PSEUDONYM_KEY.encode("utf-8"),
+                covers=covers,
                 max_cases_per_person=settings.max_cases_per_person,
                 cap_micro=cap,
                 max_per_query_micro=per_query,
+                read_limits=read_limits(settings),
             ),
         )
     except LoadRefused as exc:
@@ -162,6 +167,6 @@ def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> Non
     keys, release_id = _demo_keys(settings.database_url)
     click.echo(_examples(keys, release_id, f"http://{host}:{port}"))
     if not no_serve:
-        import uvicorn
+        from api.cli.serve import run_server
 
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, access_log=False)
+        run_server(settings, host, port)

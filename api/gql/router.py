@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from cross_web import HTTPException
 from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 
 from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
+from api.errors import ERROR_CODES, AmaanError
 from api.gql.schema import Context, schema
 from schema.access import Account
+
+
+class RequestRefused(AmaanError):
+    """The GraphQL endpoint refused the HTTP request itself (no query, a mutation over GET,
+    an unsupported content type): the API's error shape instead of strawberry's plain text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = ERROR_CODES.get(status, "bad_request")
+
+
+class Router(GraphQLRouter[Context, None]):
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(*args, **kwargs)
+        except HTTPException as exc:  # fixed texts; at most they name the client's operation
+            raise RequestRefused(exc.status_code, exc.reason[:200]) from None
 
 
 def _ide_page(request: Request) -> bool:
@@ -30,6 +50,6 @@ def get_context(
 
 
 def graphql_router(development: bool) -> GraphQLRouter[Context, None]:
-    return GraphQLRouter(
+    return Router(
         schema, context_getter=get_context, graphql_ide="graphiql" if development else None
     )

@@ -29,11 +29,12 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from api import answers, releases
-from api.errors import AmaanError, InvalidQuery
+from api.errors import AmaanError, Busy, InvalidQuery
 from api.gql import types as t
 from privacy import Epsilon
 from schema.access import Account, AccountBudget, Grant, Release
 from schema.codelists import codelists
+from schema.db import is_busy
 from schema.models import Dataset, DatasetVersion
 from schema.settings import Settings
 
@@ -276,6 +277,8 @@ class TypedErrors(MaskErrors):
         out = []
         for error in errors:
             original = error.original_error
+            if original is not None and is_busy(original):  # a bounded wait ran out
+                original = Busy("the service is busy; retry in a moment")
             if isinstance(original, AmaanError):
                 out.append(
                     GraphQLError(

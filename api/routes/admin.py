@@ -327,11 +327,17 @@ def audit_log(session: SessionDep, filters: FiltersDep, format: TableFormat = "j
 
 @router.get("/audit/verify")
 def audit_verify(session: SessionDep) -> dict[str, Any]:
-    """Recompute the hash chain: ok, how many entries, and where it breaks if it does."""
+    """Seal what is committed, then verify the chain and recompute every budget from it: ok,
+    how many entries, those still unsealed, and where it breaks if it does."""
+    audit.seal(session)
+    session.commit()  # the sealing is its own short transaction, before the long read
     result = audit.verify(session)
     return {
         "ok": result.ok,
         "entries": result.entries,
+        "pending": result.pending,
         "problem": result.problem,
         "entry_id": result.entry_id,
+        "account_id": result.account_id,
+        "dataset": result.dataset,
     }

@@ -1,61 +1,95 @@
-"""The append-only, hash-chained audit log.
+"""The append-only audit log: entries written freely, chained in order by one sealer.
 
-Each entry's hash is SHA-256 over the previous hash and the entry's fields in a canonical
-JSON form. Appends lock the single ``audit_head`` row, so concurrent writers form one chain on
-PostgreSQL as on SQLite. ``verify`` recomputes every hash: an edited, inserted or deleted
-entry breaks the chain from that point.
+``append`` inserts an entry with a keyed MAC in the caller's transaction and takes no shared
+lock, so audited requests (cache hits and downloads included) never queue on each other.
+``seal`` then gives every committed, unsealed entry its place: a sequence number, the previous
+entry's hash and its own (``audit_chain``), in one short transaction. Only one sealer runs at a
+time across workers and hosts: it locks the ``audit_head`` row with ``SKIP LOCKED`` (another
+sealer at work means there is nothing to do), and on SQLite it holds the writer lock.
+
+PostgreSQL assigns ids at insert and transactions commit later, so entries commit out of id
+order. The sealer seals what is committed, in id order, and numbers it after what it sealed
+before: an entry that commits late takes the next number, so the chain never has a hole and
+never skips a committed entry. ``seal_lag`` is the age of the oldest unsealed entry.
+``verify`` (in ``audit_verify``) checks the chain, the checkpoints staff keep and the budgets.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import logging
+import secrets
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from schema.access import AuditEntry, AuditHead
+from schema.db import read_snapshot
 from schema.models import utcnow
-
-GENESIS = "0" * 64
-
-
-def _moment(at: datetime) -> str:
-    """One text for a moment on every database (SQLite returns naive UTC datetimes)."""
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    return at.isoformat(timespec="microseconds")
-
-
-HASHED = (
-    "at",
-    "account_id",
-    "action",
-    "outcome",
-    "dataset_id",
-    "version_id",
-    "canonical_key",
-    "epsilon_micro",
-    "detail",
+from schema.repositories.audit_chain import GENESIS, entry_mac, legacy_hash, link, same
+from schema.repositories.audit_verify import (
+    CHARGES,
+    MAX_CHECKPOINT_BYTES,
+    Checkpoint,
+    Verification,
+    key_of,
+    parse_checkpoint,
+    verify,
 )
 
+__all__ = [
+    "CHARGES",
+    "GENESIS",
+    "MAX_CHECKPOINT_BYTES",
+    "Checkpoint",
+    "Verification",
+    "append",
+    "checkpoint",
+    "parse_checkpoint",
+    "seal",
+    "seal_lag",
+    "seal_pending",
+    "verify",
+]
 
-def _hash(prev_hash: str, values: dict[str, Any]) -> str:
-    fields = {name: values[name] for name in HASHED}
-    fields["at"] = _moment(values["at"])
-    text = prev_hash + json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+log = logging.getLogger("amaan.audit")
 
-
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
-    return _hash(prev_hash, {name: getattr(entry, name) for name in HASHED})
-
+SEAL_BATCH = 2_000  # entries sealed in one transaction: a short one, even after a backlog
 
 _LOG = cast(Table, AuditEntry.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
+
+
+def _write(session: Session, key: bytes, values: dict[str, Any]) -> int:
+    nonce = secrets.token_hex(16)
+    row = values | {"nonce": nonce, "mac": entry_mac(key, nonce, values)}
+    entry_id: int = session.execute(insert(_LOG).values(row).returning(_LOG.c.id)).scalar_one()
+    return entry_id
+
+
+def _fields(
+    action: str,
+    outcome: str,
+    account_id: int | None = None,
+    dataset_id: int | None = None,
+    version_id: int | None = None,
+    canonical_key: str | None = None,
+    epsilon_micro: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "at": utcnow(),
+        "account_id": account_id,
+        "action": action,
+        "outcome": outcome,
+        "dataset_id": dataset_id,
+        "version_id": version_id,
+        "canonical_key": canonical_key,
+        "epsilon_micro": epsilon_micro,
+        "detail": json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+    }
 
 
 def append(
@@ -70,55 +104,159 @@ def append(
     epsilon_micro: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> int:
-    """Append an entry to the chain, in the caller's transaction; returns its id.
+    """Write an entry in the caller's transaction (sealed after it commits); returns its id.
 
-    Core statements, not the unit of work: this runs on every request."""
-    head = session.execute(
-        select(_HEAD.c.last_hash, _HEAD.c.entries).where(_HEAD.c.id == 1).with_for_update()
-    ).one()
-    values: dict[str, Any] = {
-        "at": utcnow(),
-        "account_id": account_id,
-        "action": action,
-        "outcome": outcome,
-        "dataset_id": dataset_id,
-        "version_id": version_id,
-        "canonical_key": canonical_key,
-        "epsilon_micro": epsilon_micro,
-        "detail": json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
-        "prev_hash": head.last_hash,
-    }
-    values["hash"] = _hash(head.last_hash, values)
-    entry_id: int = session.execute(insert(_LOG).values(values).returning(_LOG.c.id)).scalar_one()
-    session.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(last_hash=values["hash"], entries=head.entries + 1)
+    One Core INSERT and no lock on anything shared: this runs on every audited request."""
+    values = _fields(
+        action, outcome, account_id, dataset_id, version_id, canonical_key, epsilon_micro, detail
     )
-    return entry_id
+    return _write(session, key_of(session), values)
 
 
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    entries: int
-    problem: str | None = None
-    entry_id: int | None = None
+_reported: set[int] = set()  # entries refused by this process's sealer, logged once each
 
 
-def verify(session: Session) -> Verification:
-    prev = GENESIS
-    count = 0
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
-        if entry.prev_hash != prev:
-            return Verification(False, count, "an entry before this one is missing", entry.id)
-        if entry_hash(prev, entry) != entry.hash:
-            return Verification(
-                False, count, "this entry was changed after it was written", entry.id
-            )
-        prev = entry.hash
+def _lock_head(session: Session) -> Any:
+    query = select(_HEAD).where(_HEAD.c.id == 1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)  # SQLite: the writer lock is held
+    return session.execute(query).one_or_none()
+
+
+def _rekey(session: Session, key: bytes, head: Any) -> None:
+    """Give the first schema's unkeyed entries a MAC under the key, after checking their old
+    chain, and record it; the sealing that follows re-seals them in their old order."""
+    if session.scalar(select(exists().where(_LOG.c.seq.is_not(None)))):
+        # A keyed chain exists, so ``keyed`` was switched off by hand: never re-key over it
+        # (entries without a MAC are then refused by the sealer, and named by verify).
+        log.error("audit_head.keyed was false over a keyed chain; left as it is")
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(keyed=True))
+        return
+    prev, count, problem, at_id = GENESIS, 0, None, None
+    rows = session.execute(select(_LOG).where(_LOG.c.mac.is_(None)).order_by(_LOG.c.id))
+    updates = []
+    for row in rows.mappings():
+        if problem is None and row["prev_hash"] != prev:
+            problem, at_id = "an entry before this one is missing", row["id"]
+        elif problem is None and legacy_hash(prev, row) != row["hash"]:
+            problem, at_id = "this entry was changed after it was written", row["id"]
+        prev = row["hash"] or prev
         count += 1
-    head = session.get(AuditHead, 1)
-    if head is None or head.last_hash != prev or head.entries != count:
-        return Verification(False, count, "entries were removed from the end of the log", None)
-    return Verification(True, count)
+        nonce = secrets.token_hex(16)
+        updates.append({"b_id": row["id"], "b_nonce": nonce, "b_mac": entry_mac(key, nonce, row)})
+    if problem is None and (head.last_hash != prev or head.entries != count):
+        problem = "entries were removed from the end of the log"
+    if updates:
+        session.execute(
+            update(_LOG)
+            .where(_LOG.c.id == bindparam("b_id"))
+            .values(nonce=bindparam("b_nonce"), mac=bindparam("b_mac"), prev_hash=None, hash=None),
+            updates,
+        )
+    if count or head.entries:
+        if problem:
+            log.error("the unkeyed audit chain was broken before re-keying: %s", problem)
+        outcome = "rekeyed" if problem is None else "rekeyed_broken"
+        detail = {
+            "legacy_entries": count,
+            "legacy_head": head.last_hash,
+            "problem": problem,
+            "entry_id": at_id,
+        }
+        _write(session, key, _fields("audit.rekeyed", outcome, detail=detail))
+    session.execute(
+        update(_HEAD).where(_HEAD.c.id == 1).values(keyed=True, entries=0, last_hash=GENESIS)
+    )
+
+
+def seal(session: Session, key: bytes | None = None, *, limit: int = SEAL_BATCH) -> int:
+    """Chain up to ``limit`` committed, unsealed entries in the caller's transaction (commit
+    it at once); returns how many. 0 at once when another sealer holds the head."""
+    key = key or key_of(session)
+    head = _lock_head(session)
+    if head is None:
+        return 0
+    if not head.keyed:
+        _rekey(session, key, head)
+        head = _lock_head(session)
+    seq, last, after = head.entries, head.last_hash, 0
+    updates: list[dict[str, Any]] = []
+    while len(updates) < limit:
+        rows = session.execute(
+            select(_LOG)
+            .where(_LOG.c.seq.is_(None), _LOG.c.id > after)
+            .order_by(_LOG.c.id)
+            .limit(min(500, limit - len(updates)))
+        ).mappings()
+        batch = list(rows)
+        if not batch:
+            break
+        for row in batch:
+            after = row["id"]
+            if not same(row["mac"], entry_mac(key, row["nonce"] or "", row)):
+                if row["id"] not in _reported:  # left out of the chain; verify names it
+                    _reported.add(row["id"])
+                    log.error("audit entry %s has no valid MAC; not sealed", row["id"])
+                continue
+            seq += 1
+            new = link(key, seq, last, row["mac"])
+            updates.append({"b_id": row["id"], "b_seq": seq, "b_prev": last, "b_hash": new})
+            last = new
+    if updates:
+        session.execute(
+            update(_LOG)
+            .where(_LOG.c.id == bindparam("b_id"))
+            .values(
+                seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")
+            ),
+            updates,
+        )
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(entries=seq, last_hash=last))
+    return len(updates)
+
+
+def _needs_sealing(session: Session) -> bool:
+    unsealed = session.scalar(select(exists().where(_LOG.c.seq.is_(None))))
+    keyed = session.scalar(select(_HEAD.c.keyed).where(_HEAD.c.id == 1))
+    return bool(unsealed) or not keyed
+
+
+def seal_pending(engine: Engine, key: bytes) -> int:
+    """Seal everything committed, a batch per transaction; returns how many were sealed.
+
+    Cheap when there is nothing to do: one read-only look, no lock."""
+    with read_snapshot(engine) as s:
+        if not _needs_sealing(s):
+            return 0
+    total = 0
+    while True:
+        with Session(engine) as s, s.begin():
+            sealed = seal(s, key)
+        total += sealed
+        if sealed < SEAL_BATCH:
+            return total
+
+
+def seal_lag(session: Session, now: datetime | None = None) -> float | None:
+    """Seconds since the oldest unsealed entry was written (None: everything is sealed)."""
+    oldest: datetime | None = session.scalar(
+        select(func.min(_LOG.c.at)).where(_LOG.c.seq.is_(None))
+    )
+    if oldest is None:
+        return None
+    now = now or utcnow()
+    if oldest.tzinfo is None:  # SQLite returns naive UTC
+        now = now.replace(tzinfo=None)
+    return max((now - oldest).total_seconds(), 0.0)
+
+
+def checkpoint(session: Session) -> dict[str, Any]:
+    """The sealed chain's head, for staff to keep outside the database."""
+    head = session.execute(select(_HEAD).where(_HEAD.c.id == 1)).one()
+    at = session.scalar(select(_LOG.c.at).where(_LOG.c.seq == head.entries))
+    return {
+        "sequence": head.entries,
+        "hash": head.last_hash,
+        "time": None if at is None else at.isoformat(),
+        "taken_at": utcnow().isoformat(),
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schema.models import Dataset, DatasetVersion, LoadBatch
@@ -21,6 +21,7 @@ def get_or_create_dataset(
     max_referrals: int,
     cap_micro: int = 10_000_000,
     max_per_query_micro: int = 500_000,
+    blank_is_consent: bool = False,
 ) -> Dataset:
     dataset = get_dataset(session, slug)
     if dataset is None:
@@ -33,6 +34,7 @@ def get_or_create_dataset(
             cap_micro=cap_micro,
             spent_micro=0,
             max_per_query_micro=max_per_query_micro,
+            blank_is_consent=blank_is_consent,
         )
         session.add(dataset)
         session.flush()
@@ -60,3 +62,17 @@ def batch_for_file(session: Session, dataset_id: int, sha256: str) -> LoadBatch 
     return session.scalars(
         select(LoadBatch).where(LoadBatch.dataset_id == dataset_id, LoadBatch.file_sha256 == sha256)
     ).one_or_none()
+
+
+def older_pipeline_batches(session: Session, dataset_id: int, pipeline_version: int) -> int:
+    """How many of the dataset's batches were keyed by other rules than ``pipeline_version``."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoadBatch)
+            .where(
+                LoadBatch.dataset_id == dataset_id, LoadBatch.pipeline_version != pipeline_version
+            )
+        )
+        or 0
+    )

@@ -1,28 +1,23 @@
-"""Writing a load batch: person contributions, and the facts of the new dataset version.
+"""Writing a load batch: person contributions, case references, and the facts of the new
+dataset version.
 
-The loader bounds contributions itself (``etl.bound``) and hands over only aggregates: kept
-cases per packed value, and per-person counts, written through the driver's bulk path.
+The loader bounds contributions and skips cases loaded before itself (``etl.bound``,
+``etl.dedupe``) and hands over only aggregates and keyed hashes: kept cases per packed value,
+per-person counts and the hashes of new case references, written through the driver's bulk
+path.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    bindparam,
-    func,
-    literal_column,
-    select,
-    update,
-)
+from sqlalchemy import Connection, bindparam, select, update
 
-from schema.facts import MONTH_BITS, month_code
-from schema.models import CaseCount, PersonContribution
+from schema.models import CaseCount, LoadedCaseRef, PersonContribution
 
 SLICE = 50_000
 
@@ -111,11 +106,42 @@ def update_people(conn: Connection, dataset_id: int, pids: np.ndarray, cases: np
     )
 
 
-def month_range(conn: Connection, version_id: int) -> tuple[str, str] | None:
-    month = CaseCount.combo.op("&")(literal_column(str((1 << MONTH_BITS) - 1), BigInteger))
-    lo, hi = conn.execute(
-        select(func.min(month), func.max(month)).where(CaseCount.version_id == version_id)
-    ).one()
-    if lo is None:
-        return None
-    return month_code(int(lo)), month_code(int(hi))
+def prior_case_refs(conn: Connection, dataset_id: int, lo: int, hi: int) -> np.ndarray:
+    """Hashes of the case references loaded before, for hashes in ``lo..hi``, sorted.
+
+    Streamed into one array (a server-side cursor on PostgreSQL): eight bytes a hash, not a
+    row object each, however many the dataset holds.
+    """
+    stmt = (
+        select(LoadedCaseRef.ref_hash)
+        .where(
+            LoadedCaseRef.dataset_id == dataset_id,
+            LoadedCaseRef.ref_hash >= lo,
+            LoadedCaseRef.ref_hash <= hi,
+        )
+        .order_by(LoadedCaseRef.ref_hash)
+        .execution_options(yield_per=SLICE)
+    )
+    return np.fromiter(conn.execute(stmt).scalars(), dtype=np.int64)
+
+
+def add_case_refs(conn: Connection, dataset_id: int, refs: np.ndarray) -> None:
+    """Insert hashes a slice at a time: SQLite expands a JSON array in C (json_each), three
+    times faster than a million executemany rows; PostgreSQL takes COPY text blocks."""
+    table = LoadedCaseRef.__tablename__
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} (dataset_id, ref_hash) FROM STDIN") as cp:
+            prefix = f"{dataset_id}\t"
+            for at in range(0, len(refs), SLICE):
+                rows = ("\n" + prefix).join(map(str, refs[at : at + SLICE].tolist()))
+                cp.write(prefix + rows + "\n")
+        return
+    cur = raw.cursor()
+    for at in range(0, len(refs), SLICE):
+        values = json.dumps(refs[at : at + SLICE].tolist())  # int64 stays an exact integer
+        cur.execute(
+            f"INSERT INTO {table} (dataset_id, ref_hash) SELECT ?, value FROM json_each(?)",  # noqa: S608
+            (dataset_id, values),
+        )
+    cur.close()

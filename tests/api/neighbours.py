@@ -23,7 +23,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from etl.load import LoadOptions, load_file
+from etl.coverage import Coverage
+from etl.load import load_file
 from etl.synth import COLUMNS, SynthOptions, write_export
 from schema.access import AuditEntry, LedgerEntry, Release
 from schema.db import make_engine
@@ -98,9 +99,7 @@ def build(url: str, folder: Path, person: list[dict[str, str]], bound: int | Non
     """A warehouse of the synthetic export plus ``person``'s rows (none: the neighbour)."""
     engine = make_engine(url)
     folder.mkdir(parents=True, exist_ok=True)
-    declared: dict[str, Any] = (
-        {"covers": COVERS} if "covers" in LoadOptions.__dataclass_fields__ else {}
-    )
+    declared: dict[str, Any] = {"covers": Coverage(*COVERS)}
     if bound is not None:
         declared["max_cases_per_person"] = bound
     load_file(_export(folder / "export.csv", person), engine, options(**declared))
@@ -122,14 +121,15 @@ def build(url: str, folder: Path, person: list[dict[str, str]], bound: int | Non
 RELEASE_ID = re.compile(r"r[_-][0-9a-f]{24}")  # also in file names, where _ becomes -
 MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?")
 NOISY = ("count", "lower", "upper", "suppressed", "reason")
-IGNORED_HEADERS = {"date", "content-length", "server", "x-ratelimit-reset"}
+CHAINED = ("hash", "prev_hash", "mac")
+IGNORED_HEADERS = {"date", "content-length", "server", "x-ratelimit-reset", "retry-after"}  # clocks
 AUDITED = ("account_id", "action", "outcome", "dataset_id", "version_id", "canonical_key")
 AUDITED += ("epsilon_micro",)
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        out = {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, dict):  # chain hashes cover times, so they differ like times do
+        out = {k: _clean(v) for k, v in value.items() if k not in CHAINED}
         if isinstance(out.get("cells"), list):
             out["cells"] = [{k: v for k, v in c.items() if k not in NOISY} for c in out["cells"]]
         return out

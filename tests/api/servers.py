@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], workers: int) -> Iterator[str]:
+def server_process(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's base URL and its process, once it answers; stopped at the end."""
     port = free_port()
     proc = subprocess.Popen(
         [AMAAN, "serve", "--port", str(port), "--workers", str(workers)],
@@ -44,10 +45,17 @@ def running_server(env: dict[str, str], workers: int) -> Iterator[str]:
                 assert proc.poll() is None, "the server exited"
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.3)
-        yield base
+        yield base, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@contextmanager
+def running_server(env: dict[str, str], workers: int) -> Iterator[str]:
+    with server_process(env, workers) as (base, _):
+        yield base
 
 
 def run_demo(folder: Path) -> tuple[dict[str, str], dict[str, str], str]:

@@ -22,10 +22,8 @@ def test_accounts_keys_budgets_and_audit(tmp_path):
     db = tmp_path / "w.db"
     assert _run(db, "db", "upgrade").returncode == 0
     export = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(3)])
-    assert (
-        _run(db, "etl", "load", str(export), "--dataset", "helpline-cases", "--demo-key").returncode
-        == 0
-    )
+    load = ["etl", "load", str(export), "--dataset", "helpline-cases", "--demo-key"]
+    assert _run(db, *load, "--covers", "2024-01:2024-12").returncode == 0
     made = _run(
         db,
         "accounts",
@@ -99,7 +97,8 @@ def test_the_admin_api_is_reachable_from_the_terminal(tmp_path):
     db = tmp_path / "w.db"
     export = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(30)])
     assert _run(db, "db", "upgrade").returncode == 0
-    loaded = _run(db, "etl", "load", str(export), "--dataset", "helpline-cases", "--demo-key")
+    load = ["etl", "load", str(export), "--dataset", "helpline-cases", "--demo-key"]
+    loaded = _run(db, *load, "--covers", "2024-01:2024-12")
     assert loaded.returncode == 0, loaded.stderr
     created = {}
     for role in ("researcher", "partner", "admin"):

@@ -158,6 +158,8 @@ def test_a_failure_after_the_read_is_charged_audited_and_repeated(api, monkeypat
             select(AuditEntry.outcome).where(AuditEntry.action == "query").order_by(AuditEntry.id)
         ).all()
     assert outcomes == ["failed", "cache_hit", "cache_hit"]
+    verified = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"])).json()
+    assert verified["ok"], verified  # the failed release's charge is in the chained log
 
 
 def test_refusals_are_audited_the_same_from_the_api_and_the_staff_page(api):

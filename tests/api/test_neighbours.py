@@ -244,12 +244,10 @@ WORLDS = pytest.mark.parametrize(
 def test_every_request_is_answered_alike(worlds):
     asks = corpus()
     found = [d for d in (_run(worlds, ask) for ask in asks) if d]
-    assert not found, f"{len(found)} of {len(asks)} requests differ; first:\n" + "\n".join(
-        found[:3]
-    )
+    assert not found, f"{len(found)} of {len(asks)} differ:\n" + "\n".join(found[:12])
     a, b = (records(w) for w in worlds)
     assert a == b
-    assert len(asks) > 900 and len(a["ledger"]) > 150  # the corpus exercises charged releases
+    assert len(asks) > 800 and len(a["ledger"]) > 150  # the corpus exercises charged releases
 
 
 def _values(dimension: str) -> list[str]:

@@ -189,8 +189,11 @@ def test_no_piece_of_a_key_in_the_database_a_dump_or_the_logs(api, db_url, caplo
     assert leaked == []
 
 
+SECRET = "a-production-audit-key-for-tests"
+
+
 def test_production_settings(db_url):
-    prod = Settings(database_url=db_url, environment="production")
+    prod = Settings(database_url=db_url, environment="production", audit_key=SECRET)
     with TestClient(create_app(prod)) as client:
         ide = client.get("/graphql", headers={"Accept": "text/html"})
         assert ide.status_code in (401, 404, 405) and "graphiql" not in ide.text.lower()
@@ -202,10 +205,13 @@ def test_production_settings(db_url):
         )
         assert "access-control-allow-origin" not in preflight.headers
     with pytest.raises(ValidationError, match="'\\*' is refused"):
-        Settings(database_url=db_url, environment="production", cors_origins=["*"])
+        Settings(
+            database_url=db_url, environment="production", cors_origins=["*"], audit_key=SECRET
+        )
     documented = Settings(
         database_url=db_url,
         environment="production",
+        audit_key=SECRET,
         api_docs=True,
         cors_origins=["https://ngo.example"],
     )

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import csv
+from itertools import count
 from pathlib import Path
 
+from etl.coverage import Coverage
 from etl.load import LoadOptions
 from etl.synth import COLUMNS
 
 KEY = b"test-pseudonym-key-0123456789"
+# The synthetic exports the tests load are of 2024; production callers declare their own.
+COVERS_2024 = Coverage("2024-01", "2024-12")
+_refs = count(1)
 HEADER = list(COLUMNS)  # the synthetic export's columns, in its order
 
 
 def case(**fields: str) -> dict[str, str]:
+    """One raw record; each call gets a case_ref of its own unless one is given."""
     row = {
-        "case_ref": "DSH-1",
+        "case_ref": f"DSH-{next(_refs)}",
         "received_on": "2024-03-05",
         "contact_key": "0300-1111111",
         "complainant_name": "Sana Malik",
@@ -32,6 +38,7 @@ def case(**fields: str) -> dict[str, str]:
         "country": "PK",
         "vulnerable_groups": "",
         "referrals": "LEGAL_AID",
+        "consent_to_share": "yes",
         "case_notes": "notes, here",
         "officer": "Officer A",
     }
@@ -56,6 +63,10 @@ def write_export(
 
 
 def options(**overrides: object) -> LoadOptions:
-    base: dict[str, object] = {"dataset": "helpline-cases", "pseudonym_key": KEY}
+    base: dict[str, object] = {
+        "dataset": "helpline-cases",
+        "pseudonym_key": KEY,
+        "covers": COVERS_2024,
+    }
     base.update(overrides)
     return LoadOptions(**base)  # type: ignore[arg-type]

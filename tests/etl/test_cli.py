@@ -21,6 +21,13 @@ REPORT_KEYS = {
     "values_cut_by_multi_value_bound",
     "cases_loaded",
     "cases_loaded_by_year",
+    "covers",
+    "version_covers",
+    "consent_refused",
+    "duplicates_skipped",
+    "duplicates_within_file",
+    "duplicates_loaded_before",
+    "case_refs",
 }
 
 
@@ -36,11 +43,12 @@ def test_upgrade_load_json_and_repeat(tmp_path):
     db = tmp_path / "w.db"
     assert _run(["db", "upgrade"], db).returncode == 0
     path = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(5)])
-    refused = _run(["etl", "load", str(path), "--dataset", "helpline-cases"], db)
+    covers = ["--covers", "2024-01:2024-12"]
+    refused = _run(["etl", "load", str(path), "--dataset", "helpline-cases", *covers], db)
     assert refused.returncode != 0
     assert "AMAAN_PSEUDONYM_KEY is not set" in refused.stderr
     first = _run(
-        ["etl", "load", str(path), "--dataset", "helpline-cases", "--json"],
+        ["etl", "load", str(path), "--dataset", "helpline-cases", "--json", *covers],
         db,
         key="a-long-secret-key-for-tests",
     )
@@ -48,8 +56,9 @@ def test_upgrade_load_json_and_repeat(tmp_path):
     report = json.loads(first.stdout)
     assert report.keys() >= REPORT_KEYS
     assert (report["cases_loaded"], report["unchanged"], report["version"]) == (5, False, 1)
+    assert (report["covers"], report["version_covers"]) == ("2024-01:2024-12", "2024-01:2024-12")
     again = _run(
-        ["etl", "load", str(path), "--dataset", "helpline-cases"],
+        ["etl", "load", str(path), "--dataset", "helpline-cases", *covers],
         db,
         key="a-long-secret-key-for-tests",
     )
@@ -61,7 +70,10 @@ def test_refusal_exits_non_zero_with_the_reason(tmp_path):
     _run(["db", "upgrade"], db)
     path = tmp_path / "x.csv"
     path.write_text("name,phone\nA,1\n")
-    result = _run(["etl", "load", str(path), "--dataset", "d", "--demo-key"], db)
+    result = _run(
+        ["etl", "load", str(path), "--dataset", "d", "--demo-key", "--covers", "2024-01:2024-12"],
+        db,
+    )
     assert result.returncode == 1
     assert "missing required column(s): received_on, contact_key, complaint_type, gender" in (
         result.stderr

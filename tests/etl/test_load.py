@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from etl.coverage import Coverage
 from etl.errors import LoadRefused
 from etl.load import load_file
 from schema.models import Base, DatasetVersion, PersonContribution
@@ -32,7 +33,8 @@ def test_load_aggregates_cases_and_reports(engine, tmp_path):
         case(contact_key="b@x.pk", gender="M", referrals="FIA;POLICE"),
         case(contact_key="c@x.pk", gender="female", received_on="2023-12-01"),
     ]
-    report = load_file(write_export(tmp_path / "x.csv", rows), engine, options())
+    covers = Coverage("2023-12", "2024-12")
+    report = load_file(write_export(tmp_path / "x.csv", rows), engine, options(covers=covers))
     assert (report.version, report.rows_read, report.rows_rejected, report.cases_loaded) == (
         1,
         3,
@@ -70,7 +72,8 @@ def test_person_bound_keeps_the_earliest_cases_across_batches(engine, tmp_path):
     with Session(engine) as s:
         assert sorted(s.scalars(select(PersonContribution.cases))) == [1, 2]
     third = [case(contact_key="0300-5550001", received_on="2023-01-01")]
-    report = load_file(write_export(tmp_path / "c.csv", third), engine, options())
+    covers = Coverage("2023-01", "2024-12")
+    report = load_file(write_export(tmp_path / "c.csv", third), engine, options(covers=covers))
     assert (report.cases_loaded, report.cases_cut_by_person_bound) == (0, 1)
 
 

@@ -81,6 +81,10 @@ def test_spellings(field, raw, code):
         ("age", "-3", "not a whole number of years"),
         ("age", "abc", "not a whole number of years"),
         ("age", "250", "age above 120"),
+        ("age", "٢٤", "not a whole number of years"),  # Unicode digits are not ASCII
+        ("age", "²", "not a whole number of years"),  # isdigit() is True, int() raised
+        ("received_on", "٢٠٢٤-03-05", "not a valid date (YYYY-MM-DD)"),
+        ("received_on", "2024-03-05 ٢:00", "not a valid date (YYYY-MM-DD)"),
         ("country", "Narnia", "not an ISO 3166 country code or a listed country"),
         ("vulnerable_groups", "MINOR;ASTRONAUT", "not a code or label of the code list"),
         ("referrals", "NONE;FIA", "NONE together with other referrals"),

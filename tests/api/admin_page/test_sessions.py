@@ -37,7 +37,9 @@ def test_cookie_flags_and_sign_out(api):
 
 def test_secure_cookie_in_production(api, db_url):
     _, keys, _ = api
-    app = create_app(settings_for(db_url, environment="production"))
+    app = create_app(
+        settings_for(db_url, environment="production", audit_key="a-production-audit-key")
+    )
     with TestClient(app, base_url="https://testserver") as client:
         r = sign_in(client, keys["admin"])
         assert "secure" in r.headers["set-cookie"].lower()
