@@ -21,9 +21,9 @@ from bench.annual_report import publish_report, report_coverage
 from bench.summary_estimators import compare
 from privacy import Epsilon, Policy, plan_release, release
 from privacy.derive import Summary
+from privacy.layout import Axis
 from privacy.predict import coarser, predict
 from privacy.questions import Question
-from privacy.release import Axis
 from privacy.split import by_sensitivity, equal, optimised, target_variance
 from privacy.summary import measure_summary, plan_summary
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from etl.load import LoadOptions, load_file
 from etl.synth import SynthOptions, write_export
+from privacy.layout import Axis
 from privacy.questions import Rollup
-from privacy.release import Axis
 from privacy.summary import MONTH, Design, Slice, TableSpec
 from schema import facts
 from schema.codelists import codelists

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from privacy.accuracy import cell_half_width
-from privacy.intervals import dlap_variance, half_width, terms
+from privacy.layout import Axis
+from privacy.noise_law import dlap_variance, half_width, terms
 from privacy.reconcile import Fit, Measured
-from privacy.release import Axis
 from privacy.rounding import round_tables
 from privacy.summary import MONTH, Design, SummaryPlan, measure_summary
 

@@ -19,11 +19,11 @@ from functools import reduce
 import numpy as np
 
 from privacy.errors import InvalidQuery
-from privacy.intervals import Term, half_width, terms
+from privacy.layout import Axis
+from privacy.noise_law import Term, half_width, terms
 from privacy.questions import TIME, Answer, Question, Rollup, base_of, check, time_label
 from privacy.ratios import Linear
 from privacy.reconcile import Fit, Measured
-from privacy.release import Axis
 from privacy.rounding import round_tables
 from privacy.summary import MONTH, Design, Slice, slices
 

@@ -3,7 +3,7 @@
 A figure is linear in the measurement noise: its unbiased value, the whole number shown, and
 the weight it puts on every measured cell's noise (``Linear``). Counts, differences and
 rates per month are linear, so their intervals come from the exact law of that weighted
-noise (``privacy.intervals``). A share or a percent change is a ratio r = x / y; its interval
+noise (``privacy.noise_law``). A share or a percent change is a ratio r = x / y; its interval
 is Fieller's: every r with |x̂ - r ŷ| within the noise of x - r y, whose weights are known,
 taking the multiplier at the estimate from the exact law rather than the normal one. Figures
 from a summary and from a direct release (discrete Laplace of a known scale per cell) are
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from privacy import intervals
+from privacy import noise_law
 
 Noise = Mapping[Hashable, tuple[float, np.ndarray]]  # measured table -> (scale, weights)
 
@@ -50,11 +50,11 @@ class Linear:
         )
 
     def variance(self) -> float:
-        return sum(intervals.dlap_variance(s) * float(w @ w) for s, w in self.noise.values())
+        return sum(noise_law.dlap_variance(s) * float(w @ w) for s, w in self.noise.values())
 
     def half_width(self, confidence: float) -> float:
         weighted = [(s, w) for s, w in self.noise.values()]
-        return intervals.half_width(intervals.terms(weighted), confidence)
+        return noise_law.half_width(noise_law.terms(weighted), confidence)
 
     def interval(self, confidence: float) -> tuple[float, float]:
         """Holds the truth with ``confidence`` and always holds the shown number."""
@@ -75,7 +75,7 @@ def covariance(a: Linear, b: Linear) -> float:
     out = 0.0
     for key, (scale, w) in a.noise.items():
         if key in b.noise:
-            out += intervals.dlap_variance(scale) * float(w @ b.noise[key][1])
+            out += noise_law.dlap_variance(scale) * float(w @ b.noise[key][1])
     return out
 
 

@@ -23,8 +23,8 @@ from itertools import combinations
 import numpy as np
 
 from privacy.errors import InvalidQuery
-from privacy.intervals import dlap_variance
-from privacy.release import Axis
+from privacy.layout import Axis
+from privacy.noise_law import dlap_variance
 
 
 @dataclass(frozen=True)

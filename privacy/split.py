@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from privacy.layout import Axis
 from privacy.reconcile import Fit, Measured
-from privacy.release import Axis
 from privacy.summary import MONTH, Design
 
 Target = tuple[tuple[str, ...], float]  # a marginal of one year, and its weight

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from privacy.errors import InvalidEpsilon, InvalidQuery
+from privacy.layout import Axis
 from privacy.loss import Epsilon
 from privacy.plan import Plan, plan_release
-from privacy.release import Axis
 from privacy.rounding import junction_order
 
 GRAINS = ("month", "year")

@@ -6,8 +6,8 @@ from itertools import product
 
 import numpy as np
 
+from privacy.layout import Axis
 from privacy.questions import Rollup
-from privacy.release import Axis
 from privacy.summary import MONTH, Design, TableSpec
 
 GENDER = Axis("gender", ("F", "M", "GM", "U"), frozenset({"GM"}))

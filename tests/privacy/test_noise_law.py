@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from privacy.accuracy import sum_half_width, within_probability
-from privacy.intervals import dlap_variance, half_width, terms, variance
+from privacy.noise_law import dlap_variance, half_width, terms, variance
 
 
 def _dlap(rng, scale, size):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from privacy import InvalidQuery
-from privacy.intervals import dlap_variance
+from privacy.layout import Axis
+from privacy.noise_law import dlap_variance
 from privacy.reconcile import Fit, Measured
-from privacy.release import Axis
 
 SIZES = {"a": 3, "b": 4, "c": 2}
 AXES = {d: Axis(d, tuple(f"{d}{i}" for i in range(n))) for d, n in SIZES.items()}

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privacy import InvalidQuery
+from privacy.layout import Axis
 from privacy.reconcile import Fit, Measured
-from privacy.release import Axis
 from privacy.rounding import junction_order, project_to_simplex, round_tables, round_to_totals
 
 TREES = [

@@ -98,7 +98,7 @@ def test_bad_designs_and_splits_are_refused_with_the_reason():
 
 
 def test_a_design_that_could_not_be_reconciled_is_refused_before_anything_is_measured():
-    from privacy.release import Axis
+    from privacy.layout import Axis
 
     a, b, c = (Axis(d, ("x", "y")) for d in "abc")
     with pytest.raises(InvalidQuery, match="form a cycle") as err:
