@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from etl.coverage import Coverage
 from etl.load import LoadOptions, load_file
 from etl.synth import SynthOptions, write_export
 from privacy.layout import Axis
@@ -52,6 +53,7 @@ def facts_frame() -> pd.DataFrame:
         options = LoadOptions(
             dataset="helpline-cases",
             pseudonym_key=DEMO_PSEUDONYM_KEY.encode(),
+            covers=Coverage(MONTHS[0], MONTHS[-1]),  # as amaan demo declares it
             max_cases_per_person=BOUND,
         )
         load_file(export, engine, options)
