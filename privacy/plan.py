@@ -16,13 +16,14 @@ import opendp.prelude as dp
 from privacy._features import assert_only_contrib
 from privacy.accuracy import cell_half_width
 from privacy.bounds import check_confidence
+from privacy.canonical import MAX_MARGIN
 from privacy.errors import EpsilonAboveMaximum, InvalidEpsilon, MarginUnreachable, TooManyCells
 from privacy.loss import Epsilon
 
 MECHANISM = "discrete Laplace (pure ε-DP), one vector measurement over every cell"
-# A margin wider than this many cases says nothing about any helpline's counts; beyond it the
-# intervals no longer fit the 64-bit (and GraphQL's 32-bit) integers they are released in.
-MAX_MARGIN_OF_ERROR = 1_000_000
+# A margin wider than this many cases says nothing about any helpline's counts; far beyond it
+# the intervals no longer fit the 64-bit (and GraphQL's 32-bit) integers they are released in.
+MAX_MARGIN_OF_ERROR = MAX_MARGIN
 
 
 @dataclass(frozen=True)

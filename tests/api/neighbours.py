@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,10 @@ class World:
     engine: Engine
     releases: list[str] = field(default_factory=list)  # release ids in the order seen
 
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.engine.dispose()
+
     def call(self, role: str | None, method: str, path: str, **kwargs: Any) -> Any:
         headers = kwargs.pop("headers", {}) | (auth(self.keys[role]) if role else {})
         return self.client.request(method, path, headers=headers, **kwargs)
@@ -114,7 +119,10 @@ def build(url: str, folder: Path, person: list[dict[str, str]], bound: int | Non
             if budget is not None:
                 accounts.set_account_budget(s, account.id, dataset.id, budget)
             keys[name] = accounts.issue_key(s, account.id)[1]
-    client = TestClient(create_app(settings_for(url)), raise_server_exceptions=False)
+    # Each world counts its own rate limits (the in-memory storage may be shared in-process).
+    settings = settings_for(url, rate_limit_prefix=f"world-{uuid.uuid4().hex[:8]}")
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    client.__enter__()  # runs the app's lifespan, which disposes of its engine at the end
     return World(client, keys, engine)
 
 

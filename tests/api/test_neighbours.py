@@ -205,8 +205,7 @@ def worlds(request, tmp_path_factory):
         patch.setattr(planning, "_measurement", Fixed)
         yield a, b
     for w in (a, b):
-        w.client.close()
-        w.engine.dispose()
+        w.close()
 
 
 def _run(worlds, ask) -> str | None:

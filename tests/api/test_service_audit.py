@@ -63,8 +63,7 @@ def warehouses(tmp_path_factory):
         conn.execute(text("UPDATE datasets SET max_cases_per_person = 2"))
     yield a, b, unbounded
     for w in (a, b, unbounded):
-        w.client.close()
-        w.engine.dispose()
+        w.close()
 
 
 def _samples(world, query, statistic, runs=RUNS, release=releases.release):
