@@ -12,7 +12,10 @@ from privacy.ratios import Linear, change, direct, rate, ratio, share
 from privacy.summary import measure_summary, plan_summary
 from tests.privacy import synthetic_cases as sc
 
-RELEASES = 2000
+# More than the 2,000: the intervals are slightly conservative (about 95.5 to 96%), and
+# at 2,000 a true 96% passes 97% by chance about 1 run in 100; at these sizes about 1 in 3,000.
+RELEASES = 8_000
+SUMMARY_RELEASES = 5_000
 MAX = Epsilon.parse("10")
 
 
@@ -69,7 +72,7 @@ def test_summary_shares_and_changes_cover_93_to_97_percent():
     m23 = exact.figure(Question(("vulnerable_group",), months=y23), ("MINOR",)).shown
     m24 = exact.figure(Question(("vulnerable_group",), months=y24), ("MINOR",)).shown
     hits = {"share": 0, "cases": 0, "percent": 0}
-    for _ in range(RELEASES):
+    for _ in range(SUMMARY_RELEASES):
         s = Summary(design, scales, measure_summary(plan, truth, sc.MONTHS), sc.MONTHS, sc.ROLLUPS)
         f = s.figure(Question(("gender",), ncii, y24), ("F",))
         whole = s.figure(Question((), ncii, y24), ())
@@ -81,7 +84,7 @@ def test_summary_shares_and_changes_cover_93_to_97_percent():
         hits["cases"] += lo <= m24 - m23 <= hi
         hits["percent"] += _holds(pct, 100 * (m24 / m23 - 1))
     for name, n in hits.items():
-        assert 0.93 <= n / RELEASES <= 0.97, (name, n / RELEASES)
+        assert 0.93 <= n / SUMMARY_RELEASES <= 0.97, (name, n / SUMMARY_RELEASES)
 
 
 def test_a_share_of_a_suppressed_whole_or_part_is_suppressed():
