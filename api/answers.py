@@ -30,6 +30,7 @@ from api.errors import AmaanError, BudgetExhausted, Forbidden, ReleaseFailed
 from api.publications import Extract
 from api.releases import CountQuery, Prepared, Resolved
 from schema.access import Account, AccountBudget, Publication, Release
+from schema.db import is_busy
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -155,8 +156,8 @@ def _count(
     )
     hit = releases_repo.find(session, canonical.key)
     if hit is not None:
-        return _hit(session, account, r, p, hit, budget, kind, settings)
-    return _new(session, account, p or releases.prepare(r, settings), budget, kind, settings)
+        return _hit(session, account, r, hit, budget, kind)
+    return _new(session, account, p or releases.prepare(r, settings), budget, kind)
 
 
 def _left(budget: AccountBudget | None, spent: int | None = None) -> int | None:
@@ -169,11 +170,9 @@ def _hit(
     session: Session,
     account: Account,
     r: Resolved,
-    p: Prepared | None,
     release: Release,
     budget: AccountBudget | None,
     kind: str,
-    settings: Settings,
 ) -> Released:
     audit.append(
         session,
@@ -186,21 +185,23 @@ def _hit(
     )
     if release.failed:
         raise _failed()
-    content = _content(release, r, p, settings)
+    content = _content(release, r.confidence)
     return Released(release, True, privacy.ZERO, _left(budget), content)
 
 
-def _content(release: Release, r: Resolved, p: Prepared | None, settings: Settings) -> bytes:
-    """The stored body, or the same release with intervals at the requested confidence."""
+def _content(release: Release, confidence: float) -> bytes:
+    """The stored body, or the same release with its intervals at the requested confidence,
+    recomputed from what the release stored (never from today's settings)."""
     stored = extracts.body(release)
-    if release.noisy is None or extracts.summary(release)["confidence"] == r.confidence:
-        return stored  # (releases made before noise was stored answer at their own confidence)
-    prepared = p or releases.prepare(r, settings)
-    noisy = json.loads(release.noisy)
+    if release.noisy is None or extracts.summary(release)["confidence"] == confidence:
+        return stored
+    noise = json.loads(release.noisy)
+    if not isinstance(noise, dict):  # stored before releases kept their policy
+        return stored
     return extracts.rendered(
         release,
-        r.confidence,
-        lambda: tables.encode(tables.at_confidence(prepared, noisy, r.confidence, settings)),
+        confidence,
+        lambda: tables.encode(tables.at_confidence(json.loads(stored), noise, confidence)),
     )
 
 
@@ -210,8 +211,19 @@ def _new(
     p: Prepared,
     budget: AccountBudget | None,
     kind: str,
-    settings: Settings,
 ) -> Released:
+    # Everything of a new release in one savepoint: should the database be too busy to finish
+    # (a bounded wait ran out), the claim and the charge go with it and the caller may retry.
+    with session.begin_nested():
+        released = _claim_charge_release(session, account, p, budget, kind)
+    if released is None:  # failed after the read: kept, charged and audited, then answered
+        raise _failed()
+    return released
+
+
+def _claim_charge_release(
+    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: str
+) -> Released | None:
     with session.begin_nested():  # a refused charge undoes the claim
         claimed = releases_repo.claim(
             session,
@@ -229,8 +241,8 @@ def _new(
     if claimed is None:  # an identical query was released while we checked: use that one
         existing = releases_repo.find(session, p.canonical.key)
         assert existing is not None
-        return _hit(session, account, p.resolved, p, existing, budget, kind, settings)
-    failed = not _compute_and_store(session, p, claimed, settings)
+        return _hit(session, account, p.resolved, existing, budget, kind)
+    failed = not _compute_and_store(session, p, claimed)
     audit.append(
         session,
         action=kind,
@@ -243,8 +255,8 @@ def _new(
         detail={"release": claimed.public_id},
     )
     if failed:
-        raise _failed()
-    content = _content(claimed, p.resolved, p, settings)
+        return None
+    content = _content(claimed, p.resolved.confidence)
     return Released(claimed, False, p.plan.epsilon, _left(budget, spent), content)
 
 
@@ -273,22 +285,22 @@ def _charge(
         raise err from None
 
 
-def _compute_and_store(session: Session, p: Prepared, claimed: Release, settings: Settings) -> bool:
+def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> bool:
     """Read, release and store; False when anything failed (the release is then marked failed).
 
-    Nothing here refuses: the charge is made and stays. What is logged is the error's type,
+    Nothing here refuses: the charge is made and stays. The one exception is a database too
+    busy to answer in time (``is_busy``): nothing was released, so it is re-raised and the
+    caller's savepoint undoes the claim and the charge. What is logged is the error's type,
     never its message (which could hold a value)."""
     try:
         with session.begin_nested():  # a database error here leaves the transaction usable
             released = releases.compute(session, p)
-            noisy = released.noisy.tolist()
-            if p.plan.confidence == settings.confidence:  # stored at the default confidence
-                content = tables.body(p, released, settings)
-            else:
-                content = tables.at_confidence(p, noisy, settings.confidence, settings)
-            releases_repo.fill(session, claimed, tables.encode(content), json.dumps(noisy))
+            content = tables.encode(tables.body(p, released))
+            releases_repo.fill(session, claimed, content, tables.stored_noise(released))
         return True
     except Exception as exc:
+        if is_busy(exc):
+            raise
         log.error(
             "release %s failed after its data was read: %s",
             claimed.public_id,
@@ -300,8 +312,7 @@ def _compute_and_store(session: Session, p: Prepared, claimed: Release, settings
 
 def _failed() -> ReleaseFailed:
     err = ReleaseFailed(
-        "this release failed after its data was read; its ε was charged, and asking again "
-        "returns this same error"
+        "this release failed; its ε was charged, and asking again returns this same error"
     )
     err.recorded = True
     return err

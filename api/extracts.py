@@ -136,11 +136,14 @@ def summary(release: Release) -> dict[str, Any]:
     return found
 
 
-def release_csv(release: Release, bom: bool) -> bytes:
-    key = ("csv", release.public_id, bom)
+def release_csv(release: Release, bom: bool, content: bytes | None = None) -> bytes:
+    """The release as CSV: its stored body, or ``content`` (the same release with intervals at
+    another confidence)."""
+    table = body(release) if content is None else content
+    key = ("csv", release.public_id, bom, hash(table))
     found: bytes | None = _cache.get(key)
     if found is None:
-        parsed = json.loads(body(release))
+        parsed = json.loads(table)
         content = write_csv(parsed["group_by"], rows(parsed), bom=bom)
         found = _cache.put(key, content, len(content))
     return found

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from api import extracts, releases
-from api.errors import AmaanError, InvalidQuery, NotFound
+from api.errors import AmaanError, InvalidQuery, NotFound, ReleaseFailed
 from privacy import Epsilon
 from schema.access import Account, AuditEntry, Grant, Publication, PublicationAudience, Release
 from schema.models import Dataset
@@ -26,6 +26,7 @@ from schema.repositories.datasets import latest_version
 ALL_PARTNERS = "all-partners"
 MAX_AUDIENCE = 1000
 _ID = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
+RELEASE_ID = re.compile(r"r_[0-9a-f]{24}", re.ASCII)  # as ``releases_repo.claim`` makes them
 
 
 class Conflict(AmaanError):
@@ -197,9 +198,19 @@ def readable(session: Session, account: Account, public_id: str) -> Release:
     """A release the account may read, or 404: the same answer as for one that does not exist.
 
     Staff read everything; researchers read releases of datasets granted to them; partners
-    read what was published to them and the releases of their own ad-hoc queries.
+    read what was published to them and the releases of their own ad-hoc queries. A release
+    that failed answers as its query did: ``release_failed``.
     """
-    release = releases_repo.by_public_id(session, public_id)
+    release = _readable(session, account, public_id)
+    if release.failed:
+        raise ReleaseFailed("this release failed; it holds no table")
+    return release
+
+
+def _readable(session: Session, account: Account, public_id: str) -> Release:
+    release = (
+        releases_repo.by_public_id(session, public_id) if RELEASE_ID.fullmatch(public_id) else None
+    )
     if release is not None:
         if account.role == "admin":
             return release
@@ -212,7 +223,7 @@ def readable(session: Session, account: Account, public_id: str) -> Release:
             .where(Publication.release_id == release.id, _published_to(account))
         ):
             return release
-    raise NotFound(f"no release {public_id!r} is available to this account")
+    raise NotFound(f"no release {public_id[:40]!r} is available to this account")
 
 
 def publication_for(session: Session, account: Account, release: Release) -> Publication | None:
@@ -239,7 +250,7 @@ def listed(session: Session, account: Account) -> list[tuple[Release, Publicatio
     own = session.scalars(
         select(Release)
         .options(defer(Release.body))
-        .where(Release.account_id == account.id, Release.kind == "query")
+        .where(Release.account_id == account.id, Release.kind == "query", ~Release.failed)
         .order_by(Release.id.desc())
         .limit(1000)
     )

@@ -9,6 +9,7 @@ strings these together, stores, charges and audits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from schema.repositories.warehouse import count_cases
 from schema.settings import Settings
 
 TIME = ("month", "quarter", "year")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ def _dataset_for(
         .correlate(Dataset)
         .scalar_subquery()
     )
+    wanted = slug.strip().lower()
+    if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
+        raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
     row = session.execute(
         select(Dataset, Grant.account_id, DatasetVersion)
         .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account.id))
@@ -88,10 +93,10 @@ def _dataset_for(
             (DatasetVersion.dataset_id == Dataset.id)
             & (DatasetVersion.number == (newest if number is None else number)),
         )
-        .where(Dataset.slug == slug.strip().lower()[:64])
+        .where(Dataset.slug == wanted)
     ).one_or_none()
     if row is None or not (row[1] is not None or account.role == "admin"):
-        raise NotFound(f"no dataset {slug[:64]!r} is available to this account")
+        raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
     dataset, _, version = row
     if version is None:
         raise NotFound(f"dataset {dataset.slug!r} has no version {number}")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 import privacy
 from api.releases import TIME, Prepared
 from schema.codelists import codelists
-from schema.settings import Settings
 
 TOTAL_LABEL = {"code": "TOTAL", "label": "Total", "label_ur": "کل"}
 
@@ -36,7 +37,7 @@ def _labels(axis: privacy.Axis) -> dict[str | None, dict[str, Any]]:
     return labels
 
 
-def body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[str, Any]:
+def body(p: Prepared, released: privacy.Release) -> dict[str, Any]:
     labels = [_labels(a) for a in p.axes]
 
     def cell(c: privacy.Cell) -> dict[str, Any]:
@@ -61,8 +62,8 @@ def body(p: Prepared, released: privacy.Release, settings: Settings) -> dict[str
         "noise_scale": plan.scale,
         "margin_of_error": plan.margin_of_error,
         "confidence": plan.confidence,
-        "threshold": settings.suppression_threshold,
-        "sensitive_threshold": settings.sensitive_threshold,
+        "threshold": released.policy.threshold,
+        "sensitive_threshold": released.policy.sensitive_threshold,
         "privacy_unit": "one complainant",
         "contribution_bound": p.dataset.max_cases_per_person,
         "rounding": options.get("rounding"),
@@ -76,13 +77,53 @@ def encode(content: dict[str, Any]) -> str:
     return json.dumps(content, ensure_ascii=False)
 
 
-def at_confidence(
-    p: Prepared, noisy: list[int], confidence: float, settings: Settings
-) -> dict[str, Any]:
-    """A stored release's body with intervals at ``confidence``: post-processing of the
-    stored noisy cells, no new randomness and no charge."""
-    import numpy as np
+def stored_noise(released: privacy.Release) -> str:
+    """What a release keeps to give its intervals at another confidence later: its noisy cells
+    and everything their post-processing read (scale, axes, policy), as it was at release
+    time. Later settings or code lists never change an old release."""
+    policy = released.policy
+    return json.dumps(
+        {
+            "cells": released.noisy.tolist(),
+            "scale": released.plan.scale,
+            "axes": [[a.dimension, list(a.codes), sorted(a.sensitive)] for a in released.axes],
+            "policy": {
+                "threshold": policy.threshold,
+                "sensitive_threshold": policy.sensitive_threshold,
+                "sensitive_query": policy.sensitive_query,
+                "margins": policy.margins,
+                "rounding": policy.rounding,
+            },
+        }
+    )
 
-    plan = p.plan.at_confidence(confidence)
-    released = privacy.postprocess(plan, np.asarray(noisy, dtype=np.int64), p.axes, p.policy)
-    return body(p, released, settings)
+
+def at_confidence(
+    body: dict[str, Any], stored: dict[str, Any], confidence: float
+) -> dict[str, Any]:
+    """A stored release's body with its intervals at ``confidence``: post-processing of its
+    stored noisy cells, by its stored policy, with no new randomness and no charge. Counts,
+    suppression and keys are the stored body's own; only the bounds are computed again."""
+    axes = [privacy.Axis(d, tuple(codes), frozenset(sens)) for d, codes, sens in stored["axes"]]
+    policy = privacy.Policy(**stored["policy"])
+    scale = float(stored["scale"])
+    noisy = np.asarray(stored["cells"], dtype=np.int64)
+    lower, upper = privacy.intervals(scale, axes, policy, noisy, confidence)
+    cells = [
+        c if c["suppressed"] else {**c, "lower": int(lo), "upper": int(hi)}
+        for c, lo, hi in zip(body["cells"], lower.tolist(), upper.tolist(), strict=True)
+    ]
+    return {
+        **body,
+        "margin_of_error": privacy.cell_half_width(scale, confidence),
+        "confidence": confidence,
+        "interpretation": interpretation(confidence),
+        "cells": cells,
+    }
+
+
+def interpretation(confidence: float) -> str:
+    return (
+        f"With {confidence:.0%} confidence, each count before noise lies between its lower and "
+        "upper bound; totals are sums of noisy cells with their own intervals."
+    )

@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from privacy.errors import InvalidEpsilon
 
 MICRO = 1_000_000
+MAX_EPSILON = 1_000_000  # far above any budget; keeps every ε and its message short
 
 
 @dataclass(frozen=True, order=True)
@@ -40,6 +41,8 @@ class Epsilon:
             raise InvalidEpsilon("epsilon must be finite")
         if number < 0:
             raise InvalidEpsilon("epsilon must not be negative")
+        if number > MAX_EPSILON:
+            raise InvalidEpsilon(f"epsilon must be at most {MAX_EPSILON:,}")
         return cls(int((number * MICRO).to_integral_value(ROUND_CEILING)))
 
     @classmethod

@@ -41,7 +41,7 @@ def post_query(
     """Answer a count query (spends ε unless cached); JSON, or CSV as for releases."""
     released = answers.answer(session, principal, answers.Count(to_query(body)), settings)
     if wants_csv(request, format):
-        return release_csv(session, released.release, None, bom)
+        return release_csv(session, released.release, None, bom, released.content)
     return release_json(
         released.release,
         released.cached,

@@ -54,15 +54,22 @@ def release_json(
 
 
 def release_csv(
-    session: Session, release: Release, publication: Publication | None, bom: bool
+    session: Session,
+    release: Release,
+    publication: Publication | None,
+    bom: bool,
+    content: bytes | None = None,
 ) -> Response:
     dataset = session.get(Dataset, release.dataset_id)
     assert dataset is not None
     meta = extracts.metadata(release, dataset, publication)
-    content = extracts.release_csv(release, bom)
+    if content is not None:  # the release with intervals at the confidence asked
+        shown = json.loads(content)
+        meta |= {k: shown[k] for k in ("confidence", "margin_of_error", "interpretation")}
+    table = extracts.release_csv(release, bom, content)
     head = extracts.headers(meta)
     head["Content-Disposition"] = f'attachment; filename="{extracts.file_name(meta)}"'
-    return Response(content, media_type="text/csv; charset=utf-8", headers=head)
+    return Response(table, media_type="text/csv; charset=utf-8", headers=head)
 
 
 def remaining(session: Session, account: Account, dataset_id: int) -> str | None:

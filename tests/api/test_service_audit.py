@@ -72,7 +72,7 @@ def _samples(world, query, statistic, runs=RUNS, release=releases.release):
         account = s.scalars(select(Account).where(Account.role == "admin")).one()
         p = releases.prepare(releases.resolve(s, account, query, SETTINGS), SETTINGS)
         truth = releases.read(s, p)
-    out = [statistic(tables.body(p, release(p, truth), SETTINGS)) for _ in range(runs)]
+    out = [statistic(tables.body(p, release(p, truth))) for _ in range(runs)]
     return out, p.plan.epsilon
 
 
