@@ -25,6 +25,7 @@ from api.routes import admin, catalogue, queries, releases
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
 from schema.db import Timeouts, is_busy, make_engine
+from schema.repositories import audit
 from schema.repositories.audit_verify import KEY_INFO
 from schema.settings import Settings, get_settings
 
@@ -77,6 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def amaan_error(_: Request, exc: AmaanError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(audit.AuditKeyMismatch)
+    def wrong_audit_key(_: Request, exc: Exception) -> JSONResponse:
+        log.error("%s", exc)  # the operator's mistake, in the operator's log
+        body = {"error": {"code": "misconfigured", "message": "the service is misconfigured"}}
+        return JSONResponse(body, status_code=500)
 
     @app.exception_handler(admin_page.SignInRequired)
     def sign_in_first(_: Request, exc: Exception) -> RedirectResponse:

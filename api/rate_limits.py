@@ -60,11 +60,22 @@ def rate_key(request: Request) -> str:
     return f"{account.role}|key:{key.id}|{route_group(request.url.path)}"
 
 
+def _storage_unreachable(exc: BaseException) -> bool:
+    """The rate-limit counters' storage (Redis) did not answer in time."""
+    from redis.exceptions import RedisError
+
+    return isinstance(exc, RedisError | TimeoutError | ConnectionError)
+
+
 def rate_limiter(settings: Settings) -> tuple[Limiter, Callable[..., Any]]:
     """The app's limiter and the function that counts a request (raises when over)."""
+    shared = settings.rate_limit_storage.startswith(("redis://", "rediss://"))
+    # A Redis that accepts connections and never answers must not hang every request.
+    timeouts: Any = {"socket_timeout": 1, "socket_connect_timeout": 1} if shared else {}
     limiter = Limiter(
         key_func=rate_key,
         storage_uri=settings.rate_limit_storage,
+        storage_options=timeouts,
         headers_enabled=True,
         key_prefix=settings.rate_limit_prefix,
         key_style="endpoint",  # one count for every route; the key names the route group
@@ -133,7 +144,7 @@ class Checks:
             await too_many_requests(request, exc)(scope, receive, send)
             return
         except Exception as exc:
-            if not is_busy(exc):
+            if not (is_busy(exc) or _storage_unreachable(exc)):
                 raise
             log.warning("busy while checking a request: %s", type(exc).__name__)
             busy = Busy("the service is busy; retry in a moment")

@@ -111,6 +111,9 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     entries: Mapped[int] = mapped_column(BigInteger, default=0)
     keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Which key sealed the chain: a keyed hash of a fixed label, never the key. Set by the
+    # first keyed seal; a process with another key is refused before it writes anything.
+    key_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Release(Base):

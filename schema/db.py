@@ -29,6 +29,10 @@ READ_ONLY = "amaan_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # without Timeouts (the loader, migrations, tests)
 
 
+CONNECT_TIMEOUT_S = 5
+TCP_USER_TIMEOUT_MS = 15_000
+
+
 @dataclass(frozen=True)
 class Timeouts:
     lock_ms: int
@@ -42,6 +46,21 @@ class Timeouts:
             settings.statement_timeout_ms,
             settings.idle_in_transaction_timeout_ms,
         )
+
+    def postgres_connect_args(self) -> dict[str, Any]:
+        """libpq's own bounds: a server that accepts connections and never answers, or a
+        network that stops carrying them, must fail a request, not hang it. (The server-side
+        timeouts above need a server that can still answer.)"""
+        return {
+            "options": self.postgres_options(),
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            # Data sent and never acknowledged for this long: the connection is dead.
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        }
 
     def postgres_options(self) -> str:
         return (
@@ -74,7 +93,7 @@ def _sqlite_begin(conn: Connection) -> None:
 def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
     if timeouts is not None and url.startswith("postgresql"):
         connect_args = dict(kwargs.pop("connect_args", {}))
-        connect_args["options"] = timeouts.postgres_options()
+        connect_args.update(timeouts.postgres_connect_args())
         kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
@@ -115,6 +134,10 @@ def is_busy(exc: BaseException) -> bool:
         return True
     if getattr(exc.orig, "sqlstate", None) in _RETRYABLE:
         return True
+    import psycopg
+
+    if isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None:
+        return True  # psycopg could not reach the server, or it stopped answering
     text = str(exc.orig).lower()
     return isinstance(exc, sa_exc.OperationalError) and (
         "database is locked" in text or "database table is locked" in text

@@ -58,6 +58,9 @@ def transaction() -> Iterator[Session]:
         else:
             session.rollback()
         raise click.ClickException(exc.message) from None
+    except audit.AuditKeyMismatch as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
     except BaseException:
         session.rollback()
         raise

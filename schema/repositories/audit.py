@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 from schema.access import AuditEntry, AuditHead
 from schema.db import read_snapshot
 from schema.models import utcnow
-from schema.repositories.audit_chain import GENESIS, entry_mac, legacy_hash, link, same
+from schema.repositories.audit_chain import (
+    GENESIS,
+    AuditKeyMismatch,
+    entry_mac,
+    key_id,
+    legacy_hash,
+    link,
+    same,
+)
 from schema.repositories.audit_verify import (
     CHARGES,
     MAX_CHECKPOINT_BYTES,
@@ -43,9 +51,11 @@ __all__ = [
     "CHARGES",
     "GENESIS",
     "MAX_CHECKPOINT_BYTES",
+    "AuditKeyMismatch",
     "Checkpoint",
     "Verification",
     "append",
+    "check_key",
     "checkpoint",
     "parse_checkpoint",
     "seal",
@@ -110,7 +120,26 @@ def append(
     values = _fields(
         action, outcome, account_id, dataset_id, version_id, canonical_key, epsilon_micro, detail
     )
-    return _write(session, key_of(session), values)
+    key = key_of(session)
+    check_key(session, key)
+    return _write(session, key, values)
+
+
+_keys_checked: set[tuple[str, str]] = set()  # (database, key id) seen to match, per process
+
+
+def check_key(session: Session, key: bytes) -> None:
+    """Refuse a key other than the one the log was sealed with, before writing under it: a
+    staff command run without the service's key would otherwise break verification for good.
+    One read per database and key per process."""
+    seen = (str(session.get_bind().engine.url), key_id(key))
+    if seen in _keys_checked:
+        return
+    sealed_with = session.scalar(select(_HEAD.c.key_id).where(_HEAD.c.id == 1))
+    if sealed_with is not None and sealed_with != seen[1]:
+        raise AuditKeyMismatch()
+    if sealed_with is not None:
+        _keys_checked.add(seen)
 
 
 _reported: set[int] = set()  # entries refused by this process's sealer, logged once each
@@ -165,7 +194,9 @@ def _rekey(session: Session, key: bytes, head: Any) -> None:
         }
         _write(session, key, _fields("audit.rekeyed", outcome, detail=detail))
     session.execute(
-        update(_HEAD).where(_HEAD.c.id == 1).values(keyed=True, entries=0, last_hash=GENESIS)
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(keyed=True, entries=0, last_hash=GENESIS, key_id=key_id(key))
     )
 
 
@@ -176,9 +207,13 @@ def seal(session: Session, key: bytes | None = None, *, limit: int = SEAL_BATCH)
     head = _lock_head(session)
     if head is None:
         return 0
+    if head.key_id is not None and head.key_id != key_id(key):
+        raise AuditKeyMismatch()
     if not head.keyed:
         _rekey(session, key, head)
         head = _lock_head(session)
+    elif head.key_id is None:
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(key_id=key_id(key)))
     seq, last, after = head.entries, head.last_hash, 0
     updates: list[dict[str, Any]] = []
     while len(updates) < limit:

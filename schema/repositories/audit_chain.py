@@ -65,3 +65,18 @@ def same(a: str | None, b: str | None) -> bool:
 
 def legacy_hash(prev_hash: str, values: Mapping[Any, Any]) -> str:
     return hashlib.sha256((prev_hash + _fields(values)).encode("utf-8")).hexdigest()
+
+
+class AuditKeyMismatch(RuntimeError):
+    """The audit key given is not the one the log was sealed with."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "AMAAN_AUDIT_KEY is not the key this audit log was sealed with; set the key the "
+            "service runs with (entries written under another key could never be verified)"
+        )
+
+
+def key_id(key: bytes) -> str:
+    """A fingerprint of the audit key, safe to store beside the log."""
+    return hmac.new(key, b"amaan audit key id", hashlib.sha256).hexdigest()

@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 from schema.access import AccountBudget, AuditEntry, AuditHead, LedgerEntry
 from schema.db import read_snapshot
 from schema.models import Dataset
-from schema.repositories.audit_chain import GENESIS, entry_mac, link, same
+from schema.repositories.audit_chain import (
+    GENESIS,
+    AuditKeyMismatch,
+    entry_mac,
+    key_id,
+    link,
+    same,
+)
 
 # The (action, outcome) pairs of entries that record a charge of privacy loss. The release
 # service appends one in the same transaction as each charge, with ``epsilon_micro`` the ε
@@ -245,6 +252,9 @@ def verify(
     charges = _Charges()
     bind = session.get_bind()
     with read_snapshot(bind if isinstance(bind, Engine) else bind.engine) as s:
+        sealed_with = s.scalar(select(AuditHead.key_id).where(AuditHead.id == 1))
+        if sealed_with is not None and sealed_with != key_id(key):
+            return Verification(False, 0, str(AuditKeyMismatch()))
         chain = _walk(s, key, checkpoint, charges)
         if not chain.ok:
             return chain

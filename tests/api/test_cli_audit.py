@@ -51,7 +51,7 @@ def test_a_checkpoint_catches_the_removal_of_the_newest_entries(tmp_path):
     caught = _run(db, "audit", "verify", "--checkpoint", str(kept))
     assert caught.returncode == 1 and "ends before the checkpoint" in caught.stderr
     wrong_key = _run(db, "audit", "verify", AMAAN_AUDIT_KEY="another-audit-key-0000")
-    assert wrong_key.returncode == 1 and "changed after it was written" in wrong_key.stderr
+    assert wrong_key.returncode == 1 and "AMAAN_AUDIT_KEY is not the key" in wrong_key.stderr
 
     kept.write_text('{"sequence": "3", "hash": "x"}')
     bad = _run(db, "audit", "verify", "--checkpoint", str(kept))
@@ -67,3 +67,26 @@ def test_production_needs_a_secret_audit_key(tmp_path):
     ):
         run = _run(db, "audit", "verify", AMAAN_ENVIRONMENT="production", AMAAN_AUDIT_KEY=key)
         assert run.returncode == 1 and problem in run.stderr, run.stderr
+
+
+def test_a_command_with_another_audit_key_is_refused_before_it_writes(tmp_path):
+    """Found by the red team: one staff command run without the service's key (development
+    falls back to the public demo key) broke verification for good."""
+    db = tmp_path / "w.db"
+    assert _run(db, "db", "upgrade").returncode == 0
+    _staff_change(db, "a")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    env["AMAAN_DATABASE_URL"] = f"sqlite:///{db}"  # no AMAAN_AUDIT_KEY: the demo key
+    other = subprocess.run(
+        [AMAAN, "accounts", "create", "--name", "b", "--role", "partner"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert other.returncode == 1 and "AMAAN_AUDIT_KEY" in other.stderr, other.stderr
+    assert "Traceback" not in other.stderr
+    listed = json.loads(_run(db, "accounts", "list").stdout)
+    assert [a["name"] for a in listed] == ["a"]
+    verified = _run(db, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr

@@ -53,6 +53,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("keyed", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(sa.Column("key_id", sa.String(length=64), nullable=True))
 
 
 def _legacy_hash(prev: str, row: sa.Row[Any]) -> str:
@@ -97,6 +98,7 @@ def _unkeyed_chain() -> None:
 def downgrade() -> None:
     _unkeyed_chain()
     with op.batch_alter_table("audit_head", schema=None) as batch_op:
+        batch_op.drop_column("key_id")
         batch_op.drop_column("keyed")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_audit_log_seq"), type_="unique")
