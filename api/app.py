@@ -147,8 +147,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graphql_router(development), prefix="/graphql")
     # Middleware, innermost first: the body limit reads the body only after Checks has
     # identified and counted the request; CORS answers preflights before either.
+    # Outermost last: security headers, CORS, the key and rate-limit checks (before any body is
+    # read), the body limit (reads the body whole, within its bound), and only then a slot among
+    # the requests in flight, so a body sent slowly never holds one.
+    in_flight = min(settings.max_in_flight, CONNECTIONS_PER_WORKER)
+    app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(Checks, rate_limited=rate_limited)
+    app.add_middleware(Checks, rate_limited=rate_limited, limit=in_flight)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -157,5 +162,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(InFlightLimit, limit=min(settings.max_in_flight, CONNECTIONS_PER_WORKER))
     return app

@@ -24,7 +24,7 @@ class InFlightLimit:
         self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] == "/healthz":
             await self.app(scope, receive, send)
             return
         if self._slots is None:  # created inside the worker's event loop
@@ -37,7 +37,9 @@ class BodyTooLarge(Exception):
     pass
 
 
-BODY_SECONDS = 10.0  # the whole body must arrive within this: a trickle cannot hold a slot
+# The whole body must arrive within this. The body is read before a request takes one of the
+# worker's slots (``InFlightLimit`` is inside ``BodyLimit``), so a trickle holds no slot.
+BODY_SECONDS = 10.0
 
 
 class BodyLimit:

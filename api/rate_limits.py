@@ -14,6 +14,7 @@ shared by all workers; ``memory://`` counts per worker process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -111,6 +112,20 @@ def _matches(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+def _key_required(request: Request) -> bool:
+    """Requests refused without a key before any body is read: the API, and GraphQL but for
+    a browser opening its IDE page (development only; it runs no operation)."""
+    path = request.url.path
+    if _matches(path, KEY_REQUIRED):
+        return True
+    ide_page = (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    )
+    return _matches(path, "/graphql") and not ide_page
+
+
 def checked(path: str) -> bool:
     return not path.startswith("/admin/static/") and any(_matches(path, p) for p in CHECKED)
 
@@ -118,9 +133,11 @@ def checked(path: str) -> bool:
 class Checks:
     """ASGI middleware: identify, count and (on ``/v1``) require a key, before the body."""
 
-    def __init__(self, app: ASGIApp, rate_limited: Callable[..., Any]) -> None:
+    def __init__(self, app: ASGIApp, rate_limited: Callable[..., Any], limit: int = 4) -> None:
         self.app = app
         self.rate_limited = rate_limited
+        self.limit = limit  # lookups at once: each holds a thread and a pooled connection
+        self._slots: asyncio.Semaphore | None = None
 
     def _check(self, request: Request) -> list[tuple[str, str]]:
         """Look up and count the request (in a worker thread: both may wait on I/O); the
@@ -138,8 +155,11 @@ class Checks:
             await self.app(scope, receive, send)
             return
         request = Request(scope)  # no receive: the body is not read here
+        if self._slots is None:  # created inside the worker's event loop
+            self._slots = asyncio.Semaphore(self.limit)
         try:
-            headers = await run_in_threadpool(self._check, request)
+            async with self._slots:
+                headers = await run_in_threadpool(self._check, request)
         except RateLimitExceeded as exc:
             await too_many_requests(request, exc)(scope, receive, send)
             return
@@ -150,7 +170,7 @@ class Checks:
             busy = Busy("the service is busy; retry in a moment")
             await JSONResponse(busy.body(), 503, {"Retry-After": "1"})(scope, receive, send)
             return
-        if _matches(scope["path"], KEY_REQUIRED) and request.state.identity is None:
+        if request.state.identity is None and _key_required(request):
             refused = Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
             response = JSONResponse(refused.body(), 401, {"WWW-Authenticate": "Bearer"})
             response.headers.update(dict(headers))

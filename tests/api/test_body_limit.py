@@ -36,6 +36,9 @@ def test_anonymous_malformed_bodies_get_401_and_count_against_the_anonymous_limi
     with TestClient(create_app(settings_for(url))) as client:
         huge = {"content": b"[" * (2 * 1024 * 1024), "headers": malformed["headers"]}
         assert client.post("/v1/queries", **huge).status_code == 401
+        assert client.post("/graphql", **huge).status_code == 401  # GraphQL too, unread
+        ide = client.get("/graphql", headers={"Accept": "text/html"})
+        assert ide.status_code == 200  # the IDE page (development only) needs no key
 
 
 def test_the_limit_is_configurable_and_a_body_within_it_is_read_whole(world):
@@ -91,3 +94,40 @@ def test_a_body_sent_too_slowly_is_refused():
     trickle = iter(lambda: {"type": "http.request", "body": b"x", "more_body": True}, None)
     status, receives, ran = _run(64 * 1024, trickle, seconds=0.3, pause=0.05)
     assert (status, ran) == (408, False) and receives < 64 * 1024
+
+
+@pytest.mark.slow
+def test_bodies_sent_slowly_hold_no_slot(world):
+    """Found by the red team: the slot among the requests in flight was taken before the body
+    was read, so a dozen bodies trickled at a byte a second (one key, within its rate limit)
+    made every other request of the worker wait for the body deadline."""
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    from tests.api.servers import running_server
+
+    url, keys = world
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    env |= {"AMAAN_DATABASE_URL": url, "AMAAN_RATE_LIMIT_RESEARCHER": "1000/minute"}
+    with running_server(env, workers=1) as base:
+        port = int(base.rsplit(":", 1)[1])
+        trickles = []
+        for _ in range(12):
+            conn = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(
+                b"POST /v1/queries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {keys['alice']}\r\n".encode()
+                + b"Content-Length: 100\r\n\r\n{"
+            )
+            trickles.append(conn)
+        time.sleep(1.0)  # let them all be read up to their bodies
+        started = time.monotonic()
+        r = httpx.get(f"{base}/v1/me", headers=auth(keys["bob"]), timeout=30)
+        waited = time.monotonic() - started
+        for conn in trickles:
+            conn.close()
+    assert r.status_code == 200
+    assert waited < 8, waited  # before: the body deadline, 10 s; now one request's time
