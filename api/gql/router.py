@@ -30,6 +30,8 @@ class Router(GraphQLRouter[Context, None]):
             return await super().run(*args, **kwargs)
         except HTTPException as exc:  # fixed texts; at most they name the client's operation
             raise RequestRefused(exc.status_code, exc.reason[:200]) from None
+        except RecursionError:  # JSON or a document nested past what can be parsed
+            raise RequestRefused(400, "the request is nested too deeply") from None
 
 
 def _ide_page(request: Request) -> bool:

@@ -122,3 +122,17 @@ def test_websockets_are_refused(api):
     ):
         pass
     assert refused.value.code == 1008
+
+
+def test_a_body_nested_past_parsing_is_refused_not_a_crash(api):
+    """Found by the red team: JSON nested 30,000 deep raised RecursionError, a 500."""
+    client, keys, _ = api
+    deep = b"[" * 30_000 + b"]" * 30_000
+    for body in (deep, b'{"query": "{ me { role } }", "variables": ' + deep + b"}"):
+        r = client.post(
+            "/graphql",
+            content=body,
+            headers={**auth(keys["alice"]), "Content-Type": "application/json"},
+        )
+        assert r.status_code in (400, 413), r.text
+        assert r.json()["error"]["code"] in ("bad_request", "too_large")
