@@ -19,11 +19,11 @@ import privacy
 from api.errors import InvalidQuery, NotFound, PrivacyRefused
 from schema.access import Account, Grant
 from schema.codelists import codelists, time_codes
-from schema.models import DIMENSIONS, Dataset, DatasetVersion
+from schema.models import Dataset, DatasetVersion
 from schema.repositories.warehouse import count_cases
 from schema.settings import Settings
-
-TIME = ("month", "quarter", "year")
+from schema.vocabulary import NAMES as DIMENSIONS
+from schema.vocabulary import TIME
 
 
 @dataclass(frozen=True)

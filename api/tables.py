@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 import privacy
-from api.releases import TIME, Prepared
+from api.releases import Prepared
 from schema.codelists import codelists
 from schema.settings import Settings
+from schema.vocabulary import TIME
 
 TOTAL_LABEL = {"code": "TOTAL", "label": "Total", "label_ur": "کل"}
 

@@ -6,24 +6,14 @@ import enum
 
 import strawberry
 
+from schema.vocabulary import NAMES
 
-@strawberry.enum
-class Dimension(enum.Enum):
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-    COMPLAINT_TYPE = "complaint_type"
-    COMPLAINT_GROUP = "complaint_group"
-    GENDER = "gender"
-    AGE_BAND = "age_band"
-    PROVINCE = "province"
-    CITY = "city"
-    FIA_CITY = "fia_city"
-    CHANNEL = "channel"
-    PLATFORM = "platform"
-    COUNTRY = "country"
-    VULNERABLE_GROUP = "vulnerable_group"
-    REFERRAL = "referral"
+# Generated from the vocabulary: one member per dimension, named in upper case, its value the
+# dimension's name; the SDL lists them in the vocabulary's order.
+Dimension = enum.Enum(  # type: ignore[misc]  # members from data, not literals
+    "Dimension", [(name.upper(), name) for name in NAMES], module=__name__
+)
+strawberry.enum(Dimension)
 
 
 @strawberry.input
