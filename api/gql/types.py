@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 import strawberry
 
@@ -116,6 +117,16 @@ class DimensionInfo:
     name: Dimension
     multi_valued: bool
     codes: list[CodeInfo]
+    time: bool
+    rollup_of: Dimension | None
+
+
+@strawberry.type
+class Budget:
+    dataset: str
+    limit: float
+    spent: float
+    remaining: float
 
 
 @strawberry.type
@@ -124,6 +135,7 @@ class Me:
     name: str
     organisation: str
     role: str
+    budgets: list[Budget]
 
 
 @strawberry.type
@@ -132,4 +144,12 @@ class ReleaseSummary:
     dataset: str
     dataset_version: int
     epsilon: float
-    created_at: str
+    created_at: str  # the same moment as released_at, as ISO 8601 text (kept for old clients)
+    kind: str  # "publication" or "query"
+    title: str | None
+    description: str | None
+    group_by: list[Dimension]
+    rounding: int | None
+    margins: bool
+    failed: bool
+    released_at: datetime
