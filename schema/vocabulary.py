@@ -14,7 +14,9 @@ the warehouse query, the ETL's code book, the release pipeline, the catalogue an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,14 @@ VOCABULARY: tuple[Term, ...] = (
     Term("referral", multi_valued=True, coded=True),
 )
 
-TERMS: dict[str, Term] = {t.name: t for t in VOCABULARY}
+TERMS: Mapping[str, Term] = MappingProxyType({t.name: t for t in VOCABULARY})
 NAMES: tuple[str, ...] = tuple(TERMS)
 TIME: tuple[str, ...] = tuple(t.name for t in VOCABULARY if t.time)
 MULTI_VALUED: tuple[str, ...] = tuple(t.name for t in VOCABULARY if t.multi_valued)
 # A roll-up and the stored dimension it derives from.
-ROLLUPS: dict[str, str] = {t.name: t.rollup_of for t in VOCABULARY if t.rollup_of}
+ROLLUPS: Mapping[str, str] = MappingProxyType(
+    {t.name: t.rollup_of for t in VOCABULARY if t.rollup_of}
+)
 # What the fact table stores, in its packed order; roll-ups are derived from these.
 STORED: tuple[str, ...] = tuple(t.name for t in VOCABULARY if t.rollup_of is None)
 CODED: tuple[str, ...] = tuple(t.name for t in VOCABULARY if t.coded)
