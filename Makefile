@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python -m bench.privacy
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.extracts
+	$(BIN)/python -m bench.summaries
 
 clean:
 	rm -rf $(VENV) demo-data amaan.db .pytest_cache .mypy_cache .ruff_cache

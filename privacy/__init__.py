@@ -80,3 +80,42 @@ __all__ = [
     "release",
     "sum_half_width",
 ]
+
+# Summaries: measured once, reconciled, answered for free (issue 12).
+from privacy.derive import Summary  # noqa: E402
+from privacy.predict import Prediction, coarser, predict  # noqa: E402
+from privacy.questions import Answer, Question, Rollup  # noqa: E402
+from privacy.ratios import Linear, Ratio, change, direct, rate, ratio, share  # noqa: E402
+from privacy.summary import (  # noqa: E402
+    Design,
+    SummaryPlan,
+    TableSpec,
+    extension_charge,
+    measure_summary,
+    plan_summary,
+    slices,
+)
+
+__all__ += [
+    "Answer",
+    "Design",
+    "Linear",
+    "Prediction",
+    "Question",
+    "Ratio",
+    "Rollup",
+    "Summary",
+    "SummaryPlan",
+    "TableSpec",
+    "change",
+    "coarser",
+    "direct",
+    "extension_charge",
+    "measure_summary",
+    "plan_summary",
+    "predict",
+    "rate",
+    "ratio",
+    "share",
+    "slices",
+]
