@@ -66,3 +66,10 @@ def test_everything_else_imports_it():
     assert BASE_OF is vocabulary.ROLLUPS and MULTI_VALUED is vocabulary.MULTI_VALUED
     # The GraphQL enum is generated: one member per name, in order, upper-case.
     assert [(m.name, m.value) for m in Dimension] == [(n.upper(), n) for n in vocabulary.NAMES]
+
+
+def test_the_privacy_library_names_the_same_time_grains():
+    """``privacy`` imports nothing of ours, so it keeps its own list; it must not drift."""
+    from privacy import questions
+
+    assert questions.TIME == vocabulary.TIME
