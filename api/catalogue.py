@@ -25,6 +25,7 @@ from schema.settings import Settings
 from schema.vocabulary import MULTI_VALUED, VOCABULARY
 
 MAX_VERSION = 2**31 - 1
+MAX_SLUG = 64
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def _version_of(
     (by default the caller's only dataset), version ``version`` (by default the newest)."""
     if version is not None and not 1 <= version <= MAX_VERSION:
         raise InvalidQuery("version: a whole number from 1", field="version")
+    if dataset is not None and len(dataset) > MAX_SLUG:
+        raise InvalidQuery(f"dataset: at most {MAX_SLUG} characters", field="dataset")
     if dataset is None:
         granted = repo.granted_slugs(session, account.id)
         if not granted:

@@ -206,6 +206,7 @@ def test_graphql_refuses_the_same_choices(api):
     client, keys, _ = api
     for variables, code in (
         ({"version": 0}, "invalid_query"),
+        ({"dataset": "x" * 65}, "invalid_query"),
         ({"version": 3}, "not_found"),
         ({"dataset": "nope"}, "not_found"),
     ):
