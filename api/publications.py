@@ -250,7 +250,7 @@ def listed(session: Session, account: Account) -> list[tuple[Release, Publicatio
     own = session.scalars(
         select(Release)
         .options(defer(Release.body))
-        .where(Release.account_id == account.id, Release.kind == "query", ~Release.failed)
+        .where(Release.account_id == account.id, Release.kind == "query")
         .order_by(Release.id.desc())
         .limit(1000)
     )

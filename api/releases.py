@@ -13,18 +13,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import privacy
 from api.errors import InvalidQuery, NotFound, PrivacyRefused
-from schema.access import Account, Grant
+from schema.access import Account
 from schema.codelists import codelists, time_codes
-from schema.models import DIMENSIONS, Dataset, DatasetVersion
+from schema.models import Dataset, DatasetVersion
+from schema.repositories import catalogue as catalogue_repo
 from schema.repositories.warehouse import count_cases
 from schema.settings import Settings
+from schema.vocabulary import NAMES as DIMENSIONS
+from schema.vocabulary import TIME
 
-TIME = ("month", "quarter", "year")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
 
 
@@ -71,40 +72,25 @@ class Resolved:
     confidence: float
 
 
-def _dataset_for(
+def dataset_for(
     session: Session, account: Account, slug: str, number: int | None
 ) -> tuple[Dataset, DatasetVersion]:
     """The dataset, if granted to the account (staff read every dataset), and its version
     ``number`` (the newest when None); one round trip."""
-    newest = (
-        select(func.max(DatasetVersion.number))
-        .where(DatasetVersion.dataset_id == Dataset.id)
-        .correlate(Dataset)
-        .scalar_subquery()
-    )
     wanted = slug.strip().lower()
     if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
-    row = session.execute(
-        select(Dataset, Grant.account_id, DatasetVersion)
-        .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account.id))
-        .outerjoin(
-            DatasetVersion,
-            (DatasetVersion.dataset_id == Dataset.id)
-            & (DatasetVersion.number == (newest if number is None else number)),
-        )
-        .where(Dataset.slug == wanted)
-    ).one_or_none()
-    if row is None or not (row[1] is not None or account.role == "admin"):
+    found = catalogue_repo.dataset_version(session, account.id, wanted, number)
+    if found is None or not (found[1] or account.role == "admin"):
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
-    dataset, _, version = row
+    dataset, _, version = found
     if version is None:
         raise NotFound(f"dataset {dataset.slug!r} has no version {number}")
     return dataset, version
 
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
-    dataset, version = _dataset_for(session, account, query.dataset, query.version)
+    dataset, version = dataset_for(session, account, query.dataset, query.version)
     try:
         if (query.epsilon is None) == (query.margin_of_error is None):
             raise privacy.InvalidQuery(

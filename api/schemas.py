@@ -82,6 +82,56 @@ class EstimateOut(BaseModel):
     cached: bool
 
 
+class VersionOut(BaseModel):
+    number: int
+    first_month: str = Field(description="declared coverage, YYYY-MM, inclusive")
+    last_month: str
+
+
+class PrivacySettingsOut(BaseModel):
+    max_cases_per_person: int
+    max_values_per_case: dict[str, int] = Field(description="per multi-valued dimension")
+    max_epsilon_per_query: str
+
+
+class DatasetOut(BaseModel):
+    slug: str
+    title: str
+    versions: list[VersionOut]
+    privacy: PrivacySettingsOut
+    budget_remaining: str | None = Field(description="null: no query budget on this dataset")
+
+
+class CodeOut(BaseModel):
+    code: str
+    label: str
+    label_ur: str
+    sensitive: bool
+
+
+class DimensionOut(BaseModel):
+    name: str
+    time: bool
+    rollup_of: str | None = Field(description="the dimension this one is derived from")
+    multi_valued: bool
+    codes: list[CodeOut]
+
+
+class BudgetOut(BaseModel):
+    dataset: str
+    limit: str
+    spent: str
+    remaining: str
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str
+    organisation: str
+    role: str
+    budgets: list[BudgetOut]
+
+
 class ReleaseListItem(BaseModel):
     release_id: str
     kind: Literal["publication", "query"]
@@ -93,6 +143,7 @@ class ReleaseListItem(BaseModel):
     epsilon: str
     rounding: int | None
     margins: bool
+    failed: bool = Field(description="charged, but failed after its data was read: no cells")
     released_at: datetime
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 import privacy
-from api.releases import TIME, Prepared
+from api.releases import Prepared
 from schema.codelists import codelists
+from schema.vocabulary import TIME
 
 TOTAL_LABEL = {"code": "TOTAL", "label": "Total", "label_ur": "کل"}
 

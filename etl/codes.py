@@ -13,20 +13,11 @@ from importlib import resources
 from pathlib import Path
 
 from schema.codelists import codelists
+from schema.vocabulary import CODED
 
 _SPACE = re.compile(r"\s+")
 
-CODED_DIMENSIONS = (
-    "complaint_type",
-    "gender",
-    "province",
-    "city",
-    "channel",
-    "platform",
-    "country",
-    "vulnerable_group",
-    "referral",
-)
+CODED_DIMENSIONS = CODED  # the dimensions the export spells as codes or English labels
 
 
 def fold(text: str) -> str:

@@ -2,7 +2,8 @@
 
 The lists are data (``codelists/codelists.json``), versioned with the schema. Nothing here
 depends on the case data: the keys of every released table come from these lists alone.
-Time dimensions (month, quarter, year) are generated from a dataset version's period.
+Time dimensions (month, quarter, year) are generated from a dataset version's period. Which
+dimensions exist, and their kinds, is ``schema.vocabulary``; the file must agree with it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from schema.vocabulary import check_code_lists
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def codelists() -> CodeLists:
             derived_from=spec.get("derived_from"),
             default_max_values=int(spec.get("default_max_values", 1)),
         )
+    check_code_lists({d.name: (d.multi, d.derived_from) for d in dims.values()})
     return CodeLists(version=str(raw["version"]), dimensions=dims)
 
 

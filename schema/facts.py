@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 
 from schema.codelists import codelists
+from schema.vocabulary import STORED
 
 FIRST_YEAR = 2000  # month 0 of the packed month index
 
@@ -24,20 +25,9 @@ class Field:
     shift: int
 
 
-# Single-valued dimensions hold a code-list position; the two multi-valued ones a bit mask.
-PACKED = (
-    "month",
-    "complaint_type",
-    "gender",
-    "age_band",
-    "province",
-    "city",
-    "channel",
-    "platform",
-    "country",
-    "vulnerable_group",
-    "referral",
-)
+# Single-valued dimensions hold a code-list position; the multi-valued ones a bit mask. The
+# order is the bit layout of every stored ``combo``: the vocabulary keeps it.
+PACKED = STORED
 MONTH_BITS = 10
 
 

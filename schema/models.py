@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from schema.vocabulary import NAMES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -163,21 +165,6 @@ class LoadedCaseRef(Base):
     ref_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
-# Every dimension a query may group or filter by.
-DIMENSIONS: tuple[str, ...] = (
-    "month",
-    "quarter",
-    "year",
-    "complaint_type",
-    "complaint_group",
-    "gender",
-    "age_band",
-    "province",
-    "city",
-    "fia_city",
-    "channel",
-    "platform",
-    "country",
-    "vulnerable_group",
-    "referral",
-)
+# Every dimension a query may group or filter by (the vocabulary's names, kept here for the
+# modules that read them beside the models).
+DIMENSIONS: tuple[str, ...] = NAMES

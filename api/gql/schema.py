@@ -21,21 +21,18 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
-from api import answers, releases
+from api import answers, catalogue, releases
 from api.errors import AmaanError, Busy, InvalidQuery
 from api.gql import types as t
 from privacy import Epsilon
-from schema.access import Account, AccountBudget, Grant, Release
-from schema.codelists import codelists
+from schema.access import Account, Release
 from schema.db import is_busy
-from schema.models import Dataset, DatasetVersion
 from schema.settings import Settings
 
 T = TypeVar("T")
@@ -131,61 +128,50 @@ def _spending_fields(info: Info[Context, None]) -> int:
 
 
 def _datasets(c: Context) -> list[t.DatasetInfo]:
-    s, p = c.session, c.principal
-    out = []
-    for dataset in s.scalars(
-        select(Dataset)
-        .join(Grant, Grant.dataset_id == Dataset.id)
-        .where(Grant.account_id == p.id)
-        .order_by(Dataset.slug)
-    ):
-        versions = s.scalars(
-            select(DatasetVersion)
-            .where(DatasetVersion.dataset_id == dataset.id)
-            .order_by(DatasetVersion.number)
+    return [
+        t.DatasetInfo(
+            slug=d.slug,
+            title=d.title,
+            versions=[t.DatasetVersionInfo(**vars(v)) for v in d.versions],
+            max_cases_per_person=d.max_cases_per_person,
+            max_vulnerable_groups=d.max_values_per_case["vulnerable_group"],
+            max_referrals=d.max_values_per_case["referral"],
+            max_epsilon_per_query=d.max_epsilon_per_query.as_float(),
+            budget_remaining=_float(d.budget_remaining),
         )
-        budget = s.get(AccountBudget, (p.id, dataset.id))
-        out.append(
-            t.DatasetInfo(
-                slug=dataset.slug,
-                title=dataset.title,
-                versions=[
-                    t.DatasetVersionInfo(
-                        number=v.number, first_month=v.first_month, last_month=v.last_month
-                    )
-                    for v in versions
-                ],
-                max_cases_per_person=dataset.max_cases_per_person,
-                max_vulnerable_groups=dataset.max_vulnerable_groups,
-                max_referrals=dataset.max_referrals,
-                max_epsilon_per_query=Epsilon(dataset.max_per_query_micro).as_float(),
-                budget_remaining=None
-                if budget is None
-                else Epsilon(budget.limit_micro - budget.spent_micro).as_float(),
-            )
-        )
-    return out
+        for d in catalogue.datasets(c.session, c.principal)
+    ]
 
 
-def _dimensions(c: Context) -> list[t.DimensionInfo]:
-    sensitive = c.settings.sensitive_values
-    lists = codelists()
+def _dimensions(c: Context, dataset: str | None, version: int | None) -> list[t.DimensionInfo]:
     return [
         t.DimensionInfo(
-            name=t.Dimension(dim.name),
-            multi_valued=dim.multi,
-            codes=[
-                t.CodeInfo(
-                    code=code.code,
-                    label=code.en,
-                    label_ur=code.ur,
-                    sensitive=code.code in sensitive.get(dim.name, []),
-                )
-                for code in dim.codes
-            ],
+            name=t.Dimension(d.name),
+            multi_valued=d.multi_valued,
+            codes=[t.CodeInfo(**vars(code)) for code in d.codes],
+            time=d.time,
+            rollup_of=None if d.rollup_of is None else t.Dimension(d.rollup_of),
         )
-        for dim in lists.dimensions.values()
+        for d in catalogue.dimensions(c.session, c.principal, c.settings, dataset, version)
     ]
+
+
+def _me(c: Context) -> t.Me:
+    me = catalogue.me(c.session, c.principal)
+    budgets = [
+        t.Budget(
+            dataset=b.dataset,
+            limit=b.limit.as_float(),
+            spent=b.spent.as_float(),
+            remaining=b.remaining.as_float(),
+        )
+        for b in me.budgets
+    ]
+    return t.Me(id=me.id, name=me.name, organisation=me.organisation, role=me.role, budgets=budgets)
+
+
+def _float(epsilon: Epsilon | None) -> float | None:
+    return None if epsilon is None else epsilon.as_float()
 
 
 def _estimate(c: Context, query: t.CountQueryInput) -> t.Estimate:
@@ -200,23 +186,16 @@ def _estimate(c: Context, query: t.CountQueryInput) -> t.Estimate:
 
 
 def _releases(c: Context) -> list[t.ReleaseSummary]:
-    rows = c.session.execute(
-        select(Release, Dataset.slug, DatasetVersion.number)
-        .join(Dataset, Dataset.id == Release.dataset_id)
-        .join(DatasetVersion, DatasetVersion.id == Release.version_id)
-        .where(Release.account_id == c.principal.id)
-        .order_by(Release.id.desc())
-        .limit(500)
-    ).all()
     return [
         t.ReleaseSummary(
-            release_id=r.public_id,
-            dataset=slug,
-            dataset_version=number,
-            epsilon=Epsilon(r.epsilon_micro).as_float(),
-            created_at=r.created_at.isoformat(),
+            **vars(r)
+            | {
+                "epsilon": r.epsilon.as_float(),
+                "group_by": [t.Dimension(g) for g in r.group_by],
+                "created_at": r.released_at.isoformat(),
+            }
         )
-        for r, slug, number in rows
+        for r in catalogue.visible_releases(c.session, c.principal)
     ]
 
 
@@ -239,16 +218,19 @@ def _count(c: Context, query: t.CountQueryInput, spending_fields: int) -> t.Coun
 class Query:
     @strawberry.field
     async def me(self, info: Info[Context, None]) -> t.Me:
-        p = info.context.principal
-        return t.Me(id=p.id, name=p.name, organisation=p.organisation, role=p.role)
+        return await info.context.run(_me, info.context)
 
     @strawberry.field
     async def datasets(self, info: Info[Context, None]) -> list[t.DatasetInfo]:
         return await info.context.run(_datasets, info.context)
 
     @strawberry.field
-    async def dimensions(self, info: Info[Context, None]) -> list[t.DimensionInfo]:
-        return _dimensions(info.context)  # code lists only: no database
+    async def dimensions(
+        self, info: Info[Context, None], dataset: str | None = None, version: int | None = None
+    ) -> list[t.DimensionInfo]:
+        """Time codes are those of the dataset version's declared coverage (by default the
+        caller's only dataset, and its newest version)."""
+        return await info.context.run(_dimensions, info.context, dataset, version)
 
     @strawberry.field
     async def estimate(self, info: Info[Context, None], query: t.CountQueryInput) -> t.Estimate:

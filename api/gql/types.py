@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 import strawberry
 
+from schema.vocabulary import NAMES
 
-@strawberry.enum
-class Dimension(enum.Enum):
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-    COMPLAINT_TYPE = "complaint_type"
-    COMPLAINT_GROUP = "complaint_group"
-    GENDER = "gender"
-    AGE_BAND = "age_band"
-    PROVINCE = "province"
-    CITY = "city"
-    FIA_CITY = "fia_city"
-    CHANNEL = "channel"
-    PLATFORM = "platform"
-    COUNTRY = "country"
-    VULNERABLE_GROUP = "vulnerable_group"
-    REFERRAL = "referral"
+# Generated from the vocabulary: one member per dimension, named in upper case, its value the
+# dimension's name; the SDL lists them in the vocabulary's order.
+Dimension = enum.Enum(  # type: ignore[misc]  # members from data, not literals
+    "Dimension", [(name.upper(), name) for name in NAMES], module=__name__
+)
+strawberry.enum(Dimension)
 
 
 @strawberry.input
@@ -126,6 +117,16 @@ class DimensionInfo:
     name: Dimension
     multi_valued: bool
     codes: list[CodeInfo]
+    time: bool
+    rollup_of: Dimension | None
+
+
+@strawberry.type
+class Budget:
+    dataset: str
+    limit: float
+    spent: float
+    remaining: float
 
 
 @strawberry.type
@@ -134,6 +135,7 @@ class Me:
     name: str
     organisation: str
     role: str
+    budgets: list[Budget]
 
 
 @strawberry.type
@@ -142,4 +144,12 @@ class ReleaseSummary:
     dataset: str
     dataset_version: int
     epsilon: float
-    created_at: str
+    created_at: str  # the same moment as released_at, as ISO 8601 text (kept for old clients)
+    kind: str  # "publication" or "query"
+    title: str | None
+    description: str | None
+    group_by: list[Dimension]
+    rounding: int | None
+    margins: bool
+    failed: bool
+    released_at: datetime

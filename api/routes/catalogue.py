@@ -1,110 +1,101 @@
-"""Public metadata for callers: datasets, code lists, and who I am."""
+"""Public metadata for callers: datasets, dimensions and their codes, and who I am.
+
+Thin over ``api.catalogue`` (which GraphQL adapts too); ε is written as a decimal string.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
-from sqlalchemy import select
+from fastapi import APIRouter, Query
 
+from api import catalogue
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from privacy import Epsilon
-from schema.access import AccountBudget, Grant
-from schema.codelists import codelists
-from schema.models import Dataset, DatasetVersion
+from api.schemas import (
+    BudgetOut,
+    CodeOut,
+    DatasetOut,
+    DimensionOut,
+    MeOut,
+    PrivacySettingsOut,
+    VersionOut,
+)
 
 router = APIRouter(tags=["catalogue"])
 
+DatasetParam = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="the dataset whose time codes to list (default: your only dataset)",
+    ),
+]
+VersionParam = Annotated[
+    str | None,
+    Query(pattern=r"^[1-9][0-9]{0,8}$", description="its version (default: the newest)"),
+]
 
-@router.get("/datasets")
-def get_datasets(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Dataset, AccountBudget)
-        .join(Grant, Grant.dataset_id == Dataset.id)
-        .outerjoin(
-            AccountBudget,
-            (AccountBudget.dataset_id == Dataset.id) & (AccountBudget.account_id == principal.id),
+
+@router.get("/datasets", response_model=list[DatasetOut])
+def get_datasets(session: SessionDep, principal: PrincipalDep) -> list[DatasetOut]:
+    """The datasets granted to you: versions and their declared coverage, privacy settings,
+    and the budget you have left on each."""
+    return [
+        DatasetOut(
+            slug=d.slug,
+            title=d.title,
+            versions=[VersionOut(**vars(v)) for v in d.versions],
+            privacy=PrivacySettingsOut(
+                max_cases_per_person=d.max_cases_per_person,
+                max_values_per_case=d.max_values_per_case,
+                max_epsilon_per_query=str(d.max_epsilon_per_query),
+            ),
+            budget_remaining=None if d.budget_remaining is None else str(d.budget_remaining),
         )
-        .where(Grant.account_id == principal.id)
-        .order_by(Dataset.slug)
-    ).all()
-    out = []
-    for dataset, budget in rows:
-        versions = session.scalars(
-            select(DatasetVersion)
-            .where(DatasetVersion.dataset_id == dataset.id)
-            .order_by(DatasetVersion.number)
-        ).all()
-        out.append(
-            {
-                "slug": dataset.slug,
-                "title": dataset.title,
-                "versions": [
-                    {"number": v.number, "first_month": v.first_month, "last_month": v.last_month}
-                    for v in versions
-                ],
-                "privacy": {
-                    "max_cases_per_person": dataset.max_cases_per_person,
-                    "max_values_per_case": {
-                        "vulnerable_group": dataset.max_vulnerable_groups,
-                        "referral": dataset.max_referrals,
-                    },
-                    "max_epsilon_per_query": str(Epsilon(dataset.max_per_query_micro)),
-                },
-                "budget_remaining": None
-                if budget is None
-                else str(Epsilon(budget.limit_micro - budget.spent_micro)),
-            }
-        )
-    return out
-
-
-@router.get("/dimensions")
-def get_dimensions(principal: PrincipalDep, settings: SettingsDep) -> list[dict[str, Any]]:
-    lists = codelists()
-    sensitive = settings.sensitive_values
-    dims: list[dict[str, Any]] = [
-        {"name": name, "multi_valued": False, "codes": "months of the dataset version"}
-        for name in ("month", "quarter", "year")
+        for d in catalogue.datasets(session, principal)
     ]
-    for dim in lists.dimensions.values():
-        dims.append(
-            {
-                "name": dim.name,
-                "multi_valued": dim.multi,
-                "codes": [
-                    {
-                        "code": c.code,
-                        "label": c.en,
-                        "label_ur": c.ur,
-                        "sensitive": c.code in sensitive.get(dim.name, []),
-                    }
-                    for c in dim.codes
-                ],
-            }
+
+
+@router.get("/dimensions", response_model=list[DimensionOut])
+def get_dimensions(
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    dataset: DatasetParam = None,
+    version: VersionParam = None,
+) -> list[DimensionOut]:
+    """Every dimension a query may group or filter by, with its codes, English and Urdu
+    labels and sensitive flags; month, quarter and year list the codes of the dataset
+    version's declared coverage (``?dataset=&version=``)."""
+    number = None if version is None else int(version)
+    return [
+        DimensionOut(
+            name=d.name,
+            time=d.time,
+            rollup_of=d.rollup_of,
+            multi_valued=d.multi_valued,
+            codes=[CodeOut(**vars(c)) for c in d.codes],
         )
-    return dims
+        for d in catalogue.dimensions(session, principal, settings, dataset, number)
+    ]
 
 
-@router.get("/me")
-def get_me(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
-    budgets = session.execute(
-        select(Dataset.slug, AccountBudget)
-        .join(AccountBudget, AccountBudget.dataset_id == Dataset.id)
-        .where(AccountBudget.account_id == principal.id)
-    ).all()
-    return {
-        "id": principal.id,
-        "name": principal.name,
-        "organisation": principal.organisation,
-        "role": principal.role,
-        "budgets": [
-            {
-                "dataset": slug,
-                "limit": str(Epsilon(b.limit_micro)),
-                "spent": str(Epsilon(b.spent_micro)),
-                "remaining": str(Epsilon(b.limit_micro - b.spent_micro)),
-            }
-            for slug, b in budgets
+@router.get("/me", response_model=MeOut)
+def get_me(session: SessionDep, principal: PrincipalDep) -> MeOut:
+    """Your account and your query budgets."""
+    me = catalogue.me(session, principal)
+    return MeOut(
+        id=me.id,
+        name=me.name,
+        organisation=me.organisation,
+        role=me.role,
+        budgets=[
+            BudgetOut(
+                dataset=b.dataset,
+                limit=str(b.limit),
+                spent=str(b.spent),
+                remaining=str(b.remaining),
+            )
+            for b in me.budgets
         ],
-    }
+    )

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api import extracts, publications
+from api import catalogue, extracts, publications
 from api.deps import PrincipalDep, SessionDep
 from api.schemas import ReleaseListItem, ReleaseMetadataOut, ReleaseOut
 from privacy import Epsilon
@@ -93,25 +93,10 @@ def _audit_download(session: Session, account: Account, release: Release, what: 
 @router.get("/releases", response_model=list[ReleaseListItem])
 def list_releases(session: SessionDep, principal: PrincipalDep) -> list[ReleaseListItem]:
     """Extracts published to you, and the releases of your own queries; newest first."""
-    out = []
-    for release, publication in publications.listed(session, principal):
-        body = extracts.summary(release)
-        out.append(
-            ReleaseListItem(
-                release_id=release.public_id,
-                kind="publication" if publication else "query",
-                title=publication.title if publication else None,
-                description=publication.description if publication else None,
-                dataset=body["dataset"],
-                dataset_version=body["dataset_version"],
-                group_by=body["group_by"],
-                epsilon=body["epsilon"],
-                rounding=body.get("rounding"),
-                margins=body.get("margins", False),
-                released_at=release.created_at,
-            )
-        )
-    return out
+    return [
+        ReleaseListItem(**(vars(item) | {"epsilon": str(item.epsilon)}))
+        for item in catalogue.visible_releases(session, principal)
+    ]
 
 
 @router.get(

@@ -18,15 +18,10 @@ from sqlalchemy.orm import Session
 from schema import facts
 from schema.codelists import codelists, month_of_quarter, months_between
 from schema.models import CaseCount
+from schema.vocabulary import MULTI_VALUED, ROLLUPS, TIME
 
-MULTI_VALUED = ("vulnerable_group", "referral")
 # A roll-up and the packed dimension it derives from.
-BASE_OF = {
-    "quarter": "month",
-    "year": "month",
-    "complaint_group": "complaint_type",
-    "fia_city": "city",
-}
+BASE_OF = ROLLUPS
 Key = tuple[str, ...]
 
 
@@ -82,7 +77,7 @@ def _filter(name: str, values: Sequence[str]) -> ColumnElement[bool]:
             bits |= dim.bit(v)
         held: ColumnElement[bool] = _bits(facts.field(name).shift, bits) != 0
         return held
-    if name in ("month", "quarter", "year"):
+    if name in TIME:
         return _position("month").in_(sorted(_months_of(name, values)))
     base = BASE_OF.get(name, name)
     to_code = _code_of(name)

@@ -90,8 +90,10 @@ COUNT = """mutation ($q: CountQueryInput!) { countCases(query: $q) { releaseId c
 ESTIMATE = (
     "query ($q: CountQueryInput!) { estimate(query: $q) { epsilon marginOfError cells cached } }"
 )
-CATALOGUE = """{ me { id role } datasets { slug versions { number firstMonth lastMonth }
-  budgetRemaining } dimensions { name codes { code } } releases { releaseId epsilon } }"""
+CATALOGUE = """{ me { id role budgets { dataset limit spent remaining } }
+  datasets { slug versions { number firstMonth lastMonth } budgetRemaining }
+  dimensions { name time codes { code label } } v1: dimensions(dataset: "helpline-cases",
+  version: 1) { name codes { code } } releases { releaseId kind epsilon groupBy failed } }"""
 
 
 def asks_for(body: dict[str, Any], role: str = "researcher") -> list[tuple]:
@@ -181,6 +183,9 @@ def corpus() -> list[tuple]:
     for role in ("researcher", "partner", "budgeted_partner", "admin", "stranger", None):
         for path in ("/v1/datasets", "/v1/dimensions", "/v1/me", "/v1/releases"):
             out.append((role, "GET", path, {}))
+        for version in ("1", "2"):  # time codes of the declared coverage; no such version
+            params = {"dataset": "helpline-cases", "version": version}
+            out.append((role, "GET", "/v1/dimensions", {"params": params}))
         out.append((role, "POST", "/graphql", {"json": {"query": CATALOGUE}}))
     for path in ("/v1/admin/budgets", "/v1/admin/ledger", "/v1/admin/audit", "/v1/admin/releases"):
         out.append(("admin", "GET", path, {}))

@@ -1,0 +1,86 @@
+"""What a caller may see of the warehouse's public metadata: datasets, versions, budgets.
+
+Every function is one statement. Nothing here reads case data: a version's coverage is
+the period its loads declared, and budgets are the accounts' own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from schema.access import AccountBudget, Grant
+from schema.models import Dataset, DatasetVersion
+
+DatasetRow = tuple[Dataset, AccountBudget | None, list[DatasetVersion]]
+
+
+def granted_datasets(session: Session, account_id: int) -> list[DatasetRow]:
+    """The datasets granted to the account, by slug, each with the account's budget on it
+    (None: no query budget) and its versions, oldest first; one join."""
+    rows = session.execute(
+        select(Dataset, AccountBudget, DatasetVersion)
+        .join(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
+        .outerjoin(
+            AccountBudget,
+            (AccountBudget.dataset_id == Dataset.id) & (AccountBudget.account_id == account_id),
+        )
+        .outerjoin(DatasetVersion, DatasetVersion.dataset_id == Dataset.id)
+        .order_by(Dataset.slug, DatasetVersion.number)
+    ).all()
+    out: dict[int, DatasetRow] = {}
+    for dataset, budget, version in rows:
+        _, _, versions = out.setdefault(dataset.id, (dataset, budget, []))
+        if version is not None:  # a dataset with no version yet has one row of NULLs
+            versions.append(version)
+    return list(out.values())
+
+
+def granted_slugs(session: Session, account_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Dataset.slug)
+            .join(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
+            .order_by(Dataset.slug)
+        )
+    )
+
+
+def budgets(session: Session, account_id: int) -> list[tuple[str, AccountBudget]]:
+    """The account's query budgets, by dataset slug."""
+    return [
+        (slug, budget)
+        for slug, budget in session.execute(
+            select(Dataset.slug, AccountBudget)
+            .join(AccountBudget, AccountBudget.dataset_id == Dataset.id)
+            .where(AccountBudget.account_id == account_id)
+            .order_by(Dataset.slug)
+        )
+    ]
+
+
+def dataset_version(
+    session: Session, account_id: int, slug: str, number: int | None
+) -> tuple[Dataset, bool, DatasetVersion | None] | None:
+    """The dataset of ``slug``, whether it is granted to the account, and its version
+    ``number`` (the newest when None; None when it has no such version); one round trip."""
+    newest = (
+        select(func.max(DatasetVersion.number))
+        .where(DatasetVersion.dataset_id == Dataset.id)
+        .correlate(Dataset)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(Dataset, Grant.account_id, DatasetVersion)
+        .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
+        .outerjoin(
+            DatasetVersion,
+            (DatasetVersion.dataset_id == Dataset.id)
+            & (DatasetVersion.number == (newest if number is None else number)),
+        )
+        .where(Dataset.slug == slug)
+    ).one_or_none()
+    if row is None:
+        return None
+    dataset, granted, version = row
+    return dataset, granted is not None, version
