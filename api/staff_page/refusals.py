@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from api.deps import sessions
 from api.errors import AmaanError
 from api.staff_page.web import FormRefused, SignInRequired, Staff, page, signed_in
+from schema.db import READ_ONLY
 
 # What a refused form shows: a template and its context, read anew.
 View = Callable[[Session, Request, Staff], tuple[str, dict[str, Any]]]
@@ -79,6 +80,7 @@ def show(request: Request, exc: Exception) -> Response:
     if exc.view is None or who is None:
         return _message(request, who, error)
     with sessions(request)() as session:
+        session.connection(execution_options={READ_ONLY: True})  # it only reads
         try:
             name, context = exc.view(session, request, who)
         except AmaanError:  # what the form was about is gone: say why it was refused
