@@ -25,10 +25,11 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 import privacy
-from api import extracts, publications, releases, tables
+from api import extracts, releases, tables
 from api.errors import AmaanError, BudgetExhausted, Forbidden, ReleaseFailed
-from api.publications import Extract
 from api.releases import CountQuery, Prepared, Resolved
+from api.staff import publications
+from api.staff.publications import Extract
 from schema.access import Account, AccountBudget, Publication, Release
 from schema.db import is_busy
 from schema.repositories import audit

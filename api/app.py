@@ -9,21 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from api.admin_page import routes as admin_routes
-from api.admin_page import web as admin_page
+from api import staff_page
 from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
 from api.rate_limits import Checks, rate_limiter
-from api.routes import admin, catalogue, queries, releases
+from api.routes import catalogue, queries, releases, staff
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
+from api.surfaces import API, GRAPHQL, Surfaces
 from schema.db import Timeouts, is_busy, make_engine
 from schema.repositories import audit
 from schema.repositories.audit_verify import KEY_INFO
@@ -85,15 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"error": {"code": "misconfigured", "message": "the service is misconfigured"}}
         return JSONResponse(body, status_code=500)
 
-    @app.exception_handler(admin_page.SignInRequired)
-    def sign_in_first(_: Request, exc: Exception) -> RedirectResponse:
-        return RedirectResponse("/admin/sign-in", status_code=303)
-
-    @app.exception_handler(admin_page.FormRefused)
-    def form_refused(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, admin_page.FormRefused)
-        return admin_page.page(request, "message.html", None, 403, error=exc.message, back="/admin")
-
     @app.exception_handler(RequestValidationError)
     def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -134,26 +124,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter, rate_limited = rate_limiter(settings)
     app.state.limiter = limiter
     # Checks (below) has counted every request and refused /v1 without a key already.
-    data = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=ERROR_RESPONSES)
+    data = APIRouter(dependencies=[Depends(get_principal)], responses=ERROR_RESPONSES)
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     data.include_router(releases.router)
-    data.include_router(admin.router)
-    app.include_router(data)
-    # The GraphiQL page (development only) needs no key; every operation does (its context).
-    # The admin page's credential is its session cookie, checked by each page.
-    app.include_router(admin_routes.router)
-    app.mount("/admin/static", StaticFiles(directory=admin_page.STATIC), name="admin-static")
-    app.include_router(graphql_router(development), prefix="/graphql")
-    # Middleware, innermost first: the body limit reads the body only after Checks has
-    # identified and counted the request; CORS answers preflights before either.
-    # Outermost last: security headers, CORS, the key and rate-limit checks (before any body is
-    # read), the body limit (reads the body whole, within its bound), and only then a slot among
-    # the requests in flight, so a body sent slowly never holds one.
+    data.include_router(staff.router)
+    app.include_router(data, prefix=API.prefix)
+    app.include_router(graphql_router(development), prefix=GRAPHQL.prefix)
+    staff_page.mount(app)  # its own credential (the session cookie), headers and refusals
+    surfaces = Surfaces(API, GRAPHQL, staff_page.SURFACE)
+    # Middleware, innermost first: a slot among the requests in flight only once the body has
+    # arrived (a body sent slowly holds none); the body limit reads the body only after Checks
+    # has identified and counted the request; CORS answers preflights before either.
     in_flight = min(settings.max_in_flight, CONNECTIONS_PER_WORKER)
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(Checks, rate_limited=rate_limited, limit=in_flight)
+    app.add_middleware(Checks, rate_limited=rate_limited, surfaces=surfaces, limit=in_flight)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -161,5 +147,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, surfaces=surfaces)
     return app

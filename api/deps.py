@@ -6,7 +6,7 @@ before the response is sent (``scope="function"``), or rolls back on any error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,7 +17,6 @@ from api.errors import AmaanError
 from schema.access import Account, ApiKey
 from schema.db import READ_ONLY
 from schema.repositories import accounts
-from schema.repositories import sessions as admin_sessions
 from schema.settings import Settings
 
 
@@ -58,45 +57,42 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-ADMIN_COOKIE = "amaan_admin"
 Identity = tuple[Account, ApiKey]
 
 
-def _admin_path(path: str) -> bool:
-    return path == "/admin" or path.startswith("/admin/")
+def bearer(session: Session, request: Request) -> Identity | None:
+    """The API's credential: ``Authorization: Bearer <key>``. The API never accepts a cookie,
+    so no other site can make a browser spend for it."""
+    scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+    return accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
 
 
-def lookup(request: Request) -> Identity | None:
+def lookup(
+    request: Request, credential: Callable[[Session, Request], Identity | None]
+) -> Identity | None:
     """The account and key behind the request's credential, or None; never raises for a bad
-    credential. Kept in ``request.state`` for the route. Called by ``api.rate_limits.Checks``
-    before the body is read, in its own short transactions: a read, then (at most once a
-    minute per key) a touch of the key, so requests with one key never hold its row.
-
-    On the admin page (``/admin``) the credential is the session cookie instead, and only
-    there: the API never accepts a cookie, so no other site can make a browser spend for it.
+    credential. Kept in ``request.state`` (with the credential that found it) for the route.
+    Called by ``api.rate_limits.Checks`` before the body is read, with the credential of the
+    request's surface, in its own short transactions: a read, then (at most once a minute per
+    key) a touch of the key, so requests with one key never hold its row.
     """
     with sessions(request)() as session:
         session.connection(execution_options={READ_ONLY: True})
-        if _admin_path(request.url.path):
-            signed_in = admin_sessions.find(session, request.cookies.get(ADMIN_COOKIE, ""))
-            found = (signed_in[1], signed_in[2]) if signed_in else None
-            request.state.admin_session = signed_in[0] if signed_in else None
-        else:
-            scheme, _, raw = request.headers.get("authorization", "").partition(" ")
-            ok = scheme.lower() == "bearer"
-            found = accounts.authenticate(session, raw.strip()) if ok else None
+        found = credential(session, request)
         session.commit()
         if found is not None and accounts.needs_touch(found[1]):
             accounts.touch(session, found[1].id)
             session.commit()
     request.state.identity = found
+    request.state.credential = credential
     return found
 
 
 async def identify(request: Request) -> Identity | None:
-    """The caller's identity, as ``Checks`` found it (looked up here for any other path)."""
-    if "identity" not in request.scope.get("state", {}):
-        return await run_in_threadpool(lookup, request)
+    """The caller's identity by bearer key, as ``Checks`` found it (looked up here when it
+    did not, or found it by another surface's credential)."""
+    if request.scope.get("state", {}).get("credential") is not bearer:
+        return await run_in_threadpool(lookup, request, bearer)
     identity: Identity | None = request.state.identity
     return identity
 

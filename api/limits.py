@@ -16,6 +16,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.surfaces import Surfaces
+
 
 class InFlightLimit:
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -102,26 +104,20 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-# The admin page loads nothing from any other host, runs no script and cannot be framed.
-ADMIN_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
-
-
 class SecurityHeaders:
-    """``nosniff`` and same-origin referrers on every response; a strict CSP on the admin
-    page."""
+    """``nosniff`` and same-origin referrers on every response, and the headers each surface
+    declares on its own (the staff page's strict CSP: ``api.staff_page``)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, surfaces: Surfaces) -> None:
         self.app = app
+        self.surfaces = surfaces
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        admin = path == "/admin" or path.startswith("/admin/")
+        surface = self.surfaces.of(scope["path"])
+        declared = surface.headers if surface else ()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -129,9 +125,8 @@ class SecurityHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 # Not no-referrer: with it, browsers send "Origin: null" on same-site forms.
                 headers["Referrer-Policy"] = "same-origin"
-                if admin:
-                    headers["Content-Security-Policy"] = ADMIN_POLICY
-                    headers["X-Frame-Options"] = "DENY"
+                for name, value in declared:
+                    headers[name] = value
             await send(message)
 
         await self.app(scope, receive, with_headers)

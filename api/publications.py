@@ -1,186 +1,24 @@
-"""Extracts staff publish to partners, and who may read which release.
+"""Who may read which release: the reading side of published extracts, for the partners'
+REST routes and the catalogue. Reading a release never spends.
 
-A publication is released once through the release service (charged to the dataset's cap as
-a publication by the staff account) and stored immutable. Reading a release never spends.
+What staff do with publications (the checks, the record, republishing) is
+``api.staff.publications``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from api import extracts, releases
-from api.errors import AmaanError, InvalidQuery, NotFound, ReleaseFailed
-from privacy import Epsilon
-from schema.access import Account, AuditEntry, Grant, Publication, PublicationAudience, Release
-from schema.models import Dataset
-from schema.repositories import audit
+from api.errors import NotFound, ReleaseFailed
+from schema.access import Account, Grant, Publication, PublicationAudience, Release
+from schema.repositories import publications as publications_repo
 from schema.repositories import releases as releases_repo
-from schema.repositories.datasets import latest_version
 
-ALL_PARTNERS = "all-partners"
-MAX_AUDIENCE = 1000
-_ID = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 RELEASE_ID = re.compile(r"r_[0-9a-f]{24}", re.ASCII)  # as ``releases_repo.claim`` makes them
-
-
-class Conflict(AmaanError):
-    status = 409
-    code = "conflict"
-
-
-@dataclass
-class Extract:
-    title: str
-    description: str
-    query: releases.CountQuery
-    audience: list[str | int]
-    rounding: int = 5
-    margins: bool = False
-
-
-def _audience(session: Session, audience: list[str | int]) -> tuple[bool, list[int]]:
-    if not audience:
-        raise InvalidQuery(f"name the audience: [{ALL_PARTNERS!r}] or partner account ids")
-    if ALL_PARTNERS in audience:
-        if len(audience) > 1:
-            raise InvalidQuery(f"{ALL_PARTNERS!r} cannot be combined with account ids")
-        return True, []
-    if len(audience) > MAX_AUDIENCE:
-        raise InvalidQuery(f"the audience names at most {MAX_AUDIENCE} accounts", field="audience")
-    ids: list[int] = []
-    for item in audience:
-        text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
-        if not (isinstance(text, str) and _ID.fullmatch(text)):
-            raise InvalidQuery(
-                f"audience entries are {ALL_PARTNERS!r} or account ids, not {str(item)[:40]!r}",
-                field="audience",
-            )
-        ids.append(int(text))
-    ids = sorted(set(ids))
-    if any(not 1 <= i < 2**31 for i in ids):
-        raise InvalidQuery("account ids in the audience must be positive whole numbers")
-    found = session.scalars(
-        select(Account.id).where(
-            Account.id.in_(ids), Account.role == "partner", Account.active.is_(True)
-        )
-    ).all()
-    missing = sorted(set(ids) - set(found))
-    if missing:
-        raise InvalidQuery(
-            "the audience may name only active partner accounts", not_partners=missing
-        )
-    return False, ids
-
-
-def check(session: Session, extract: Extract) -> tuple[bool, list[int]]:
-    """Refuse a malformed extract before anything is released: (all partners?, account ids)."""
-    if not extract.title.strip():
-        raise InvalidQuery("an extract needs a title", field="title")
-    if len(extract.title) > 200:
-        raise InvalidQuery("the title is longer than 200 characters", field="title")
-    if not 1 <= extract.rounding <= 1000:
-        raise InvalidQuery("rounding must be a whole number from 1 to 1000", field="rounding")
-    return _audience(session, extract.audience)
-
-
-def record(
-    session: Session,
-    staff: Account,
-    extract: Extract,
-    audience: tuple[bool, list[int]],
-    release: Release,
-    charged: Epsilon,
-    replaces: Publication | None,
-) -> Publication:
-    """The publication of a release to its audience, audited."""
-    all_partners, ids = audience
-    publication = Publication(
-        release_id=release.id,
-        title=extract.title.strip(),
-        description=extract.description.strip(),
-        all_partners=all_partners,
-        rounding=extract.rounding,
-        margins=extract.margins,
-        published_by=staff.id,
-        replaces_id=replaces.id if replaces else None,
-    )
-    session.add(publication)
-    session.flush()
-    session.add_all(PublicationAudience(publication_id=publication.id, account_id=i) for i in ids)
-    audit.append(
-        session,
-        action="publish",
-        outcome="published",
-        account_id=staff.id,
-        dataset_id=release.dataset_id,
-        version_id=release.version_id,
-        canonical_key=release.canonical_key,
-        epsilon_micro=charged.micro,
-        detail={
-            "publication": publication.id,
-            "release": release.public_id,
-            "audience": [ALL_PARTNERS] if all_partners else ids,
-            "replaces": replaces.id if replaces else None,
-        },
-    )
-    return publication
-
-
-def stored_query(release: Release) -> releases.CountQuery:
-    """The query a release answered, for the dataset's newest version."""
-    form = json.loads(release.query)
-    period = form["period"]
-    return releases.CountQuery(
-        dataset=form["dataset"],
-        group_by=form["group_by"],
-        filters=form["filters"],
-        period=(period["from"], period["to"]),
-        epsilon=str(Epsilon(form["epsilon_micro"])),
-    )
-
-
-def for_republishing(session: Session, publication_id: int) -> tuple[Extract, Publication]:
-    """An extract as published before, to publish again for the dataset's newest version (a
-    new release, charged anew); 409 when it is already on the newest version."""
-    old = session.get(Publication, publication_id)
-    if old is None:
-        raise NotFound(f"no publication {publication_id}")
-    release = session.get(Release, old.release_id)
-    assert release is not None
-    newest = latest_version(session, release.dataset_id)
-    if newest is None or newest.id == release.version_id:
-        raise Conflict(
-            "this extract is already published for the dataset's newest version",
-            publication=publication_id,
-        )
-    audience: list[str | int] = (
-        [ALL_PARTNERS] if old.all_partners else list(audience_of(session, old))
-    )
-    extract = Extract(
-        title=old.title,
-        description=old.description,
-        query=stored_query(release),
-        audience=audience,
-        rounding=old.rounding,
-        margins=old.margins,
-    )
-    return extract, old
-
-
-def audience_of(session: Session, publication: Publication) -> list[int]:
-    return list(
-        session.scalars(
-            select(PublicationAudience.account_id)
-            .where(PublicationAudience.publication_id == publication.id)
-            .order_by(PublicationAudience.account_id)
-        )
-    )
 
 
 def _published_to(account: Account) -> Any:
@@ -208,9 +46,8 @@ def readable(session: Session, account: Account, public_id: str) -> Release:
 
 
 def _readable(session: Session, account: Account, public_id: str) -> Release:
-    release = (
-        releases_repo.by_public_id(session, public_id) if RELEASE_ID.fullmatch(public_id) else None
-    )
+    found = RELEASE_ID.fullmatch(public_id)  # never sent to the database otherwise
+    release = releases_repo.by_public_id(session, public_id) if found else None
     if release is not None:
         if account.role == "admin":
             return release
@@ -259,48 +96,4 @@ def listed(session: Session, account: Account) -> list[tuple[Release, Publicatio
 
 
 def downloads(session: Session, release: Release) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.canonical_key == release.canonical_key, AuditEntry.action == "download"
-            )
-        )
-        or 0
-    )
-
-
-def describe(
-    session: Session, publication: Publication, charged: str | None = None
-) -> dict[str, Any]:
-    """A publication for staff: what, for whom, at what ε, and how often downloaded."""
-    release = session.get(Release, publication.release_id)
-    dataset = session.get(Dataset, release.dataset_id) if release else None
-    assert release is not None and dataset is not None
-    meta = extracts.metadata(release, dataset)
-    audience: list[str | int] = (
-        [ALL_PARTNERS] if publication.all_partners else list(audience_of(session, publication))
-    )
-    return {
-        "publication_id": publication.id,
-        "release_id": release.public_id,
-        "title": publication.title,
-        "description": publication.description,
-        "dataset": meta["dataset"],
-        "dataset_version": meta["dataset_version"],
-        "epsilon": meta["epsilon"],
-        "epsilon_charged": charged if charged is not None else meta["epsilon"],
-        "audience": audience,
-        "rounding": publication.rounding,
-        "margins": publication.margins,
-        "replaces": publication.replaces_id,
-        "downloads": downloads(session, release),
-        "published_at": publication.created_at,
-    }
-
-
-def described(session: Session, limit: int = 1000) -> list[dict[str, Any]]:
-    """The newest publications, described for staff."""
-    found = session.scalars(select(Publication).order_by(Publication.id.desc()).limit(limit))
-    return [describe(session, p) for p in found]
+    return publications_repo.downloads(session, release)

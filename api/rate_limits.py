@@ -1,15 +1,17 @@
 """Who is calling and how often, checked before anything reads the request's body.
 
-``Checks`` runs on every ``/v1``, ``/graphql`` and ``/admin`` request, first thing: it looks
-the credential up (``api.deps.lookup``), counts the request (slowapi) against its API key and
+``Checks`` runs on every request to one of the app's surfaces (``api.surfaces``: ``/v1``,
+``/graphql``, ``/admin``), first thing: it looks the credential up with the surface's own
+(``api.deps.lookup``), counts the request (slowapi) against its API key and the surface's
 route group with the limit of the key's role (``researcher|key:12|queries``), or against the
-client's address without a valid key, and refuses ``/v1`` without one (401). Only then does
-the body limit read the body and the route parse it: a malformed or huge body from anyone
-without a key costs a lookup, counts against the anonymous limit and is never parsed. A
-limited request spends no budget. The client's address is the connection's peer, or what a
-proxy in ``AMAAN_TRUSTED_PROXIES`` forwarded (uvicorn applies that rule, see ``amaan serve``),
-so a changing ``X-Forwarded-For`` changes nothing. With ``redis://`` storage the counts are
-shared by all workers; ``memory://`` counts per worker process.
+client's address without a valid key, and refuses without one where the surface requires a
+key (``/v1``: 401). Only then does the body limit read the body and the route parse it: a
+malformed or huge body from anyone without a key costs a lookup, counts against the anonymous
+limit and is never parsed. A limited request spends no budget. The client's address is the
+connection's peer, or what a proxy in ``AMAAN_TRUSTED_PROXIES`` forwarded (uvicorn applies
+that rule, see ``amaan serve``), so a changing ``X-Forwarded-For`` changes nothing. With
+``redis://`` storage the counts are shared by all workers; ``memory://`` counts per worker
+process.
 """
 
 from __future__ import annotations
@@ -31,26 +33,11 @@ from starlette.websockets import WebSocketClose
 
 from api.deps import Unauthorized, lookup
 from api.errors import Busy
+from api.surfaces import Surface, Surfaces
 from schema.db import is_busy
 from schema.settings import Settings
 
 log = logging.getLogger("amaan.api")
-
-GROUPS = (
-    ("/v1/admin", "admin"),
-    ("/admin", "admin"),
-    ("/v1/releases", "downloads"),
-    ("/v1/queries", "queries"),
-)
-CHECKED = ("/v1", "/graphql", "/admin")  # /admin/static and /healthz are not
-KEY_REQUIRED = "/v1"
-
-
-def route_group(path: str) -> str:
-    for prefix, group in GROUPS:
-        if path.startswith(prefix):
-            return group
-    return "queries" if path.startswith("/graphql") else "catalogue"
 
 
 def rate_key(request: Request) -> str:
@@ -58,7 +45,8 @@ def rate_key(request: Request) -> str:
     if identity is None:
         return f"anonymous|addr:{get_remote_address(request)}"
     account, key = identity
-    return f"{account.role}|key:{key.id}|{route_group(request.url.path)}"
+    group: str = request.state.rate_group
+    return f"{account.role}|key:{key.id}|{group}"
 
 
 def _storage_unreachable(exc: BaseException) -> bool:
@@ -108,41 +96,24 @@ def too_many_requests(request: Request, exc: Exception) -> Response:
     return injected
 
 
-def _matches(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + "/")
-
-
-def _key_required(request: Request) -> bool:
-    """Requests refused without a key before any body is read: the API, and GraphQL but for
-    a browser opening its IDE page (development only; it runs no operation)."""
-    path = request.url.path
-    if _matches(path, KEY_REQUIRED):
-        return True
-    ide_page = (
-        request.method == "GET"
-        and "text/html" in request.headers.get("accept", "")
-        and "query" not in request.query_params
-    )
-    return _matches(path, "/graphql") and not ide_page
-
-
-def checked(path: str) -> bool:
-    return not path.startswith("/admin/static/") and any(_matches(path, p) for p in CHECKED)
-
-
 class Checks:
-    """ASGI middleware: identify, count and (on ``/v1``) require a key, before the body."""
+    """ASGI middleware: identify, count and (where the surface says so) require a key, before
+    the body."""
 
-    def __init__(self, app: ASGIApp, rate_limited: Callable[..., Any], limit: int = 4) -> None:
+    def __init__(
+        self, app: ASGIApp, rate_limited: Callable[..., Any], surfaces: Surfaces, limit: int = 4
+    ) -> None:
         self.app = app
         self.rate_limited = rate_limited
+        self.surfaces = surfaces
         self.limit = limit  # lookups at once: each holds a thread and a pooled connection
         self._slots: asyncio.Semaphore | None = None
 
-    def _check(self, request: Request) -> list[tuple[str, str]]:
+    def _check(self, request: Request, surface: Surface) -> list[tuple[str, str]]:
         """Look up and count the request (in a worker thread: both may wait on I/O); the
         rate-limit headers for its response (Retry-After only comes with a 429)."""
-        lookup(request)
+        request.state.rate_group = surface.group_of(request.url.path)
+        lookup(request, surface.credential)
         probe = Response()
         self.rate_limited(request=request, response=probe)
         return [(k, v) for k, v in probe.headers.items() if k.startswith("x-ratelimit")]
@@ -151,7 +122,8 @@ class Checks:
         if scope["type"] == "websocket":  # none served (GraphQL's would skip every check)
             await WebSocketClose(code=1008)(scope, receive, send)
             return
-        if scope["type"] != "http" or not checked(scope["path"]):
+        surface = self.surfaces.of(scope["path"]) if scope["type"] == "http" else None
+        if surface is None or not surface.checks(scope["path"]):
             await self.app(scope, receive, send)
             return
         request = Request(scope)  # no receive: the body is not read here
@@ -159,7 +131,7 @@ class Checks:
             self._slots = asyncio.Semaphore(self.limit)
         try:
             async with self._slots:
-                headers = await run_in_threadpool(self._check, request)
+                headers = await run_in_threadpool(self._check, request, surface)
         except RateLimitExceeded as exc:
             await too_many_requests(request, exc)(scope, receive, send)
             return
@@ -170,7 +142,7 @@ class Checks:
             busy = Busy("the service is busy; retry in a moment")
             await JSONResponse(busy.body(), 503, {"Retry-After": "1"})(scope, receive, send)
             return
-        if request.state.identity is None and _key_required(request):
+        if surface.refuses_unknown(request) and request.state.identity is None:
             refused = Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
             response = JSONResponse(refused.body(), 401, {"WWW-Authenticate": "Bearer"})
             response.headers.update(dict(headers))

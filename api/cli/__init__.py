@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from api.cli.access import accounts, budgets, datasets, keys, ledger, releases_group
-from api.cli.audit import audit_group
+from api.cli.access import accounts, budgets, datasets, keys
+from api.cli.audit import audit_group, ledger
 from api.cli.data import db, etl, synth
 from api.cli.demo import demo
+from api.cli.releases import releases_group
 from api.cli.serve import serve
 
 

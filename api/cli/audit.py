@@ -1,5 +1,6 @@
-"""``amaan audit``: list the log, verify it against the key, a checkpoint and the budgets,
-and print checkpoints for staff to keep outside the database."""
+"""``amaan audit`` and ``amaan ledger``: list the log and the ledger, verify the log against
+the key, a checkpoint and the budgets, and print checkpoints for staff to keep outside the
+database."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from api import admin
-from api.admin import Filters
-from api.cli.access import cli_engine, emit, table_options, transaction
 from api.cli.data import settings_or_exit
+from api.cli.staff import cli_engine, emit, table_options, transaction
+from api.staff import records
 from schema.repositories import audit
 
 
@@ -36,8 +36,24 @@ def audit_list(
 ) -> None:
     """Audit entries, newest first."""
     with transaction() as s:
-        rows = admin.audit_log(s, Filters(account, dataset, since, until, action, limit))
-    emit(rows, admin.AUDIT_COLUMNS, as_csv)
+        rows = records.audit_log(s, records.Filters(account, dataset, since, until, action, limit))
+    emit(rows, records.AUDIT_COLUMNS, as_csv)
+
+
+@click.command("ledger")
+@table_options
+def ledger(
+    account: int | None,
+    dataset: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_csv: bool,
+) -> None:
+    """Every charge of privacy loss, newest first."""
+    with transaction() as s:
+        rows = records.ledger(s, records.Filters(account, dataset, since, until, None, limit))
+    emit(rows, records.LEDGER_COLUMNS, as_csv)
 
 
 @audit_group.command("verify")

@@ -29,23 +29,25 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
     first run); returns the keys and the demo extract's release id."""
     from sqlalchemy.orm import Session
 
-    from api import admin, answers, publications
+    from api import answers
     from api.routes.queries import to_query
     from api.schemas import QueryIn
+    from api.staff import accounts, publications
+    from api.staff.common import Actor, account_or_404
     from privacy import Epsilon
     from schema.access import Account, Publication, Release
     from schema.db import make_engine
 
     engine = make_engine(database_url)
     keys = {}
-    cli = admin.Actor()
+    cli = Actor()
     try:
         with Session(engine) as s, s.begin():
             by_role = {}
             for name, role, budget in DEMO_ACCOUNTS:
                 account = s.scalars(select(Account).where(Account.name == name)).first()
                 if account is None:
-                    account, _, raw = admin.create_account(
+                    issued = accounts.create_account(
                         s,
                         cli,
                         name=name,
@@ -54,8 +56,9 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
                         datasets=["helpline-cases"],
                         budget=Epsilon.parse(budget) if budget else None,
                     )
+                    account, raw = account_or_404(s, issued.account_id), issued.key
                 else:
-                    _, raw = admin.issue_key(s, cli, account.id, label="demo")
+                    raw = accounts.issue_key(s, cli, account.id, label="demo").key
                 keys[role] = raw
                 by_role[role] = account
             publication = s.scalars(select(Publication).order_by(Publication.id)).first()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,15 +28,69 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def create_account(session: Session, *, name: str, role: str, organisation: str = "") -> Account:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+def _name(name: str) -> str:
     if not name.strip():
         raise ValueError("an account needs a name")
-    account = Account(name=name.strip(), role=role, organisation=organisation.strip())
+    return name.strip()
+
+
+def create_account(session: Session, *, name: str, role: str, organisation: str = "") -> Account:
+    """A new account; ValueError for a role that does not exist or a blank name."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    account = Account(name=_name(name), role=role, organisation=organisation.strip())
     session.add(account)
     session.flush()
     return account
+
+
+def get_account(session: Session, account_id: int) -> Account | None:
+    return session.get(Account, account_id)
+
+
+def all_accounts(session: Session) -> Sequence[Account]:
+    return session.scalars(select(Account).order_by(Account.id)).all()
+
+
+def active_partners(session: Session, ids: Sequence[int] | None = None) -> Sequence[Account]:
+    """Active partner accounts by name (only those among ``ids`` when given)."""
+    query = select(Account).where(Account.role == "partner", Account.active.is_(True))
+    if ids is not None:
+        query = query.where(Account.id.in_(ids))
+    return session.scalars(query.order_by(Account.name)).all()
+
+
+def update_account(
+    session: Session,
+    account: Account,
+    *,
+    name: str | None = None,
+    organisation: str | None = None,
+    active: bool | None = None,
+) -> dict[str, list[Any]]:
+    """Change what is given; returns each change as ``[old, new]``."""
+    changes: dict[str, list[Any]] = {}
+    if name is not None:
+        changes["name"] = [account.name, _name(name)]
+        account.name = _name(name)
+    if organisation is not None:
+        changes["organisation"] = [account.organisation, organisation.strip()]
+        account.organisation = organisation.strip()
+    if active is not None:
+        changes["active"] = [account.active, active]
+        account.active = active
+    session.flush()
+    return changes
+
+
+def keys_of(session: Session, account_id: int) -> Sequence[ApiKey]:
+    return session.scalars(
+        select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.id)
+    ).all()
+
+
+def get_key(session: Session, key_id: int) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
 
 
 def issue_key(
@@ -109,6 +165,24 @@ def grant(session: Session, account_id: int, dataset_id: int) -> None:
     if session.get(Grant, (account_id, dataset_id)) is None:
         session.add(Grant(account_id=account_id, dataset_id=dataset_id))
         session.flush()
+
+
+def remove_grant(session: Session, account_id: int, dataset_id: int) -> None:
+    existing = session.get(Grant, (account_id, dataset_id))
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+
+
+def granted(session: Session, account_id: int) -> list[str]:
+    """The slugs of the datasets granted to an account, sorted."""
+    return sorted(
+        session.scalars(
+            select(Dataset.slug)
+            .join(Grant, Grant.dataset_id == Dataset.id)
+            .where(Grant.account_id == account_id)
+        )
+    )
 
 
 def set_account_budget(

@@ -163,7 +163,7 @@ def test_a_failure_after_the_read_is_charged_audited_and_repeated(api, monkeypat
 
 
 def test_refusals_are_audited_the_same_from_the_api_and_the_staff_page(api):
-    from tests.api.admin_page.test_sessions import csrf_of, sign_in
+    from tests.api.staff_page.test_sessions import csrf_of, sign_in
 
     client, keys, engine = api
     bad = {"dataset": "helpline-cases", "group_by": ["gender"], "epsilon": 9}

@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Form
+from fastapi import Depends, Form, Request
 
-from api import admin, publications, releases
+from api import releases
+from api.staff.common import InvalidChange
+from api.staff.publications import Extract
 
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?", re.ASCII)
 _WHOLE = re.compile(r"[0-9]{1,4}", re.ASCII)
@@ -30,14 +32,14 @@ class ExtractForm:
     rounding: str
     margins: bool
 
-    def extract(self) -> publications.Extract:
+    def extract(self) -> Extract:
         filters: dict[str, list[str]] = {}
         if self.filter_dimension and self.filter_values.strip():
             values = [v.strip() for v in self.filter_values.split(",") if v.strip()]
             filters[self.filter_dimension] = values
         amount_text, rounding_text = self.amount.strip(), (self.rounding or "5").strip()
         if not (_DECIMAL.fullmatch(amount_text) and _WHOLE.fullmatch(rounding_text)):
-            raise admin.InvalidChange(
+            raise InvalidChange(
                 "ε or the margin of error, and rounding, must be numbers written with the "
                 "digits 0-9 (such as 0.1 and 5)"
             )
@@ -51,12 +53,11 @@ class ExtractForm:
             margin_of_error=amount if self.measure == "margin" else None,
         )
         audience: list[str | int] = list(self.audience)
-        return publications.Extract(
-            self.title, self.description, query, audience, rounding, self.margins
-        )
+        return Extract(self.title, self.description, query, audience, rounding, self.margins)
 
 
-def extract_form(
+async def extract_form(
+    request: Request,
     title: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
     dataset: Annotated[str, Form()] = "",
@@ -71,7 +72,8 @@ def extract_form(
     rounding: Annotated[str, Form()] = "5",
     margins: Annotated[bool, Form()] = False,
 ) -> ExtractForm:
-    return ExtractForm(
+    """The form as sent; kept for the request, so that a refusal shows it filled in again."""
+    request.state.extract_form = form = ExtractForm(
         title,
         description,
         dataset,
@@ -86,6 +88,7 @@ def extract_form(
         rounding,
         margins,
     )
+    return form
 
 
 FormDep = Annotated[ExtractForm, Depends(extract_form)]

@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from api.app import create_app
 from schema.access import AdminSession
-from tests.api.conftest import auth, settings_for
+from tests.api.conftest import auth, build_world, settings_for
 
 
 def sign_in(client, key):
@@ -35,8 +35,10 @@ def test_cookie_flags_and_sign_out(api):
     assert client.get("/admin", follow_redirects=False).status_code == 303
 
 
-def test_secure_cookie_in_production(api, db_url):
-    _, keys, _ = api
+def test_secure_cookie_in_production(db_url, tmp_path):
+    # A world of its own: a server with another audit key must never seal the same log.
+    keys, engine = build_world(db_url, tmp_path)
+    engine.dispose()
     app = create_app(
         settings_for(db_url, environment="production", audit_key="a-production-audit-key")
     )

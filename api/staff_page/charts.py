@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.staff import budgets
 from privacy import Epsilon
-from schema.access import Account, LedgerEntry
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies, all on white.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000")
@@ -62,20 +61,15 @@ def _all_periods(first: datetime, last: datetime, by: Period) -> list[str]:
         moment += timedelta(days=7 if by == "week" else 28)
 
 
-def spending(session: Session, dataset_id: int, by: Period = "month") -> Chart:
-    rows = session.execute(
-        select(LedgerEntry.created_at, LedgerEntry.epsilon_micro, Account.name, Account.id)
-        .join(Account, Account.id == LedgerEntry.account_id)
-        .where(LedgerEntry.dataset_id == dataset_id)
-        .order_by(LedgerEntry.created_at)
-    ).all()
+def spending(session: Session, slug: str, by: Period = "month") -> Chart:
+    rows = budgets.spending(session, slug)
     if not rows:
         return Chart(by, [], [])
-    periods = _all_periods(rows[0][0], rows[-1][0], by)
+    periods = _all_periods(rows[0].at, rows[-1].at, by)
     index = {p: i for i, p in enumerate(periods)}
     per_account: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0] * len(periods))
-    for at, micro, name, account_id in rows:
-        per_account[(account_id, name)][index[_period(at, by)]] += micro
+    for row in rows:
+        per_account[(row.account_id, row.name)][index[_period(row.at, by)]] += row.epsilon.micro
     ranked = sorted(per_account.items(), key=lambda kv: -sum(kv[1]))
     series = [(f"{name} (#{aid})", values) for (aid, name), values in ranked[:MAX_SERIES]]
     if len(ranked) > MAX_SERIES:

@@ -1,0 +1,234 @@
+"""The staff's REST API (``/v1/admin``, role ``admin``): accounts, keys, grants, budgets,
+published extracts, the ledger and the audit log. Each change is audited with who made it.
+
+Routes parse, call one staff service (``api.staff``) or the release pipeline, and return its
+typed result; the response models (``staff_models``) say how it looks as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from api import answers
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import Forbidden
+from api.routes import staff_models as m
+from api.routes.queries import to_query
+from api.staff import accounts, budgets, publications, records
+from api.staff.common import Actor, epsilon
+from schema.access import Account
+from schema.repositories.audit_verify import Verification
+
+
+def require_admin(principal: PrincipalDep) -> Account:
+    if principal.role != "admin":
+        raise Forbidden("this route is for helpline staff (role admin)")
+    return principal
+
+
+StaffDep = Annotated[Account, Depends(require_admin)]
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+MAX_ID = 2**31 - 1
+AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="account id")]
+KeyId = Annotated[int, Path(ge=1, le=MAX_ID, description="key id")]
+PublicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="publication id")]
+CREATED = status.HTTP_201_CREATED
+
+
+# Accounts and keys.
+
+
+@router.post("/accounts", status_code=CREATED, response_model=m.IssuedKeyOut)
+def create_account(body: m.AccountIn, session: SessionDep, staff: StaffDep) -> accounts.IssuedKey:
+    """Create an account, its grants and budgets, and its first key (shown once)."""
+    return accounts.create_account(
+        session,
+        Actor(staff),
+        name=body.name,
+        role=body.role,
+        organisation=body.organisation,
+        datasets=body.datasets,
+        budget=None if body.budget is None else epsilon(body.budget, "budget"),
+        expires_at=body.expires_at,
+    )
+
+
+@router.get("/accounts", response_model=list[m.AccountOut])
+def list_accounts(session: SessionDep) -> list[accounts.AccountSummary]:
+    return accounts.listed(session)
+
+
+@router.get("/accounts/{account_id}", response_model=m.AccountViewOut)
+def get_account(account_id: AccountId, session: SessionDep) -> accounts.AccountView:
+    """An account with its grants, keys (never the keys themselves) and budgets."""
+    return accounts.view(session, account_id)
+
+
+@router.patch("/accounts/{account_id}", response_model=m.AccountViewOut)
+def update_account(
+    account_id: AccountId, body: m.AccountPatch, session: SessionDep, staff: StaffDep
+) -> accounts.AccountView:
+    """Rename, move or deactivate (``active: false``) an account; its keys stop at once."""
+    return accounts.update_account(
+        session,
+        Actor(staff),
+        account_id,
+        name=body.name,
+        organisation=body.organisation,
+        active=body.active,
+    )
+
+
+@router.post("/accounts/{account_id}/keys", status_code=CREATED, response_model=m.IssuedKeyOut)
+def issue_key(
+    account_id: AccountId, body: m.KeyIn, session: SessionDep, staff: StaffDep
+) -> accounts.IssuedKey:
+    return accounts.issue_key(
+        session, Actor(staff), account_id, label=body.label, expires_at=body.expires_at
+    )
+
+
+@router.post("/keys/{key_id}/revoke", response_model=m.RevokedKeyOut)
+def revoke_key(key_id: KeyId, session: SessionDep, staff: StaffDep) -> accounts.KeySummary:
+    return accounts.revoke_key(session, Actor(staff), key_id)
+
+
+@router.put("/accounts/{account_id}/grants/{dataset}", status_code=status.HTTP_204_NO_CONTENT)
+def grant(account_id: AccountId, dataset: str, session: SessionDep, staff: StaffDep) -> None:
+    accounts.set_grant(session, Actor(staff), account_id, dataset, True)
+
+
+@router.delete("/accounts/{account_id}/grants/{dataset}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_grant(account_id: AccountId, dataset: str, session: SessionDep, staff: StaffDep) -> None:
+    accounts.set_grant(session, Actor(staff), account_id, dataset, False)
+
+
+# Budgets.
+
+
+@router.get("/budgets", response_model=m.OverviewOut)
+def overview(session: SessionDep) -> budgets.Overview:
+    """Every dataset's cap, spent and remaining; every account's limit, spent, remaining,
+    releases and cache hits, those at 80% or more of their limit first."""
+    return budgets.overview(session)
+
+
+@router.put("/accounts/{account_id}/budget", response_model=m.LimitChangeOut)
+def set_account_budget(
+    account_id: AccountId, body: m.AccountBudgetIn, session: SessionDep, staff: StaffDep
+) -> budgets.LimitChange:
+    """Set an account's limit on a dataset, with a written reason (audited)."""
+    limit = epsilon(body.epsilon, "epsilon")
+    return budgets.set_account_budget(
+        session, Actor(staff), account_id, body.dataset, limit, body.reason
+    )
+
+
+@router.put("/datasets/{dataset}/budget", response_model=m.DatasetChangeOut)
+def set_dataset_budget(
+    dataset: str, body: m.DatasetBudgetIn, session: SessionDep, staff: StaffDep
+) -> budgets.DatasetChange:
+    """Set a dataset's global cap and per-query maximum, with a written reason (audited)."""
+    limits = budgets.DatasetLimits(
+        epsilon(body.cap, "cap"), epsilon(body.max_per_query, "max_per_query")
+    )
+    return budgets.set_dataset_budget(session, Actor(staff), dataset, limits, body.reason)
+
+
+# Published extracts.
+
+
+def _published(session: SessionDep, released: answers.Released) -> publications.PublicationView:
+    assert released.publication is not None
+    return publications.describe(session, released.publication, released.epsilon_charged)
+
+
+@router.post("/releases", status_code=CREATED, response_model=m.PublicationOut)
+def publish(
+    body: m.PublishIn, session: SessionDep, staff: StaffDep, settings: SettingsDep
+) -> publications.PublicationView:
+    """Publish a named extract to partners: released once, charged to the dataset's cap."""
+    extract = publications.Extract(
+        title=body.title,
+        description=body.description,
+        query=to_query(body.query),
+        audience=body.audience,
+        rounding=body.rounding,
+        margins=body.margins,
+    )
+    return _published(session, answers.answer(session, staff, answers.Publish(extract), settings))
+
+
+@router.get("/releases", response_model=list[m.PublicationOut])
+def list_publications(session: SessionDep) -> list[publications.PublicationView]:
+    """Every published extract, newest first, with its audience, ε and downloads."""
+    return publications.described(session)
+
+
+@router.post(
+    "/releases/{publication_id}/republish", status_code=CREATED, response_model=m.PublicationOut
+)
+def republish(
+    publication_id: PublicationId, session: SessionDep, staff: StaffDep, settings: SettingsDep
+) -> publications.PublicationView:
+    """Publish an extract again for the dataset's newest version (charged anew); the old
+    release stays downloadable."""
+    ask = answers.Republish(publication_id)
+    return _published(session, answers.answer(session, staff, ask, settings))
+
+
+# The ledger and the audit log.
+
+
+def _filters(
+    account: Annotated[int | None, Query(ge=1, le=MAX_ID, description="account id")] = None,
+    dataset: Annotated[str | None, Query(description="dataset slug")] = None,
+    since: Annotated[datetime | None, Query(description="from this moment (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="before this moment")] = None,
+    action: Annotated[str | None, Query(max_length=32, description="audit action")] = None,
+    limit: Annotated[int, Query(ge=1, le=records.MAX_ROWS)] = 1000,
+) -> records.Filters:
+    return records.Filters(account, dataset, since, until, action, limit)
+
+
+FiltersDep = Annotated[records.Filters, Depends(_filters)]
+TableFormat = Annotated[Literal["json", "csv"], Query()]
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+def _csv(rows: list[records.Charge] | list[records.AuditRecord], name: str) -> Response:
+    columns = records.LEDGER_COLUMNS if name == "ledger" else records.AUDIT_COLUMNS
+    return Response(
+        records.as_csv(columns, rows).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="amaan_{name}.csv"'},
+    )
+
+
+@router.get("/ledger", response_model=list[m.ChargeOut], responses=CSV)
+def ledger(
+    session: SessionDep, filters: FiltersDep, format: TableFormat = "json"
+) -> list[records.Charge] | Response:
+    """Every charge of privacy loss, newest first; filter by account, dataset and time."""
+    rows = records.ledger(session, filters)
+    return rows if format == "json" else _csv(rows, "ledger")
+
+
+@router.get("/audit", response_model=list[m.AuditRecordOut], responses=CSV)
+def audit_log(
+    session: SessionDep, filters: FiltersDep, format: TableFormat = "json"
+) -> list[records.AuditRecord] | Response:
+    """The audit log, newest first; filter by account, dataset, action and time."""
+    rows = records.audit_log(session, filters)
+    return rows if format == "json" else _csv(rows, "audit")
+
+
+@router.get("/audit/verify", response_model=m.VerificationOut)
+def audit_verify(session: SessionDep) -> Verification:
+    """Seal what is committed, then verify the chain and recompute every budget from it: ok,
+    how many entries, those still unsealed, and where it breaks if it does."""
+    return records.verify(session)
