@@ -8,28 +8,15 @@ What staff do with publications (the checks, the record, republishing) is
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from api.errors import NotFound, ReleaseFailed
-from schema.access import Account, Grant, Publication, PublicationAudience, Release
+from schema.access import Account, Publication, Release
 from schema.repositories import publications as publications_repo
 from schema.repositories import releases as releases_repo
 
 RELEASE_ID = re.compile(r"r_[0-9a-f]{24}", re.ASCII)  # as ``releases_repo.claim`` makes them
-
-
-def _published_to(account: Account) -> Any:
-    return or_(
-        Publication.all_partners.is_(True),
-        Publication.id.in_(
-            select(PublicationAudience.publication_id).where(
-                PublicationAudience.account_id == account.id
-            )
-        ),
-    )
 
 
 def readable(session: Session, account: Account, public_id: str) -> Release:
@@ -52,12 +39,10 @@ def _readable(session: Session, account: Account, public_id: str) -> Release:
         if account.role == "admin":
             return release
         if account.role == "researcher":
-            if session.get(Grant, (account.id, release.dataset_id)) is not None:
+            if publications_repo.granted(session, account.id, release.dataset_id):
                 return release
-        elif release.account_id == account.id or session.scalar(
-            select(func.count())
-            .select_from(Publication)
-            .where(Publication.release_id == release.id, _published_to(account))
+        elif release.account_id == account.id or publications_repo.published_to(
+            session, account.id, release
         ):
             return release
     raise NotFound(f"no release {public_id[:40]!r} is available to this account")
@@ -65,34 +50,14 @@ def _readable(session: Session, account: Account, public_id: str) -> Release:
 
 def publication_for(session: Session, account: Account, release: Release) -> Publication | None:
     """The newest publication of a release that this account may see (any, for staff)."""
-    query = select(Publication).where(Publication.release_id == release.id)
-    if account.role == "partner":
-        query = query.where(_published_to(account))
-    return session.scalars(query.order_by(Publication.id.desc()).limit(1)).one_or_none()
+    partner = account.id if account.role == "partner" else None
+    return publications_repo.newest_of(session, release, partner)
 
 
 def listed(session: Session, account: Account) -> list[tuple[Release, Publication | None]]:
     """Releases for ``GET /v1/releases``: extracts published to the caller (all of them for
     staff), and the caller's own query releases; newest first."""
-    items: list[tuple[Release, Publication | None]] = []
-    if account.role != "researcher":
-        query = (
-            select(Release, Publication)
-            .options(defer(Release.body))
-            .join(Publication, Publication.release_id == Release.id)
-        )
-        if account.role == "partner":
-            query = query.where(_published_to(account))
-        items += [(r, p) for r, p in session.execute(query.order_by(Publication.id.desc()))]
-    own = session.scalars(
-        select(Release)
-        .options(defer(Release.body))
-        .where(Release.account_id == account.id, Release.kind == "query")
-        .order_by(Release.id.desc())
-        .limit(1000)
-    )
-    items += [(r, None) for r in own]
-    return items
+    return publications_repo.listed(session, account.id, account.role)
 
 
 def downloads(session: Session, release: Release) -> int:

@@ -69,7 +69,7 @@ API = Surface(
 )
 
 
-def _ide_page(request: Request) -> bool:
+def ide_page(request: Request) -> bool:
     """A browser opening GraphiQL (served only in development): no operation to run."""
     return (
         request.method == "GET"
@@ -81,5 +81,5 @@ def _ide_page(request: Request) -> bool:
 # The GraphiQL page (development only) needs no key; every operation does, and is refused
 # without one before its body is read.
 GRAPHQL = Surface(
-    prefix="/graphql", credential=bearer, group="queries", key_required=True, keyless=_ide_page
+    prefix="/graphql", credential=bearer, group="queries", key_required=True, keyless=ide_page
 )

@@ -71,3 +71,31 @@ def test_only_the_loader_touches_the_pseudonymous_tables(names):
                 continue
             source = path.read_text("utf-8")
             assert not any(name in source for name in names), path
+
+
+SQL_CALLS = {"execute", "scalars", "scalar", "add", "add_all", "flush", "delete", "get", "merge"}
+SQL_BUILDERS = {"select", "insert", "update", "delete", "exists", "text"}
+# The session dependency and the CLI's transaction end transactions; nothing else in api/ does.
+COMMITS_ALLOWED = {ROOT / "api" / "deps.py", ROOT / "api" / "cli" / "staff.py"}
+
+
+def test_sql_lives_in_the_repositories():
+    """No SQL in api/: statements are built and run in schema/repositories, and transactions
+    are ended only where a request or a staff command ends."""
+    found = []
+    for path in (ROOT / "api").rglob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                builders = {a.name for a in node.names} & SQL_BUILDERS
+                if builders:
+                    found.append(f"{path.relative_to(ROOT)} imports {sorted(builders)}")
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            on_session = isinstance(owner, ast.Name) and owner.id in ("session", "s", "sess")
+            if on_session and node.func.attr in SQL_CALLS:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner.id}.{node.func.attr}")
+            if on_session and node.func.attr == "commit" and path not in COMMITS_ALLOWED:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} commits")
+    assert not found, "\n".join(found)

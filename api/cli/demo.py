@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from api.cli.data import dataset_budgets, read_limits, settings_or_exit
 
@@ -35,8 +34,9 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
     from api.staff import accounts, publications
     from api.staff.common import Actor, account_or_404
     from privacy import Epsilon
-    from schema.access import Account, Publication, Release
     from schema.db import make_engine
+    from schema.repositories import accounts as accounts_repo
+    from schema.repositories import publications as publications_repo
 
     engine = make_engine(database_url)
     keys = {}
@@ -45,7 +45,7 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
         with Session(engine) as s, s.begin():
             by_role = {}
             for name, role, budget in DEMO_ACCOUNTS:
-                account = s.scalars(select(Account).where(Account.name == name)).first()
+                account = accounts_repo.by_name(s, name)
                 if account is None:
                     issued = accounts.create_account(
                         s,
@@ -61,7 +61,7 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
                     raw = accounts.issue_key(s, cli, account.id, label="demo").key
                 keys[role] = raw
                 by_role[role] = account
-            publication = s.scalars(select(Publication).order_by(Publication.id)).first()
+            publication = publications_repo.first(s)
             if publication is None:
                 extract = publications.Extract(
                     title="Complaints by year and group",
@@ -75,9 +75,7 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
                 )
                 assert released.publication is not None
                 publication = released.publication
-            release = s.get(Release, publication.release_id)
-            assert release is not None
-            release_id = release.public_id
+            release_id = publications_repo.released(s, publication)[0].public_id
     finally:
         engine.dispose()
     return keys, release_id

@@ -11,6 +11,7 @@ from strawberry.fastapi import GraphQLRouter
 from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
 from api.errors import ERROR_CODES, AmaanError
 from api.gql.schema import Context, schema
+from api.surfaces import ide_page
 from schema.access import Account
 
 
@@ -34,19 +35,10 @@ class Router(GraphQLRouter[Context, None]):
             raise RequestRefused(400, "the request is nested too deeply") from None
 
 
-def _ide_page(request: Request) -> bool:
-    """A browser opening GraphiQL (served only in development): no operation to run."""
-    return (
-        request.method == "GET"
-        and "text/html" in request.headers.get("accept", "")
-        and "query" not in request.query_params
-    )
-
-
 def get_context(
     request: Request, session: SessionDep, identity: IdentityDep, settings: SettingsDep
 ) -> Context:
-    if identity is None and _ide_page(request):
+    if identity is None and ide_page(request):
         return Context(session, cast(Account, None), settings)  # the page runs no resolver
     return Context(session, principal_of(identity), settings)
 

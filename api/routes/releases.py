@@ -16,8 +16,8 @@ from api.deps import PrincipalDep, SessionDep
 from api.schemas import ReleaseListItem, ReleaseMetadataOut, ReleaseOut
 from privacy import Epsilon
 from schema.access import Account, Publication, Release
-from schema.models import Dataset
 from schema.repositories import audit
+from schema.repositories import datasets as datasets_repo
 from schema.repositories import releases as releases_repo
 
 router = APIRouter(tags=["releases"])
@@ -60,8 +60,7 @@ def release_csv(
     bom: bool,
     content: bytes | None = None,
 ) -> Response:
-    dataset = session.get(Dataset, release.dataset_id)
-    assert dataset is not None
+    dataset = datasets_repo.by_id(session, release.dataset_id)
     meta = extracts.metadata(release, dataset, publication)
     if content is not None:  # the release with intervals at the confidence asked
         shown = json.loads(content)
@@ -129,7 +128,6 @@ def get_release_metadata(
     """What a release means: dataset and version, ε, mechanism, privacy unit, thresholds,
     rounding, confidence; never a count."""
     release = publications.readable(session, principal, release_id)
-    dataset = session.get(Dataset, release.dataset_id)
-    assert dataset is not None
+    dataset = datasets_repo.by_id(session, release.dataset_id)
     publication = publications.publication_for(session, principal, release)
     return ReleaseMetadataOut(**extracts.metadata(release, dataset, publication))

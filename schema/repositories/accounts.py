@@ -218,3 +218,8 @@ def set_dataset_budget(
     dataset.max_per_query_micro = max_per_query_micro
     session.flush()
     return old
+
+
+def by_name(session: Session, name: str) -> Account | None:
+    """The first account of that name (names are not unique; the demo looks its own up)."""
+    return session.scalars(select(Account).where(Account.name == name).order_by(Account.id)).first()

@@ -76,3 +76,10 @@ def older_pipeline_batches(session: Session, dataset_id: int, pipeline_version: 
         )
         or 0
     )
+
+
+def by_id(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise LookupError(f"no dataset {dataset_id}")
+    return dataset

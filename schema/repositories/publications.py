@@ -7,11 +7,12 @@ one it replaces. Downloads are counted from the audit log, where each one is rec
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, defer
 
-from schema.access import AuditEntry, Publication, PublicationAudience, Release
+from schema.access import AuditEntry, Grant, Publication, PublicationAudience, Release
 from schema.models import Dataset
 
 
@@ -85,3 +86,66 @@ def downloads(session: Session, release: Release) -> int:
         )
         or 0
     )
+
+
+def _published_to(account_id: int) -> Any:
+    return or_(
+        Publication.all_partners.is_(True),
+        Publication.id.in_(
+            select(PublicationAudience.publication_id).where(
+                PublicationAudience.account_id == account_id
+            )
+        ),
+    )
+
+
+def granted(session: Session, account_id: int, dataset_id: int) -> bool:
+    return session.get(Grant, (account_id, dataset_id)) is not None
+
+
+def published_to(session: Session, account_id: int, release: Release) -> bool:
+    """Whether some publication of the release is for this partner (or all partners)."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(Publication)
+        .where(Publication.release_id == release.id, _published_to(account_id))
+    )
+    return bool(found)
+
+
+def newest_of(session: Session, release: Release, partner_id: int | None) -> Publication | None:
+    """The newest publication of a release (for ``partner_id``, the newest published to it)."""
+    query = select(Publication).where(Publication.release_id == release.id)
+    if partner_id is not None:
+        query = query.where(_published_to(partner_id))
+    return session.scalars(query.order_by(Publication.id.desc()).limit(1)).one_or_none()
+
+
+def listed(
+    session: Session, account_id: int, role: str, limit: int = 1000
+) -> list[tuple[Release, Publication | None]]:
+    """Extracts published to the account (every one, for staff; none for researchers), then
+    its own query releases; newest first, bodies not loaded."""
+    items: list[tuple[Release, Publication | None]] = []
+    if role != "researcher":
+        query = (
+            select(Release, Publication)
+            .options(defer(Release.body), defer(Release.noisy))
+            .join(Publication, Publication.release_id == Release.id)
+        )
+        if role == "partner":
+            query = query.where(_published_to(account_id))
+        items += [(r, p) for r, p in session.execute(query.order_by(Publication.id.desc()))]
+    own = session.scalars(
+        select(Release)
+        .options(defer(Release.body), defer(Release.noisy))
+        .where(Release.account_id == account_id, Release.kind == "query")
+        .order_by(Release.id.desc())
+        .limit(limit)
+    )
+    items += [(r, None) for r in own]
+    return items
+
+
+def first(session: Session) -> Publication | None:
+    return session.scalars(select(Publication).order_by(Publication.id).limit(1)).first()
