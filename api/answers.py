@@ -17,7 +17,6 @@ republication, so each is refused, cached, charged and audited the same way:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from typing import overload
@@ -25,13 +24,13 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 import privacy
-from api import extracts, releases, tables
-from api.errors import AmaanError, BudgetExhausted, Forbidden, ReleaseFailed
-from api.releases import CountQuery, Prepared, Resolved
+from api import releases, served
+from api.errors import AmaanError, Forbidden
+from api.releases import CountQuery, Prepared
+from api.served import Released as Released  # re-exported: what answer() returns
 from api.staff import publications
 from api.staff.publications import Extract
-from schema.access import Account, AccountBudget, Publication, Release
-from schema.db import is_busy
+from schema.access import Account, Publication
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -68,21 +67,6 @@ class Costed:
 
     prepared: Prepared
     cached: bool
-
-
-@dataclass
-class Released:
-    release: Release
-    cached: bool
-    epsilon_charged: privacy.Epsilon
-    remaining_micro: int | None  # the account's budget left after this request
-    content: bytes  # the table as JSON (UTF-8), intervals at the requested confidence
-    publication: Publication | None = None
-
-    @property
-    def body(self) -> dict[str, object]:
-        parsed: dict[str, object] = json.loads(self.content)
-        return parsed
 
 
 @overload
@@ -155,168 +139,12 @@ def _count(
     canonical = (
         p.canonical if p is not None else r.canonical.with_epsilon(r.epsilon or privacy.ZERO)
     )
-    hit = releases_repo.find(session, canonical.key)
-    if hit is not None:
-        return _hit(session, account, r, hit, budget, kind)
-    return _new(session, account, p or releases.prepare(r, settings), budget, kind)
-
-
-def _left(budget: AccountBudget | None, spent: int | None = None) -> int | None:
-    if budget is None:
-        return None
-    return budget.limit_micro - (budget.spent_micro if spent is None else spent)
-
-
-def _hit(
-    session: Session,
-    account: Account,
-    r: Resolved,
-    release: Release,
-    budget: AccountBudget | None,
-    kind: str,
-) -> Released:
-    audit.append(
-        session,
-        action=kind,
-        outcome="cache_hit",
-        account_id=account.id,
-        dataset_id=release.dataset_id,
-        version_id=release.version_id,
-        canonical_key=release.canonical_key,
+    found = releases_repo.find(session, canonical.key)
+    if found is not None:
+        return served.hit(session, account, r, found, budget, kind)
+    return served.charge_and_release(
+        session, account, p or releases.prepare(r, settings), budget, kind
     )
-    if release.failed:
-        raise _failed()
-    content = _content(release, r.confidence)
-    return Released(release, True, privacy.ZERO, _left(budget), content)
-
-
-def _content(release: Release, confidence: float) -> bytes:
-    """The stored body, or the same release with its intervals at the requested confidence,
-    recomputed from what the release stored (never from today's settings)."""
-    stored = extracts.body(release)
-    if release.noisy is None or extracts.summary(release)["confidence"] == confidence:
-        return stored
-    noise = json.loads(release.noisy)
-    if not isinstance(noise, dict):  # stored before releases kept their policy
-        return stored
-    return extracts.rendered(
-        release,
-        confidence,
-        lambda: tables.encode(tables.at_confidence(json.loads(stored), noise, confidence)),
-    )
-
-
-def _new(
-    session: Session,
-    account: Account,
-    p: Prepared,
-    budget: AccountBudget | None,
-    kind: str,
-) -> Released:
-    # Everything of a new release in one savepoint: should the database be too busy to finish
-    # (a bounded wait ran out), the claim and the charge go with it and the caller may retry.
-    with session.begin_nested():
-        released = _claim_charge_release(session, account, p, budget, kind)
-    if released is None:  # failed after the read: kept, charged and audited, then answered
-        raise _failed()
-    return released
-
-
-def _claim_charge_release(
-    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: str
-) -> Released | None:
-    with session.begin_nested():  # a refused charge undoes the claim
-        claimed = releases_repo.claim(
-            session,
-            Release(
-                canonical_key=p.canonical.key,
-                dataset_id=p.dataset.id,
-                version_id=p.version.id,
-                account_id=account.id,
-                kind=kind,
-                query=json.dumps(p.canonical.form),
-                epsilon_micro=p.plan.epsilon.micro,
-            ),
-        )
-        spent = None if claimed is None else _charge(session, account, p, claimed, kind)
-    if claimed is None:  # an identical query was released while we checked: use that one
-        existing = releases_repo.find(session, p.canonical.key)
-        assert existing is not None
-        return _hit(session, account, p.resolved, existing, budget, kind)
-    failed = not _compute_and_store(session, p, claimed)
-    audit.append(
-        session,
-        action=kind,
-        outcome="failed" if failed else "released",
-        account_id=account.id,
-        dataset_id=p.dataset.id,
-        version_id=p.version.id,
-        canonical_key=p.canonical.key,
-        epsilon_micro=p.plan.epsilon.micro,
-        detail={"release": claimed.public_id},
-    )
-    if failed:
-        return None
-    content = _content(claimed, p.resolved.confidence)
-    return Released(claimed, False, p.plan.epsilon, _left(budget, spent), content)
-
-
-def _charge(
-    session: Session, account: Account, p: Prepared, claimed: Release, kind: str
-) -> int | None:
-    try:
-        return releases_repo.charge(
-            session,
-            account_id=account.id,
-            dataset_id=p.dataset.id,
-            release_id=claimed.id,
-            epsilon_micro=p.plan.epsilon.micro,
-            kind=kind,
-            charge_account=kind != "publication",
-        )
-    except releases_repo.BudgetExceeded as exc:
-        err = BudgetExhausted(
-            f"this query needs ε {privacy.Epsilon(exc.asked_micro)}; the "
-            f"{exc.limit.replace('_', ' ')} has ε {privacy.Epsilon(exc.remaining_micro)} left",
-            limit=exc.limit,
-            remaining=str(privacy.Epsilon(exc.remaining_micro)),
-            asked=str(privacy.Epsilon(exc.asked_micro)),
-        )
-        err.code = f"{exc.limit}_exceeded"
-        raise err from None
-
-
-def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> bool:
-    """Read, release and store; False when anything failed (the release is then marked failed).
-
-    Nothing here refuses: the charge is made and stays. The one exception is a database too
-    busy to answer in time (``is_busy``): nothing was released, so it is re-raised and the
-    caller's savepoint undoes the claim and the charge. What is logged is the error's type,
-    never its message (which could hold a value)."""
-    try:
-        with session.begin_nested():  # a database error here leaves the transaction usable
-            released = releases.compute(session, p)
-            content = tables.encode(tables.body(p, released))
-            releases_repo.fill(session, claimed, content, tables.stored_noise(released))
-        return True
-    except Exception as exc:
-        if is_busy(exc):
-            raise
-        log.error(
-            "release %s failed after its data was read: %s",
-            claimed.public_id,
-            type(exc).__name__,
-        )
-        releases_repo.fail(session, claimed)
-        return False
-
-
-def _failed() -> ReleaseFailed:
-    err = ReleaseFailed(
-        "this release failed; its ε was charged, and asking again returns this same error"
-    )
-    err.recorded = True
-    return err
 
 
 def _publish(
