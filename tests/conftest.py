@@ -42,12 +42,20 @@ class PgDatabases:
         self.admin = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
 
-    def create(self) -> str:
+    def create(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template`` (which must have no connection)."""
         name = f"amaan_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         self.created.append(name)
         return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.created.remove(str(name))
 
     def drop_all(self) -> None:
         with self.admin.connect() as conn:

@@ -25,14 +25,14 @@ def _count(engine, table):
 
 
 @pytest.mark.postgres
-def test_a_lock_during_the_read_keeps_nothing_and_a_retry_succeeds(api, db_url):
-    if not db_url.startswith("postgresql"):
+def test_a_lock_during_the_read_keeps_nothing_and_a_retry_succeeds(api, world_url):
+    if not world_url.startswith("postgresql"):
         pytest.skip("a table lock that blocks readers exists on PostgreSQL only")
     client, keys, engine = api
     locker = engine.connect()
     locker.execute(text("SET lock_timeout = 0"))
     locker.execute(text("LOCK TABLE case_counts IN ACCESS EXCLUSIVE MODE"))
-    app = create_app(settings_for(db_url, lock_timeout_ms=300))
+    app = create_app(settings_for(world_url, lock_timeout_ms=300))
     with TestClient(app) as busy_client:
         r = busy_client.post("/v1/queries", json=QUERY, headers=auth(keys["bob"]))
     locker.rollback()
@@ -43,10 +43,10 @@ def test_a_lock_during_the_read_keeps_nothing_and_a_retry_succeeds(api, db_url):
     assert again.status_code == 200 and again.json()["cached"] is False
 
 
-def test_another_confidence_keeps_the_policy_the_release_was_made_under(api, db_url):
+def test_another_confidence_keeps_the_policy_the_release_was_made_under(api, world_url):
     client, keys, _ = api
     first = client.post("/v1/queries", json=QUERY, headers=auth(keys["bob"])).json()
-    lax = settings_for(db_url, suppression_threshold=1, sensitive_threshold=1)
+    lax = settings_for(world_url, suppression_threshold=1, sensitive_threshold=1)
     with TestClient(create_app(lax)) as later:
         again = later.post(
             "/v1/queries", json=QUERY | {"confidence": 0.9}, headers=auth(keys["alice"])

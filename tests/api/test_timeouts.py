@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from schema.access import AccountBudget, LedgerEntry, Release
-from schema.db import is_busy
+from schema.db import is_busy, make_engine
 from schema.models import Dataset
-from tests.api.conftest import auth, build_world, settings_for
+from tests.api.conftest import auth, settings_for
 
 QUERY = {"dataset": "helpline-cases", "group_by": ["gender"], "epsilon": 0.1}
 
@@ -71,9 +71,9 @@ def _graphql(client, key):
 
 
 @pytest.mark.parametrize("ask", [_rest, _graphql])
-def test_a_lock_wait_past_its_bound_is_busy_and_keeps_nothing(db_url, tmp_path, ask):
-    keys, engine = build_world(db_url, tmp_path)
-    app = create_app(settings_for(db_url, lock_timeout_ms=300))
+def test_a_lock_wait_past_its_bound_is_busy_and_keeps_nothing(world_url, world_keys, ask):
+    keys, engine = world_keys, make_engine(world_url)
+    app = create_app(settings_for(world_url, lock_timeout_ms=300))
     with TestClient(app) as client:
         client.get("/v1/me", headers=auth(keys["alice"]))  # the key's touch, done now
         pool = ThreadPoolExecutor(1)

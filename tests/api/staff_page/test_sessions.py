@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from api.app import create_app
 from schema.access import AdminSession
-from tests.api.conftest import auth, build_world, settings_for
+from tests.api.conftest import auth, settings_for
 
 
 def sign_in(client, key):
@@ -35,20 +35,19 @@ def test_cookie_flags_and_sign_out(api):
     assert client.get("/admin", follow_redirects=False).status_code == 303
 
 
-def test_secure_cookie_in_production(db_url, tmp_path):
-    # A world of its own: a server with another audit key must never seal the same log.
-    keys, engine = build_world(db_url, tmp_path)
-    engine.dispose()
+def test_secure_cookie_in_production(world_url, world_keys):
+    # A copy of its own: a server with another audit key must never seal the same log.
+    keys = world_keys
     app = create_app(
-        settings_for(db_url, environment="production", audit_key="a-production-audit-key")
+        settings_for(world_url, environment="production", audit_key="a-production-audit-key")
     )
     with TestClient(app, base_url="https://testserver") as client:
         r = sign_in(client, keys["admin"])
         assert "secure" in r.headers["set-cookie"].lower()
 
 
-def test_sessions_end_with_their_key_and_their_time(api, engine):
-    client, keys, _ = api
+def test_sessions_end_with_their_key_and_their_time(api):
+    client, keys, engine = api
     sign_in(client, keys["admin"])
     me = client.get("/v1/me", headers=auth(keys["admin"])).json()
     key_id = client.get(f"/v1/admin/accounts/{me['id']}", headers=auth(keys["admin"])).json()
