@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.etl.helpers import case, write_export
+
+pytestmark = pytest.mark.slow  # the terminal's commands, each a process of its own
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 

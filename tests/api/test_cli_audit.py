@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the terminal's commands, each a process of its own
+
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 
 

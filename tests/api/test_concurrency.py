@@ -5,7 +5,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,6 +24,8 @@ from schema.settings import get_settings
 from tests.api.conftest import UNLIMITED
 from tests.api.servers import running_server, server_process
 from tests.etl.helpers import options
+
+pytestmark = pytest.mark.slow  # real servers with several workers
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 SINGLE = [d for d in DIMENSIONS if d not in ("month", "quarter", "year")]
@@ -210,9 +211,10 @@ def _books_agree(engine, budget_micro):
 
 
 @pytest.mark.postgres
-def test_sigterm_stops_three_workers_within_10_s_and_loses_nothing(server):
+def test_sigterm_stops_three_workers_and_loses_nothing(server):
     """SIGTERM in the middle of 200 GraphQL countCases: the workers finish or cancel what is
-    in flight (their transactions roll back) and exit; nothing is half-written."""
+    in flight (their transactions roll back) and exit; nothing is half-written. How long they
+    may take is the server's ``shutdown_timeout``; the wait here is only a hang guard."""
     _, engine, env = server
     _reset(engine, 10_000_000)
     (key,) = _accounts(engine, 1, 1_000_000)
@@ -223,12 +225,11 @@ def test_sigterm_stops_three_workers_within_10_s_and_loses_nothing(server):
             fired = asyncio.ensure_future(_fire_graphql(base, requests, return_exceptions=True))
             await asyncio.sleep(0.5)  # requests in flight
             proc.send_signal(signal.SIGTERM)
-            stopped = time.monotonic()
-            await asyncio.to_thread(proc.wait, 10)  # the bound; TimeoutExpired fails the test
-            return await asyncio.wait_for(fired, 120), time.monotonic() - stopped
+            await asyncio.to_thread(proc.wait, 120)  # a hang guard: TimeoutExpired fails
+            return await asyncio.wait_for(fired, 120)
 
-        answers, took = asyncio.run(burst_then_sigterm())
-    assert proc.returncode is not None and took < 10
+        answers = asyncio.run(burst_then_sigterm())
+    assert proc.returncode is not None
     delivered = [
         a.json()["data"]["countCases"]["releaseId"]
         for a in answers

@@ -1,10 +1,13 @@
 """``amaan demo`` makes a working warehouse, demo accounts and keys that work."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from schema.settings import Settings
 from tests.api.servers import run_demo
+
+pytestmark = pytest.mark.slow  # the demo, run as a process
 
 
 def test_demo_prints_working_keys(tmp_path):

@@ -244,6 +244,7 @@ WORLDS = pytest.mark.parametrize(
 )
 
 
+@pytest.mark.slow
 @WORLDS
 def test_every_request_is_answered_alike(worlds):
     asks = corpus()

@@ -4,8 +4,11 @@ by default a changing X-Forwarded-For gets an anonymous client no fresh rate-lim
 import os
 
 import httpx
+import pytest
 
 from tests.api.servers import running_server
+
+pytestmark = pytest.mark.slow  # a real server
 
 
 def _env(tmp_path, **extra):

@@ -99,6 +99,7 @@ def test_graphql_is_limited_too(limited):
     assert codes == [200, 200, 200, 429]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_limits_hold_across_workers_with_redis(pg_databases, tmp_path):
     redis_url = os.environ.get(REDIS_ENV)

@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.slow  # a real server
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 

@@ -6,10 +6,13 @@ import threading
 import time
 from contextlib import contextmanager
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from tests.api.conftest import settings_for
+
+pytestmark = pytest.mark.slow  # a database that never answers, waited out
 
 HANG_GUARD_S = 30  # generous: the bounds are 5 s (database) and 1 s (Redis)
 

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from privacy import Epsilon, InvalidQuery, Policy
+from privacy import Epsilon, MalformedQuery, Policy
 from privacy.derive import Summary
 from privacy.predict import coarser, predict
 from privacy.questions import Question, quarter_of
@@ -97,14 +97,16 @@ def test_count_intervals_cover_the_truth():
     questions = [Question(("gender",), months=Y24), Question(("quarter",), months=Y24)]
     truths = [_true(q) for q in questions]
     hits = cells = 0
-    for _ in range(150):
+    # 500 releases: the mean coverage is about 0.957 with a standard error of 0.0033, so the
+    # bounds sit 8 and 5 standard errors away (150 releases failed about once in 200 runs).
+    for _ in range(500):
         s = _summary()
         for q, truth in zip(questions, truths, strict=True):
             a = s.answer(q)
             t = np.array([truth.get(k, 0) for k in a.keys])
             hits += int(((a.lower <= t) & (t <= a.upper)).sum())
             cells += len(t)
-    assert 0.94 <= hits / cells <= 0.995
+    assert 0.93 <= hits / cells <= 0.975
 
 
 def test_questions_outside_the_summary_are_refused_naming_the_field():
@@ -121,7 +123,7 @@ def test_questions_outside_the_summary_are_refused_naming_the_field():
         (Question(("complaint_type", "complaint_group")), "group_by", "one form of each"),
     ]
     for q, field, message in cases:
-        with pytest.raises(InvalidQuery, match=message) as err:
+        with pytest.raises(MalformedQuery, match=message) as err:
             s.answer(q)
         assert err.value.details["field"] == field
 
@@ -129,10 +131,10 @@ def test_questions_outside_the_summary_are_refused_naming_the_field():
 def test_suppression_is_predicted_from_the_estimates_and_coarser_tables_proposed():
     s = _summary(exact=True)
     q = Question(("month", "complaint_type", "gender"), months=Y24)
-    with pytest.raises(InvalidQuery):
+    with pytest.raises(MalformedQuery):
         s.answer(q)  # month × type × gender is not within one measured table
     q = Question(("month", "gender"), {"complaint_type": ("NCII",)}, Y24)
-    with pytest.raises(InvalidQuery):
+    with pytest.raises(MalformedQuery):
         s.answer(q)
     q = Question(("complaint_type", "gender"), months=Y24)
     answer = s.answer(q)
@@ -156,5 +158,5 @@ def test_the_count_of_countries_is_its_own_noisy_cell_shown_in_its_public_range(
         c = s.distinct("countries", year)
         assert 0 <= c.shown <= len(sc.COUNTRY.codes)
         assert c.interval(0.95)[0] <= c.shown <= c.interval(0.95)[1]
-    with pytest.raises(InvalidQuery, match="no count of codes named month"):
+    with pytest.raises(MalformedQuery, match="no count of codes named month"):
         s.distinct("month", "2024")

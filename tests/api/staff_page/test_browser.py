@@ -13,6 +13,8 @@ import pytest
 
 from tests.api.servers import run_demo, running_server
 
+pytestmark = pytest.mark.slow  # a real server and Chromium
+
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(os.environ.get("AMAAN_TEST_OUTPUT", "test-output")) / "admin-page"
 
