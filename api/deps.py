@@ -13,16 +13,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import AmaanError
+from api.errors import AmaanError, Unauthorized
 from schema.access import Account, ApiKey
 from schema.db import READ_ONLY
 from schema.repositories import accounts
 from schema.settings import Settings
-
-
-class Unauthorized(AmaanError):
-    status = 401
-    code = "unauthorized"
 
 
 async def get_settings_dep(request: Request) -> Settings:  # async: no thread for no I/O

@@ -1,4 +1,6 @@
-"""One error base for the API: a status, a stable machine-readable code, and details.
+"""Every error of the API, under one base: a status, a stable machine-readable code, and
+details. Each surface renders them with its own handler (JSON for the REST API, GraphQL
+errors with the code in ``extensions``, a page for the staff page, a line for the CLI).
 
 Error messages never depend on the private data: the same query shape gets the same error
 whether a category has cases or not.
@@ -24,6 +26,25 @@ class AmaanError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+
+class Unauthorized(AmaanError):
+    status = 401
+    code = "unauthorized"
+
+
+class SignInRequired(AmaanError):
+    """No valid staff session: the browser is sent to the sign-in page."""
+
+    status = 401
+    code = "sign_in_required"
+
+
+class FormRefused(AmaanError):
+    """A staff page form without its session's token."""
+
+    status = 403
+    code = "csrf"
 
 
 class NotFound(AmaanError):
@@ -61,6 +82,18 @@ class ReleaseFailed(AmaanError):
     code = "release_failed"
 
 
+class InvalidChange(AmaanError):
+    """A staff change that cannot be made as asked (a limit below what is spent, ...)."""
+
+    status = 422
+    code = "invalid_change"
+
+
+class Conflict(AmaanError):
+    status = 409
+    code = "conflict"
+
+
 class Busy(AmaanError):
     """The database did not answer in time (a lock wait or a statement past its bound)."""
 
@@ -82,6 +115,16 @@ ERROR_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+class RequestRefused(AmaanError):
+    """The GraphQL endpoint refused the HTTP request itself (no query, a mutation over GET,
+    an unsupported content type): the API's error shape instead of strawberry's plain text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = ERROR_CODES.get(status, "bad_request")
 
 
 def http_error_body(status: int, detail: object) -> dict[str, dict[str, str]]:

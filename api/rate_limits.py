@@ -31,8 +31,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from api.deps import Unauthorized, lookup
-from api.errors import Busy
+from api.deps import lookup
+from api.errors import Busy, Unauthorized
 from api.surfaces import Surface, Surfaces
 from schema.db import is_busy
 from schema.settings import Settings

@@ -93,7 +93,7 @@ def resolve(session: Session, account: Account, query: CountQuery, settings: Set
     dataset, version = dataset_for(session, account, query.dataset, query.version)
     try:
         if (query.epsilon is None) == (query.margin_of_error is None):
-            raise privacy.InvalidQuery(
+            raise privacy.MalformedQuery(
                 "give exactly one of epsilon and margin_of_error", field="epsilon"
             )
         epsilon = privacy.Epsilon.parse(query.epsilon) if query.epsilon is not None else None

@@ -29,7 +29,7 @@ from privacy.canonical import (  # noqa: E402
 from privacy.errors import (  # noqa: E402
     EpsilonAboveMaximum,
     InvalidEpsilon,
-    InvalidQuery,
+    MalformedQuery,
     MarginUnreachable,
     PrivacyError,
     TooManyCells,
@@ -59,7 +59,7 @@ __all__ = [
     "Epsilon",
     "EpsilonAboveMaximum",
     "InvalidEpsilon",
-    "InvalidQuery",
+    "MalformedQuery",
     "MarginUnreachable",
     "Plan",
     "Policy",

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 from privacy.loss import Epsilon
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])", re.ASCII)
@@ -65,7 +65,7 @@ class CanonicalQuery:
 def _text(value: object, pattern: re.Pattern[str], field: str, what: str) -> str:
     text = value.strip() if isinstance(value, str) else None
     if text is None or not pattern.fullmatch(text):
-        raise InvalidQuery(f"{field}: {what}", field=field)
+        raise MalformedQuery(f"{field}: {what}", field=field)
     return text
 
 
@@ -87,14 +87,14 @@ def _code(value: object, field: str) -> str:
 def parse_confidence(value: object) -> float:
     """The confidence of intervals: a number strictly between 0.5 and 1."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidQuery(
+        raise MalformedQuery(
             f"confidence must be a number {CONFIDENCE_RANGE}",
             field="confidence",
             valid=CONFIDENCE_RANGE,
         )
     number = float(value)
     if not (math.isfinite(number) and 0.5 < number < 1):
-        raise InvalidQuery(
+        raise MalformedQuery(
             f"confidence must be {CONFIDENCE_RANGE}, not {value!r}",
             field="confidence",
             valid=CONFIDENCE_RANGE,
@@ -106,7 +106,7 @@ def parse_margin(value: object) -> float:
     """A target margin of error: a number of cases from 1 to ``MAX_MARGIN``."""
     number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
     if not (math.isfinite(number) and 1 <= number <= MAX_MARGIN):
-        raise InvalidQuery(
+        raise MalformedQuery(
             f"margin_of_error must be {MARGIN_RANGE}, not {value!r}",
             field="margin_of_error",
             valid=MARGIN_RANGE,
@@ -127,25 +127,25 @@ def canonicalise(
     """The query's canonical form; ``epsilon`` may come later (``with_epsilon``)."""
     grouped = list(group_by)
     if len(grouped) > MAX_GROUP_BY:
-        raise InvalidQuery(f"group_by: at most {MAX_GROUP_BY} dimensions", field="group_by")
+        raise MalformedQuery(f"group_by: at most {MAX_GROUP_BY} dimensions", field="group_by")
     names = sorted({_name(g, "group_by") for g in grouped})
     if len(filters or {}) > MAX_FILTERS:
-        raise InvalidQuery(f"filters: at most {MAX_FILTERS} filters", field="filters")
+        raise MalformedQuery(f"filters: at most {MAX_FILTERS} filters", field="filters")
     clean: dict[str, set[str]] = {}
     for dimension, values in (filters or {}).items():
         name = _name(dimension, "filters.dimension")
         given = list(values)
         if not given:
-            raise InvalidQuery(f"the filter on {name} lists no values", field="filters.values")
+            raise MalformedQuery(f"the filter on {name} lists no values", field="filters.values")
         if len(given) > MAX_VALUES:
-            raise InvalidQuery(
+            raise MalformedQuery(
                 f"the filter on {name} names more than {MAX_VALUES} values", field="filters.values"
             )
         clean.setdefault(name, set()).update(_code(v, "filters.values") for v in given)
     start, end = period if period else (None, None)
     start, end = _month(start, "period.from"), _month(end, "period.to")
     if start and end and start > end:
-        raise InvalidQuery("period from must not be after period to", field="period")
+        raise MalformedQuery("period from must not be after period to", field="period")
     form: dict[str, Any] = {
         "dataset": dataset.strip().lower(),
         "version": int(version),

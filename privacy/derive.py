@@ -18,7 +18,7 @@ from functools import reduce
 
 import numpy as np
 
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 from privacy.layout import Axis
 from privacy.noise_law import Term, half_width, terms
 from privacy.questions import TIME, Answer, Question, Rollup, base_of, check, time_label
@@ -74,7 +74,7 @@ class Summary:
     ) -> None:
         slices(design, months)  # the coverage must be distinct YYYY-MM months
         if not months:
-            raise InvalidQuery("a summary covers at least one month", field="months")
+            raise MalformedQuery("a summary covers at least one month", field="months")
         self.design, self.months = design, tuple(months)
         self.scales, self.noisy = dict(scales), noisy
         self.rollups = {r.dimension: r for r in rollups}
@@ -101,7 +101,7 @@ class Summary:
         """A count of codes with cases: the noisy count, shown within its public range."""
         spec = self.design.spec(name)
         if spec.distinct_of is None or (name, year) not in self.noisy:
-            raise InvalidQuery(f"no count of codes named {name} for {year}", field="name")
+            raise MalformedQuery(f"no count of codes named {name} for {year}", field="name")
         noisy = int(self.noisy[(name, year)][0])
         shown = min(max(noisy, 0), len(spec.distinct_of.codes))
         return Linear(float(noisy), shown, {(year, name): (self.scales[name], np.ones(1))})
@@ -119,7 +119,7 @@ class Summary:
             return axes, noisy.get((name, year))
         missing = [m for m in in_year if (name, m) not in noisy]
         if missing:
-            raise InvalidQuery(f"table {name} has no slice for {', '.join(missing)}")
+            raise MalformedQuery(f"table {name} has no slice for {', '.join(missing)}")
         stacked = np.stack([np.asarray(noisy[(name, m)]) for m in in_year], axis=-1)
         return (*axes, Axis(MONTH, in_year)), stacked.reshape(-1)
 
@@ -177,11 +177,11 @@ class Summary:
         universe = frozenset(dims) & self.design.multi_valued
         part = self.blocks[year].get(universe)
         if part is None:
-            raise InvalidQuery(f"the summary measured no table of {' × '.join(dims)} in {year}")
+            raise MalformedQuery(f"the summary measured no table of {' × '.join(dims)} in {year}")
         try:
             table = part.fit.covering(dims)
-        except InvalidQuery as exc:  # say which year: a year still open has no year tables
-            raise InvalidQuery(f"{exc} in {year}", **exc.details) from None
+        except MalformedQuery as exc:  # say which year: a year still open has no year tables
+            raise MalformedQuery(f"{exc} in {year}", **exc.details) from None
         grid = part.rounded[table.dims].reshape([len(a.codes) for a in table.axes])
         kept = [d for d in table.dims if d in dims]
         whole = grid.sum(axis=tuple(i for i, d in enumerate(table.dims) if d not in dims))
@@ -228,7 +228,7 @@ class Summary:
         """One cell of an answer with its full noise weights (for shares and changes)."""
         parts = self._cells(q).get(tuple(key))
         if parts is None:
-            raise InvalidQuery(f"no cell {key} in the answer", field="key")
+            raise MalformedQuery(f"no cell {key} in the answer", field="key")
         out: Linear | None = None
         for c in parts:
             noise: dict[Hashable, tuple[float, np.ndarray]] = {

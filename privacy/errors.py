@@ -29,5 +29,5 @@ class TooManyCells(PrivacyError):
     code = "too_many_cells"
 
 
-class InvalidQuery(PrivacyError):
+class MalformedQuery(PrivacyError):
     code = "invalid_query"

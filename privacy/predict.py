@@ -18,7 +18,7 @@ from itertools import product
 import numpy as np
 
 from privacy.derive import Summary
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 from privacy.questions import Answer, Question
 from privacy.release import Policy
 
@@ -82,7 +82,7 @@ def coarser(
         candidate = replace(question, group_by=tuple(choice))
         try:
             answer = summary.answer(candidate)
-        except InvalidQuery:
+        except MalformedQuery:
             continue  # not covered by one measured table
         found.append(predict(answer, candidate, policy, sensitive))
     found.sort(key=lambda p: (p.share, -p.cells))

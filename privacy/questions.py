@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 
 TIME = ("month", "quarter", "year")
 
@@ -64,7 +64,7 @@ def base_of(dim: str, codes: Mapping[str, tuple[str, ...]], rollups: Mapping[str
         return dim
     if dim in rollups and rollups[dim].base in codes:
         return rollups[dim].base
-    raise InvalidQuery(
+    raise MalformedQuery(
         f"the summary holds no dimension {dim}",
         field="group_by",
         valid=sorted([*codes, *rollups, *TIME]),
@@ -81,28 +81,28 @@ def check(
     chosen = tuple(months) if q.months is None else tuple(q.months)
     outside = sorted(set(chosen) - set(months))
     if outside or not chosen:
-        raise InvalidQuery(
+        raise MalformedQuery(
             "the period must lie within the months the summary covers"
             + (f"; not covered: {', '.join(outside[:5])}" if outside else ""),
             field="period",
             valid=f"{months[0]} to {months[-1]}",
         )
     if len([d for d in q.group_by if d in TIME]) > 1:
-        raise InvalidQuery("group by at most one of month, quarter and year", field="group_by")
+        raise MalformedQuery("group by at most one of month, quarter and year", field="group_by")
     bases = [base_of(d, codes, rollups) for d in q.group_by if d not in TIME]
     if len(set(bases)) != len(bases):
-        raise InvalidQuery(
+        raise MalformedQuery(
             "group by one form of each dimension (not both a code and its roll-up)",
             field="group_by",
         )
     for d, values in q.filters.items():
         if d in TIME:
-            raise InvalidQuery("restrict time with the period, not a filter", field="filters")
+            raise MalformedQuery("restrict time with the period, not a filter", field="filters")
         base_of(d, codes, rollups)  # names the valid dimensions when d is none of them
         valid = codes[d] if d in codes else rollups[d].codes
         bad = [v for v in values if v not in valid]
         if bad or not values:
-            raise InvalidQuery(
+            raise MalformedQuery(
                 f"unknown codes for {d}: {', '.join(bad)}" if bad else f"no values for {d}",
                 field="filters.values",
                 valid=list(valid),

@@ -22,7 +22,7 @@ from itertools import combinations
 
 import numpy as np
 
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 from privacy.layout import Axis
 from privacy.noise_law import dlap_variance
 
@@ -61,19 +61,19 @@ class Fit:
 
     def __init__(self, tables: Sequence[Measured]) -> None:
         if not tables:
-            raise InvalidQuery("a block needs at least one measured table")
+            raise MalformedQuery("a block needs at least one measured table")
         self.tables = tuple(tables)
         self.codes: dict[str, tuple[str, ...]] = {}
         for t in self.tables:
             if len(set(t.dims)) != len(t.dims):
-                raise InvalidQuery(f"a table names a dimension twice: {t.dims}")
+                raise MalformedQuery(f"a table names a dimension twice: {t.dims}")
             if t.noisy.shape != (int(np.prod([len(a.codes) for a in t.axes])),):
-                raise InvalidQuery(f"the noisy values of {t.dims} do not match its axes")
+                raise MalformedQuery(f"the noisy values of {t.dims} do not match its axes")
             if not (t.scale > 0 and np.isfinite(t.scale)):
-                raise InvalidQuery(f"the noise scale of {t.dims} must be positive and finite")
+                raise MalformedQuery(f"the noise scale of {t.dims} must be positive and finite")
             for a in t.axes:
                 if self.codes.setdefault(a.dimension, a.codes) != a.codes:
-                    raise InvalidQuery(f"the tables disagree on the codes of {a.dimension}")
+                    raise MalformedQuery(f"the tables disagree on the codes of {a.dimension}")
         self.order = tuple(self.codes)  # canonical attribute order of the components
         self._weight: dict[frozenset[str], float] = {}
         sums: dict[frozenset[str], np.ndarray] = {}
@@ -105,10 +105,10 @@ class Fit:
         """The smallest measured table whose dimensions include ``dims``."""
         unknown = [d for d in dims if d not in self.codes]
         if unknown:
-            raise InvalidQuery(f"no measured table holds {', '.join(unknown)}", field="group_by")
+            raise MalformedQuery(f"no measured table holds {', '.join(unknown)}", field="group_by")
         fits = [t for t in self.tables if set(dims) <= set(t.dims)]
         if not fits:
-            raise InvalidQuery(
+            raise MalformedQuery(
                 f"{' × '.join(dims)} does not lie within one measured table", field="group_by"
             )
         return min(fits, key=lambda t: t.noisy.size)

@@ -29,7 +29,7 @@ from itertools import repeat
 import numpy as np
 
 from privacy import bounds, suppression
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 from privacy.layout import Axis, Layout, layout_of
 from privacy.plan import MECHANISM, Plan
 
@@ -143,7 +143,7 @@ def release(
     """Run the plan's measurement over the true counts (row-major over ``axes``)."""
     shape = tuple(len(a.codes) for a in axes)
     if int(np.prod(shape)) != len(true_counts) or len(true_counts) != plan.cells:
-        raise InvalidQuery("the counts do not match the key set the plan was made for")
+        raise MalformedQuery("the counts do not match the key set the plan was made for")
     return postprocess(plan, measure(plan, true_counts), axes, policy)
 
 
@@ -204,7 +204,7 @@ def intervals(
 
 def _raw(table: Layout, noisy: np.ndarray) -> np.ndarray:
     if len(noisy) != int(np.prod(table.shape)):
-        raise InvalidQuery("the noisy values do not match the table's key set")
+        raise MalformedQuery("the noisy values do not match the table's key set")
     if not table.margins:
         return noisy
     grid = noisy.reshape(table.shape)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from privacy.errors import InvalidQuery
+from privacy.errors import MalformedQuery
 from privacy.reconcile import Fit
 
 
@@ -76,7 +76,7 @@ def junction_order(tables: Sequence[tuple[str, ...]]) -> list[tuple[int, int | N
         overlap = set(tables[i]) & set(tables[parent])
         for p, _ in placed:
             if not set(tables[i]) & set(tables[p]) <= overlap:
-                raise InvalidQuery(
+                raise MalformedQuery(
                     "the tables form a cycle, so their rounded margins could not all agree: "
                     f"{' × '.join(tables[i])} meets {' × '.join(tables[p])} outside its "
                     f"overlap with {' × '.join(tables[parent])}; measure a table that holds "

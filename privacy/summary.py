@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privacy.errors import InvalidEpsilon, InvalidQuery
+from privacy.errors import InvalidEpsilon, MalformedQuery
 from privacy.layout import Axis
 from privacy.loss import Epsilon
 from privacy.plan import Plan, plan_release
@@ -49,11 +49,11 @@ class TableSpec:
 
     def __post_init__(self) -> None:
         if self.time not in GRAINS:
-            raise InvalidQuery(f"time must be one of {', '.join(GRAINS)}", field="time")
+            raise MalformedQuery(f"time must be one of {', '.join(GRAINS)}", field="time")
         if self.sensitivity < 1:
-            raise InvalidQuery("sensitivity must be at least 1", field="sensitivity")
+            raise MalformedQuery("sensitivity must be at least 1", field="sensitivity")
         if self.distinct_of is not None and (self.axes or self.time != "year"):
-            raise InvalidQuery("a count of codes with cases is one cell a year", field="tables")
+            raise MalformedQuery("a count of codes with cases is one cell a year", field="tables")
 
     @property
     def cells(self) -> int:
@@ -71,11 +71,11 @@ class Design:
     def __post_init__(self) -> None:
         names = [t.name for t in self.tables]
         if not names or len(set(names)) != len(names):
-            raise InvalidQuery("a design needs tables with distinct names", field="tables")
+            raise MalformedQuery("a design needs tables with distinct names", field="tables")
         for t in self.tables:
             dims = [a.dimension for a in t.axes]
             if MONTH in dims or "year" in dims or len(set(dims)) != len(dims):
-                raise InvalidQuery(
+                raise MalformedQuery(
                     f"table {t.name}: time is given by its grain, and no dimension twice",
                     field="tables",
                 )
@@ -84,7 +84,7 @@ class Design:
         for t in self.tables:
             for a in t.axes:
                 if codes.setdefault(a.dimension, a.codes) != a.codes:
-                    raise InvalidQuery(
+                    raise MalformedQuery(
                         f"tables disagree on the codes of {a.dimension}", field="tables"
                     )
         for universe in self.universes().values():
@@ -110,7 +110,7 @@ def slices(design: Design, months: Sequence[str], measured: Collection[Slice] = 
     the series has not measured yet (``measured``)."""
     bad = [m for m in months if not _MONTH.fullmatch(m) or not 1 <= int(m[5:]) <= 12]
     if bad or len(set(months)) != len(months):
-        raise InvalidQuery(
+        raise MalformedQuery(
             "the coverage must be distinct months written YYYY-MM"
             + (f"; not a month: {bad[0]!r}" if bad else ""),
             field="months",
@@ -153,7 +153,7 @@ def split_micro(total: Epsilon, weights: Mapping[str, float]) -> dict[str, Epsil
 def plan_summary(design: Design, epsilon: Epsilon, weights: Mapping[str, float]) -> SummaryPlan:
     """One measurement per table, each within its share of ``epsilon``."""
     if set(weights) != {t.name for t in design.tables}:
-        raise InvalidQuery("give a budget weight for every table, and only for them")
+        raise MalformedQuery("give a budget weight for every table, and only for them")
     shares = split_micro(epsilon, weights)
     plans = {}
     for t in design.tables:
@@ -185,13 +185,13 @@ def measure_summary(
     allowed = set(slices(plan.design, months, measured))
     for name, period in true_slices:
         if (name, period) not in allowed:
-            raise InvalidQuery(
+            raise MalformedQuery(
                 f"{name} {period} is not a slice this series may measure now: measured "
                 "before, outside the coverage, or a year not yet complete",
                 field="slices",
             )
         if len(true_slices[(name, period)]) != plan.design.spec(name).cells:
-            raise InvalidQuery(f"slice {name} {period} does not match its table's cells")
+            raise MalformedQuery(f"slice {name} {period} does not match its table's cells")
     out = {}
     for (name, period), counts in true_slices.items():
         noisy = plan.plans[name].measurement(list(map(int, counts)))

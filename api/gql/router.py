@@ -9,20 +9,10 @@ from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 
 from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
-from api.errors import ERROR_CODES, AmaanError
+from api.errors import RequestRefused
 from api.gql.schema import Context, schema
 from api.surfaces import ide_page
 from schema.access import Account
-
-
-class RequestRefused(AmaanError):
-    """The GraphQL endpoint refused the HTTP request itself (no query, a mutation over GET,
-    an unsupported content type): the API's error shape instead of strawberry's plain text."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = ERROR_CODES.get(status, "bad_request")
 
 
 class Router(GraphQLRouter[Context, None]):

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from api.staff.common import Actor, InvalidChange, account_or_404, dataset_or_404, log, reason
+from api.errors import InvalidChange
+from api.staff.common import Actor, account_or_404, dataset_or_404, log, reason
 from privacy import Epsilon
 from schema.access import Account
 from schema.models import Dataset

@@ -13,18 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.errors import AmaanError, NotFound
+from api.errors import InvalidChange, NotFound
 from privacy import Epsilon, PrivacyError
-from schema.access import Account
+from schema.access import Account, AuditAction
 from schema.models import Dataset
 from schema.repositories import accounts as accounts_repo
 from schema.repositories import audit
 from schema.repositories.datasets import get_dataset
-
-
-class InvalidChange(AmaanError):
-    status = 422
-    code = "invalid_change"
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,7 @@ def account_or_404(session: Session, account_id: int) -> Account:
     return account
 
 
-def log(session: Session, actor: Actor, action: str, outcome: str, **fields: Any) -> None:
+def log(session: Session, actor: Actor, action: AuditAction, outcome: str, **fields: Any) -> None:
     """An audit entry of a staff change, naming who made it."""
     detail = fields.pop("detail", {})
     audit.append(

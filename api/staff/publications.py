@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from api import extracts, releases
-from api.errors import AmaanError, InvalidQuery, NotFound
+from api.errors import Conflict, InvalidQuery, NotFound
 from privacy import Epsilon
 from schema.access import Account, Publication, Release
 from schema.repositories import accounts as accounts_repo
@@ -27,11 +27,6 @@ from schema.repositories.datasets import latest_version
 ALL_PARTNERS = "all-partners"
 MAX_AUDIENCE = 1000
 _ID = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
-
-
-class Conflict(AmaanError):
-    status = 409
-    code = "conflict"
 
 
 @dataclass

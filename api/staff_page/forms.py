@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 
 from api import releases
-from api.staff.common import InvalidChange
+from api.errors import InvalidChange
 from api.staff.publications import Extract
 
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?", re.ASCII)

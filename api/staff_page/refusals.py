@@ -19,8 +19,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from api.deps import sessions
-from api.errors import AmaanError
-from api.staff_page.web import FormRefused, SignInRequired, Staff, page, signed_in
+from api.errors import AmaanError, FormRefused, SignInRequired
+from api.staff_page.web import Staff, page, signed_in
 from schema.db import READ_ONLY
 
 # What a refused form shows: a template and its context, read anew.

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Identity, lookup
-from api.errors import AmaanError
+from api.errors import FormRefused, SignInRequired
 from schema.access import Account, AdminSession, ApiKey
 from schema.repositories import sessions as staff_sessions
 from schema.settings import Settings
@@ -33,18 +33,6 @@ SESSION_COOKIE = "amaan_admin"
 SIGN_IN_COOKIE = "amaan_sign_in"
 SESSION_LIFETIME = timedelta(hours=8)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-
-
-class SignInRequired(AmaanError):
-    """No valid staff session: the browser is sent to the sign-in page."""
-
-    status = 401
-    code = "sign_in_required"
-
-
-class FormRefused(AmaanError):
-    status = 403
-    code = "csrf"
 
 
 @dataclass

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound
+from api.errors import InvalidChange, NotFound
 from api.staff import accounts, budgets, records
-from api.staff.common import Actor, InvalidChange
+from api.staff.common import Actor
 from privacy import Epsilon
 from schema.access import Account, AuditEntry
 from schema.models import Dataset

@@ -1,6 +1,6 @@
 import pytest
 
-from privacy import Epsilon, InvalidQuery, canonicalise
+from privacy import Epsilon, MalformedQuery, canonicalise
 
 BASE = {
     "dataset": "helpline-cases",
@@ -67,7 +67,7 @@ def test_the_key_holds_epsilon_never_the_confidence():
     ],
 )
 def test_only_ascii_codes_and_digits_are_accepted(changes, field):
-    with pytest.raises(InvalidQuery) as refused:
+    with pytest.raises(MalformedQuery) as refused:
         canonicalise(**{**BASE, **changes})
     assert refused.value.details["field"] == field
 
@@ -84,7 +84,7 @@ def test_epsilon_is_written_in_ascii(value):
 def test_confidence_outside_its_range_names_the_field(value):
     from privacy import parse_confidence
 
-    with pytest.raises(InvalidQuery) as refused:
+    with pytest.raises(MalformedQuery) as refused:
         parse_confidence(value)
     assert refused.value.details["field"] == "confidence"
     assert "0.5" in refused.value.details["valid"]
@@ -94,7 +94,7 @@ def test_confidence_outside_its_range_names_the_field(value):
 def test_margin_of_error_outside_its_range_names_the_field(value):
     from privacy import parse_margin
 
-    with pytest.raises(InvalidQuery) as refused:
+    with pytest.raises(MalformedQuery) as refused:
         parse_margin(value)
     assert refused.value.details["field"] == "margin_of_error"
 
@@ -108,5 +108,5 @@ def test_margin_of_error_outside_its_range_names_the_field(value):
     ],
 )
 def test_invalid_queries(changes, message):
-    with pytest.raises(InvalidQuery, match=message):
+    with pytest.raises(MalformedQuery, match=message):
         canonicalise(**{**BASE, **changes})

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from privacy import InvalidQuery
+from privacy import MalformedQuery
 from privacy.layout import Axis
 from privacy.noise_law import dlap_variance
 from privacy.reconcile import Fit, Measured
@@ -79,17 +79,17 @@ def test_a_marginal_outside_every_table_is_refused_by_name():
             Measured((AXES["c"],), np.zeros(2), 1.0),
         ]
     )
-    with pytest.raises(InvalidQuery, match="a × c does not lie within one measured table"):
+    with pytest.raises(MalformedQuery, match="a × c does not lie within one measured table"):
         fit.estimate(["a", "c"])
-    with pytest.raises(InvalidQuery, match="no measured table holds d"):
+    with pytest.raises(MalformedQuery, match="no measured table holds d"):
         fit.estimate(["d"])
 
 
 def test_tables_that_disagree_on_codes_or_shape_are_refused():
     other = Axis("a", ("x", "y", "z"))
-    with pytest.raises(InvalidQuery, match="disagree on the codes of a"):
+    with pytest.raises(MalformedQuery, match="disagree on the codes of a"):
         Fit([Measured((AXES["a"],), np.zeros(3), 1.0), Measured((other,), np.zeros(3), 1.0)])
-    with pytest.raises(InvalidQuery, match="do not match its axes"):
+    with pytest.raises(MalformedQuery, match="do not match its axes"):
         Fit([Measured((AXES["a"],), np.zeros(4), 1.0)])
-    with pytest.raises(InvalidQuery, match="scale"):
+    with pytest.raises(MalformedQuery, match="scale"):
         Fit([Measured((AXES["a"],), np.zeros(3), 0.0)])

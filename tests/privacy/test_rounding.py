@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privacy import InvalidQuery
+from privacy import MalformedQuery
 from privacy.layout import Axis
 from privacy.reconcile import Fit, Measured
 from privacy.rounding import junction_order, project_to_simplex, round_tables, round_to_totals
@@ -60,7 +60,7 @@ def test_rounded_tables_are_whole_non_negative_and_agree(tree, sizes, seed, leve
 
 
 def test_a_cycle_of_tables_is_refused_naming_them():
-    with pytest.raises(InvalidQuery, match="form a cycle") as err:
+    with pytest.raises(MalformedQuery, match="form a cycle") as err:
         junction_order([("a", "b"), ("b", "c"), ("c", "a")])
     assert err.value.details["field"] == "tables"
 

@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from privacy import Epsilon, InvalidEpsilon, InvalidQuery
+from privacy import Epsilon, InvalidEpsilon, MalformedQuery
 from privacy.split import by_sensitivity, equal, optimised, target_variance
 from privacy.summary import (
     Design,
@@ -57,9 +57,9 @@ def test_measurement_is_opendp_noise_of_the_planned_scale_over_the_given_cells()
     p = np.exp(-1 / plan.scale("gender_type"))
     variance = 2 * p / (1 - p) ** 2
     assert abs(np.var(diffs) / variance - 1) < 0.1
-    with pytest.raises(InvalidQuery, match="does not match its table's cells"):
+    with pytest.raises(MalformedQuery, match="does not match its table's cells"):
         measure_summary(plan, {("gender_type", "2024"): [1, 2]}, sc.MONTHS)
-    with pytest.raises(InvalidQuery, match="nope 2024 is not a slice"):
+    with pytest.raises(MalformedQuery, match="nope 2024 is not a slice"):
         measure_summary(plan, {("nope", "2024"): [1]}, sc.MONTHS)
 
 
@@ -80,16 +80,16 @@ def test_new_months_of_the_same_series_charge_nothing_more():
 
 
 def test_bad_designs_and_splits_are_refused_with_the_reason():
-    with pytest.raises(InvalidQuery, match="time is given by its grain"):
+    with pytest.raises(MalformedQuery, match="time is given by its grain"):
         Design((TableSpec("t", (sc.GENDER, sc.GENDER), "year", 2),))
-    with pytest.raises(InvalidQuery, match="distinct names"):
+    with pytest.raises(MalformedQuery, match="distinct names"):
         Design((TableSpec("t", (), "year", 2), TableSpec("t", (), "month", 2)))
-    with pytest.raises(InvalidQuery, match="time must be one of month, year"):
+    with pytest.raises(MalformedQuery, match="time must be one of month, year"):
         TableSpec("t", (), "week", 2)
-    with pytest.raises(InvalidQuery, match="one cell a year"):
+    with pytest.raises(MalformedQuery, match="one cell a year"):
         TableSpec("t", (sc.GENDER,), "year", 2, distinct_of=sc.COUNTRY)
     design = sc.design()
-    with pytest.raises(InvalidQuery, match="budget weight for every table"):
+    with pytest.raises(MalformedQuery, match="budget weight for every table"):
         plan_summary(design, Epsilon.parse("1"), {"month": 1})
     with pytest.raises(InvalidEpsilon, match="positive"):
         plan_summary(design, Epsilon.parse("1"), {t.name: 0 for t in design.tables})
@@ -101,7 +101,7 @@ def test_a_design_that_could_not_be_reconciled_is_refused_before_anything_is_mea
     from privacy.layout import Axis
 
     a, b, c = (Axis(d, ("x", "y")) for d in "abc")
-    with pytest.raises(InvalidQuery, match="form a cycle") as err:
+    with pytest.raises(MalformedQuery, match="form a cycle") as err:
         Design(
             (
                 TableSpec("ab", (a, b), "year", 2),
@@ -110,7 +110,7 @@ def test_a_design_that_could_not_be_reconciled_is_refused_before_anything_is_mea
             )
         )
     assert err.value.details["field"] == "tables"
-    with pytest.raises(InvalidQuery, match="disagree on the codes of b"):
+    with pytest.raises(MalformedQuery, match="disagree on the codes of b"):
         Design(
             (TableSpec("ab", (a, b), "year", 2), TableSpec("b", (Axis("b", ("z",)),), "year", 2))
         )
@@ -138,7 +138,7 @@ def test_a_cumulative_series_measures_only_its_new_slices_and_keeps_the_old():
     assert ("gender_type", "2024") not in stored  # 2024 is not complete yet
     early = Summary(design, scales, stored, first, sc.ROLLUPS)
     months_2024 = early.answer(Question(("month",), months=sc.MONTHS[12:22]))
-    with pytest.raises(InvalidQuery, match="no measured table holds gender in 2024"):
+    with pytest.raises(MalformedQuery, match="no measured table holds gender in 2024"):
         early.answer(Question(("gender",), months=sc.MONTHS[12:22]))
     # Two monthly loads later: only the new slices are measured, and they cost nothing more.
     new = slices(design, sc.MONTHS, measured=stored)
@@ -192,13 +192,13 @@ def test_a_period_is_measured_once_and_a_year_only_when_complete():
     truth = sc.true_slices(sc.cases(), design)
     stored = measure_summary(plan, {("month", "2024-01"): truth[("month", "2024-01")]}, sc.MONTHS)
     again = {("month", "2024-01"): truth[("month", "2024-01")], ("month", "2024-02"): [5]}
-    with pytest.raises(InvalidQuery, match="month 2024-01 is not a slice") as err:
+    with pytest.raises(MalformedQuery, match="month 2024-01 is not a slice") as err:
         measure_summary(plan, again, sc.MONTHS, measured=stored)
     assert err.value.details["field"] == "slices"
-    with pytest.raises(InvalidQuery, match="gender_type 2024 is not a slice"):
+    with pytest.raises(MalformedQuery, match="gender_type 2024 is not a slice"):
         measure_summary(
             plan, {("gender_type", "2024"): truth[("gender_type", "2024")]}, sc.MONTHS[:20]
         )
     for bad in (["2024-13"], ["2024-1"], ["٢٠٢٤-01"], ["2024-01", "2024-01"]):
-        with pytest.raises(InvalidQuery, match="distinct months written YYYY-MM"):
+        with pytest.raises(MalformedQuery, match="distinct months written YYYY-MM"):
             slices(design, bad)
