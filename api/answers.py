@@ -30,7 +30,7 @@ from api.releases import CountQuery, Prepared
 from api.served import Released as Released  # re-exported: what answer() returns
 from api.staff import publications
 from api.staff.publications import Extract
-from schema.access import Account, Publication
+from schema.access import Account, AuditAction, Publication, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -93,7 +93,8 @@ def answer(session: Session, account: Account, ask: Ask, settings: Settings) -> 
 
 def record_refusal(session: Session, account: Account, ask: Ask, exc: AmaanError) -> None:
     """Audit a refusal (the caller then commits rather than rolls back: ``exc.recorded``)."""
-    action = {Estimate: "estimate", Count: "query"}.get(type(ask), "publication")
+    actions: dict[type, AuditAction] = {Estimate: "estimate", Count: "query"}
+    action = actions.get(type(ask), "publication")
     if isinstance(ask, Republish):
         detail: dict[str, object] = {"publication": ask.publication_id}
     else:
@@ -122,7 +123,7 @@ def _estimate(session: Session, account: Account, query: CountQuery, settings: S
 
 
 def _count(
-    session: Session, account: Account, query: CountQuery, settings: Settings, kind: str
+    session: Session, account: Account, query: CountQuery, settings: Settings, kind: ReleaseKind
 ) -> Released:
     """A stored release, or a new one paid for in this transaction. ``kind="publication"``:
     staff publishing an extract, charged to the dataset's cap only."""

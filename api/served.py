@@ -19,7 +19,7 @@ import privacy
 from api import extracts, releases, tables
 from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
-from schema.access import Account, AccountBudget, Publication, Release
+from schema.access import Account, AccountBudget, Publication, Release, ReleaseKind
 from schema.db import is_busy
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
@@ -54,7 +54,7 @@ def hit(
     r: Resolved,
     release: Release,
     budget: AccountBudget | None,
-    kind: str,
+    kind: ReleaseKind,
 ) -> Released:
     audit.append(
         session,
@@ -91,7 +91,7 @@ def charge_and_release(
     account: Account,
     p: Prepared,
     budget: AccountBudget | None,
-    kind: str,
+    kind: ReleaseKind,
 ) -> Released:
     # Everything of a new release in one savepoint: should the database be too busy to finish
     # (a bounded wait ran out), the claim and the charge go with it and the caller may retry.
@@ -103,7 +103,7 @@ def charge_and_release(
 
 
 def _claim_charge_release(
-    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: str
+    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: ReleaseKind
 ) -> Released | None:
     with session.begin_nested():  # a refused charge undoes the claim
         claimed = releases_repo.claim(
@@ -142,7 +142,7 @@ def _claim_charge_release(
 
 
 def _charge(
-    session: Session, account: Account, p: Prepared, claimed: Release, kind: str
+    session: Session, account: Account, p: Prepared, claimed: Release, kind: ReleaseKind
 ) -> int | None:
     try:
         return releases_repo.charge(

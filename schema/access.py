@@ -7,6 +7,7 @@ stored: only its SHA-256.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +23,34 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.models import Base, utcnow
 
-ROLES = ("researcher", "partner", "admin")
+Role = Literal["researcher", "partner", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+# A release asked for by a caller (charged to their budget) or made for a publication (charged
+# to the dataset's cap only).
+ReleaseKind = Literal["query", "publication"]
+
+# What the audit log records. A new action is added here (and, if it charges, to
+# ``schema.repositories.audit_verify.CHARGES``).
+AuditAction = Literal[
+    "query",
+    "estimate",
+    "publication",
+    "publish",
+    "download",
+    "account.create",
+    "account.update",
+    "key.issue",
+    "key.revoke",
+    "grant.set",
+    "grant.remove",
+    "budget.account",
+    "budget.dataset",
+    "admin.sign_in",
+    "admin.sign_out",
+    "audit.rekeyed",
+]
+AUDIT_ACTIONS: tuple[AuditAction, ...] = get_args(AuditAction)
 
 
 class Account(Base):
@@ -32,7 +60,7 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -127,7 +155,7 @@ class Release(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="query")
+    kind: Mapped[ReleaseKind] = mapped_column(String(16), default="query")
     query: Mapped[str] = mapped_column(Text)  # the canonical form, JSON
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)  # released cells and their metadata, JSON
@@ -150,7 +178,7 @@ class LedgerEntry(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ReleaseKind] = mapped_column(String(16))
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

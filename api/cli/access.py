@@ -14,11 +14,12 @@ import click
 
 from api.cli.data import settings_or_exit
 from api.cli.staff import option_epsilon, show, transaction, usage_error
+from api.errors import InvalidChange
 from api.staff import accounts as staff_accounts
 from api.staff import budgets as staff_budgets
-from api.staff.common import Actor, InvalidChange
+from api.staff.common import Actor
 from privacy import Epsilon
-from schema.access import ROLES
+from schema.access import ROLES, Role
 from schema.models import utcnow
 
 
@@ -49,7 +50,7 @@ def accounts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print account_id, key_id and key as JSON.")
 def accounts_create(
     name: str,
-    role: str,
+    role: Role,  # click.Choice(ROLES) let nothing else through
     organisation: str,
     datasets: tuple[str, ...],
     budget: str | None,

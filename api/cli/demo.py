@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from api.cli.data import dataset_budgets, read_limits, settings_or_exit
+from schema.access import Account, Role
 
-DEMO_ACCOUNTS = (
+DEMO_ACCOUNTS: tuple[tuple[str, Role, str | None], ...] = (
     ("Demo researcher", "researcher", "1.0"),
     ("Demo partner NGO", "partner", None),
     ("Demo helpline staff", "admin", None),
@@ -39,11 +40,11 @@ def _demo_keys(database_url: str) -> tuple[dict[str, str], str]:
     from schema.repositories import publications as publications_repo
 
     engine = make_engine(database_url)
-    keys = {}
+    keys: dict[str, str] = {}
     cli = Actor()
     try:
         with Session(engine) as s, s.begin():
-            by_role = {}
+            by_role: dict[str, Account] = {}
             for name, role, budget in DEMO_ACCOUNTS:
                 account = accounts_repo.by_name(s, name)
                 if account is None:

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound
+from api.errors import InvalidChange, NotFound
 from api.staff import budgets
-from api.staff.common import Actor, InvalidChange, account_or_404, dataset_or_404, log
+from api.staff.common import Actor, account_or_404, dataset_or_404, log
 from privacy import Epsilon
-from schema.access import Account, ApiKey
+from schema.access import Account, ApiKey, Role
 from schema.models import utcnow
 from schema.repositories import accounts as accounts_repo
 
@@ -71,7 +71,7 @@ def create_account(
     actor: Actor,
     *,
     name: str,
-    role: str,
+    role: Role,
     organisation: str = "",
     datasets: Sequence[str] = (),
     budget: Epsilon | None = None,

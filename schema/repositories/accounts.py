@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schema.access import ROLES, Account, AccountBudget, ApiKey, Grant
+from schema.access import ROLES, Account, AccountBudget, ApiKey, Grant, Role
 from schema.models import Dataset, utcnow
 
 KEY_BYTES = 32
@@ -34,7 +34,7 @@ def _name(name: str) -> str:
     return name.strip()
 
 
-def create_account(session: Session, *, name: str, role: str, organisation: str = "") -> Account:
+def create_account(session: Session, *, name: str, role: Role, organisation: str = "") -> Account:
     """A new account; ValueError for a role that does not exist or a blank name."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")

@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from schema.access import AuditEntry, AuditHead
+from schema.access import AuditAction, AuditEntry, AuditHead
 from schema.db import read_snapshot
 from schema.models import utcnow
 from schema.repositories.audit_chain import (
@@ -80,7 +80,7 @@ def _write(session: Session, key: bytes, values: dict[str, Any]) -> int:
 
 
 def _fields(
-    action: str,
+    action: AuditAction,
     outcome: str,
     account_id: int | None = None,
     dataset_id: int | None = None,
@@ -105,7 +105,7 @@ def _fields(
 def append(
     session: Session,
     *,
-    action: str,
+    action: AuditAction,
     outcome: str,
     account_id: int | None = None,
     dataset_id: int | None = None,

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from schema.access import AccountBudget, LedgerEntry, Release
+from schema.access import AccountBudget, LedgerEntry, Release, ReleaseKind
 from schema.models import Dataset, utcnow
 
 
@@ -113,7 +113,7 @@ def charge(
     dataset_id: int,
     release_id: int,
     epsilon_micro: int,
-    kind: str,
+    kind: ReleaseKind,
     charge_account: bool = True,
 ) -> int | None:
     """Charge the account's budget (unless a publication) and the dataset's cap; record it.

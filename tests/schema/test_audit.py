@@ -170,3 +170,10 @@ def test_switching_keyed_off_by_hand_rewrites_nothing(engine):
     assert _seal(engine) == 1  # the keyed entry; the one without a MAC stays out
     result = _verify(engine)
     assert (result.ok, result.entries) == (False, 4) and "key" in result.problem
+
+
+def test_every_charging_action_is_a_declared_action():
+    from schema.access import AUDIT_ACTIONS
+    from schema.repositories.audit_verify import CHARGES
+
+    assert {action for action, _ in CHARGES} <= set(AUDIT_ACTIONS)
