@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test check lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Everything, with a coverage floor (of the code run in the test processes: the servers the
+# tests start in processes of their own are not counted).
+COVERAGE_FLOOR := 90
+
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+
+# The fast loop: lint and the tests not marked slow (no servers, browsers or long audits).
+check: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 format: install
 	$(BIN)/ruff format .
@@ -37,4 +45,4 @@ bench: install
 	$(BIN)/python -m bench.summaries
 
 clean:
-	rm -rf $(VENV) demo-data amaan.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-data amaan.db .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
