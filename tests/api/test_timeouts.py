@@ -37,9 +37,18 @@ def test_every_connection_carries_the_timeouts(pg_migrated_url):
 @pytest.mark.postgres
 def test_a_transaction_left_idle_is_ended_by_the_server(pg_migrated_url):
     app = create_app(settings_for(pg_migrated_url, idle_in_transaction_timeout_ms=200))
+    engine = app.state.sessions.kw["bind"]
     with app.state.sessions() as s:
-        s.execute(text("SELECT 1"))
-        time.sleep(1.5)  # far past the bound; the server ends the session meanwhile
+        pid = s.scalar(text("SELECT pg_backend_pid()"))
+        # Wait until the server has ended the idle session (seen from another connection),
+        # not for a fixed time: a loaded machine may be late. 60 s is only a hang guard.
+        deadline = time.monotonic() + 60
+        with engine.connect() as watcher:
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            while watcher.execute(alive, {"pid": pid}).scalar():
+                assert time.monotonic() < deadline, "the idle transaction was never ended"
+                watcher.rollback()  # a fresh snapshot of pg_stat_activity each time
+                time.sleep(0.05)
         with pytest.raises(Exception) as raised:
             s.execute(text("SELECT 1"))
         assert is_busy(raised.value)

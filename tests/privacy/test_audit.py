@@ -13,6 +13,10 @@ from scipy.stats import beta
 
 from privacy import Axis, Epsilon, Plan, Policy, plan_for_scale, plan_release, release
 
+# By the exact binomial law of the events (scale 2; the events' true loss is exactly ε 1): the
+# honest audit fails with probability 2.4e-6 a run; noise 25% too small (scale 1.5) and the
+# ignored sensitivity (scale 1) are missed with probability below 1e-15; noise 10% too small
+# would be missed 28% of the time, 20% too small 4e-11.
 RUNS = 20_000
 CONFIDENCE = 0.999
 MAX_CASES = 2
