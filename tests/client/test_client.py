@@ -11,7 +11,7 @@ import httpx
 import pytest
 from amaan_client import Amaan, AmaanError, ConnectionFailed, Estimate
 
-from tests.api.servers import free_port
+from tests.api.servers import free_port, running_server
 from tests.client.conftest import DATASET
 
 
@@ -170,3 +170,14 @@ def test_releases_and_a_published_extract_downloaded(served):
     assert len(shown) and (shown % 5 == 0).all()  # published with rounding base 5
     assert extract.attrs["release_id"] == release_id and extract.attrs["rounding"] == 5
     assert extract.attrs["epsilon"] == Decimal("0.2") and extract.attrs["dataset_version"] == 1
+
+
+def test_a_rate_limited_request_says_when_to_retry(served):
+    limited = served.env | {"AMAAN_RATE_LIMIT_RESEARCHER": "2/minute"}
+    with running_server(limited, workers=1) as url, Amaan(url, served.keys["thrifty"]) as client:
+        client.datasets()
+        client.datasets()
+        with pytest.raises(AmaanError) as refused:
+            client.datasets()
+    assert (refused.value.code, refused.value.status) == ("rate_limited", 429)
+    assert refused.value.retry_after is not None and 0 < refused.value.retry_after <= 60
