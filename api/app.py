@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from api import staff_page
+from api import docs_pages, staff_page
 from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Amaan",
         description="Differentially private statistics from helpline case data.",
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served by api.docs_pages, from Amaan's own copy of Swagger UI
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         lifespan=lifespan,
@@ -124,13 +124,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter, rate_limited = rate_limiter(settings)
     app.state.limiter = limiter
     # Checks (below) has counted every request and refused /v1 without a key already.
-    data = APIRouter(dependencies=[Depends(get_principal)], responses=ERROR_RESPONSES)
+    data = APIRouter(
+        dependencies=[Depends(docs_pages.BEARER), Depends(get_principal)],
+        responses=ERROR_RESPONSES,
+    )
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     data.include_router(releases.router)
     data.include_router(staff.router)
     app.include_router(data, prefix=API.prefix)
     app.include_router(graphql_router(development), prefix=GRAPHQL.prefix)
+    docs_pages.mount(app, swagger=settings.docs_enabled, graphiql=development)
     staff_page.mount(app)  # its own credential (the session cookie), headers and refusals
     surfaces = Surfaces(API, GRAPHQL, staff_page.SURFACE)
     # Middleware, innermost first: a slot among the requests in flight only once the body has

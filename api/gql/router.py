@@ -6,9 +6,11 @@ from typing import Any, cast
 
 from cross_web import HTTPException
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 from strawberry.fastapi import GraphQLRouter
 
 from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
+from api.docs_pages import graphiql_page
 from api.errors import RequestRefused
 from api.gql.schema import Context, schema
 from api.surfaces import ide_page
@@ -23,6 +25,9 @@ class Router(GraphQLRouter[Context, None]):
             raise RequestRefused(exc.status_code, exc.reason[:200]) from None
         except RecursionError:  # JSON or a document nested past what can be parsed
             raise RequestRefused(400, "the request is nested too deeply") from None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page()  # strawberry's page loads its scripts from unpkg.com
 
 
 def get_context(

@@ -214,38 +214,39 @@ def _count(c: Context, query: t.CountQueryInput, spending_fields: int) -> t.Coun
     )
 
 
-@strawberry.type
+@strawberry.type(description="Amaan's catalogue and estimates; none of them spends.")
 class Query:
-    @strawberry.field
+    @t.field("Your account and budgets.")
     async def me(self, info: Info[Context, None]) -> t.Me:
         return await info.context.run(_me, info.context)
 
-    @strawberry.field
+    @t.field("The datasets granted to you, with the budget you have left.")
     async def datasets(self, info: Info[Context, None]) -> list[t.DatasetInfo]:
         return await info.context.run(_datasets, info.context)
 
-    @strawberry.field
+    @t.field("Every dimension with its codes; time codes: the version's declared coverage.")
     async def dimensions(
-        self, info: Info[Context, None], dataset: str | None = None, version: int | None = None
+        self,
+        info: Info[Context, None],
+        dataset: t.DatasetArgument = None,
+        version: t.VersionArgument = None,
     ) -> list[t.DimensionInfo]:
-        """Time codes are those of the dataset version's declared coverage (by default the
-        caller's only dataset, and its newest version)."""
         return await info.context.run(_dimensions, info.context, dataset, version)
 
-    @strawberry.field
-    async def estimate(self, info: Info[Context, None], query: t.CountQueryInput) -> t.Estimate:
+    @t.field("What a count query would cost; spends nothing.")
+    async def estimate(self, info: Info[Context, None], query: t.QueryArgument) -> t.Estimate:
         return await info.context.run(_estimate, info.context, query)
 
-    @strawberry.field
+    @t.field("Releases published to you and your own, newest first.")
     async def releases(self, info: Info[Context, None]) -> list[t.ReleaseSummary]:
         return await info.context.run(_releases, info.context)
 
 
-@strawberry.type
+@strawberry.type(description="The one operation that spends budget.")
 class Mutation:
-    @strawberry.mutation
+    @t.mutation("A differentially private count table; spends ε unless cached.")
     async def count_cases(
-        self, info: Info[Context, None], query: t.CountQueryInput
+        self, info: Info[Context, None], query: t.QueryArgument
     ) -> t.CountRelease:
         c = info.context
         return await c.run(_count, c, query, _spending_fields(info))

@@ -1,9 +1,15 @@
-"""GraphQL types: the interface contract that researchers' scripts and notebooks rely on."""
+"""GraphQL types: the interface contract that researchers' scripts and notebooks rely on.
+
+Every type, field and argument carries a description (``about``), shown by GraphiQL and kept
+in ``docs/schema.graphql``; ``tests/api/test_graphql.py`` fails on one without.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 
@@ -14,142 +20,175 @@ from schema.vocabulary import NAMES
 Dimension = enum.Enum(  # type: ignore[misc]  # members from data, not literals
     "Dimension", [(name.upper(), name) for name in NAMES], module=__name__
 )
-strawberry.enum(Dimension)
+strawberry.enum(Dimension, description="A dimension a query may group or filter by.")
 
 
-@strawberry.input
+def about(description: str, **kwargs: Any) -> Any:
+    """A field with its description (the field's type stays the annotation's)."""
+    return strawberry.field(description=description, **kwargs)
+
+
+Resolver = TypeVar("Resolver", bound=Callable[..., Any])
+
+
+def field(description: str) -> Callable[[Resolver], Resolver]:
+    """``strawberry.field(description=...)``, typed for mypy like the bare decorator."""
+    return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
+
+
+def mutation(description: str) -> Callable[[Resolver], Resolver]:
+    return cast(Callable[[Resolver], Resolver], strawberry.mutation(description=description))
+
+
+EPSILON = "ε, exact to six decimals"
+DatasetArgument = Annotated[
+    str | None,
+    strawberry.argument(description="the dataset's slug (default: your only dataset)"),
+]
+VersionArgument = Annotated[
+    int | None, strawberry.argument(description="the dataset's version (default: the newest)")
+]
+
+
+@strawberry.input(description="Keep only cells whose dimension takes one of these codes.")
 class FilterInput:
-    dimension: Dimension
-    values: list[str]
+    dimension: Dimension = about("the dimension to filter on")
+    values: list[str] = about("its codes to keep (see `dimensions`)")
 
 
-@strawberry.input
+@strawberry.input(description="The months or years to count, inclusive.")
 class PeriodInput:
-    from_: str | None = strawberry.field(default=None, name="from")
-    to: str | None = None
+    from_: str | None = about("first month (YYYY-MM) or year (YYYY)", default=None, name="from")
+    to: str | None = about("last month (YYYY-MM) or year (YYYY)", default=None)
 
 
-@strawberry.input
+@strawberry.input(description="A count query: give `epsilon` or a target `marginOfError`.")
 class CountQueryInput:
-    dataset: str
-    group_by: list[Dimension]
-    filters: list[FilterInput] | None = None
-    period: PeriodInput | None = None
-    epsilon: float | None = None
-    margin_of_error: float | None = None
-    confidence: float | None = None
+    dataset: str = about("the dataset's slug")
+    group_by: list[Dimension] = about("the dimensions to group by (one cell per combination)")
+    filters: list[FilterInput] | None = about("codes to keep, per dimension", default=None)
+    period: PeriodInput | None = about("the period to count (default: all)", default=None)
+    epsilon: float | None = about(f"the privacy loss to spend ({EPSILON})", default=None)
+    margin_of_error: float | None = about(
+        "the target half-width of each cell's interval, instead of ε", default=None
+    )
+    confidence: float | None = about("the intervals' confidence (default 0.95)", default=None)
 
 
-@strawberry.type
+QueryArgument = Annotated[CountQueryInput, strawberry.argument(description="the count query")]
+
+
+@strawberry.type(description="One value of a cell's key: a dimension's code and labels.")
 class CellKey:
-    dimension: str
-    code: str
-    label: str
-    label_ur: str
+    dimension: str = about("the dimension")
+    code: str = about("its code")
+    label: str = about("the code's English label")
+    label_ur: str = about("the code's Urdu label")
 
 
-@strawberry.type
+@strawberry.type(description="One cell of a count table: a noisy count and its interval.")
 class Cell:
-    key: list[CellKey]
-    count: int | None
-    suppressed: bool
-    reason: str | None
-    lower: int | None
-    upper: int | None
-    total: bool
+    key: list[CellKey] = about("the cell's codes, one per grouped dimension")
+    count: int | None = about("the noisy count; null when suppressed")
+    suppressed: bool = about("hidden: the noisy count was below the threshold")
+    reason: str | None = about("why the cell is suppressed")
+    lower: int | None = about("lower bound of the interval at the confidence asked")
+    upper: int | None = about("upper bound of the interval at the confidence asked")
+    total: bool = about("a margin row (its codes are TOTAL)")
 
 
-@strawberry.type
+@strawberry.type(description="A released count table and what it cost.")
 class CountRelease:
-    release_id: str
-    cached: bool
-    epsilon_charged: float
-    budget_remaining: float | None
-    dataset: str
-    dataset_version: int
-    noise_scale: float
-    margin_of_error: int
-    confidence: float
-    threshold: int
-    sensitive_threshold: int
-    mechanism: str
-    interpretation: str
-    cells: list[Cell]
+    release_id: str = about("the release's id (read it again with `releases`)")
+    cached: bool = about("answered from a stored release: nothing spent")
+    epsilon_charged: float = about(f"what this request spent ({EPSILON})")
+    budget_remaining: float | None = about(f"your budget left on the dataset ({EPSILON})")
+    dataset: str = about("the dataset's slug")
+    dataset_version: int = about("the dataset version counted")
+    noise_scale: float = about("the discrete Laplace noise's scale")
+    margin_of_error: int = about("half-width of each cell's interval")
+    confidence: float = about("the intervals' confidence")
+    threshold: int = about("cells with a noisy count below this are suppressed")
+    sensitive_threshold: int = about("the same for cells touching a sensitive value")
+    mechanism: str = about("the noise mechanism")
+    interpretation: str = about("what the numbers mean, in words")
+    cells: list[Cell] = about("one per combination of codes, zeros included")
 
 
-@strawberry.type
+@strawberry.type(description="What a count query would cost; spends nothing.")
 class Estimate:
-    epsilon: float
-    margin_of_error: int
-    cells: int
-    cached: bool
+    epsilon: float = about(f"the privacy loss it would spend ({EPSILON})")
+    margin_of_error: int = about("half-width of each cell's interval, at the confidence asked")
+    cells: int = about("how many cells it would release")
+    cached: bool = about("already released: asking costs nothing")
 
 
-@strawberry.type
+@strawberry.type(description="A version of a dataset and the period its loads declared.")
 class DatasetVersionInfo:
-    number: int
-    first_month: str
-    last_month: str
+    number: int = about("the version's number")
+    first_month: str = about("declared coverage, YYYY-MM, inclusive")
+    last_month: str = about("declared coverage, YYYY-MM, inclusive")
 
 
-@strawberry.type
+@strawberry.type(description="A dataset granted to you, with its privacy settings.")
 class DatasetInfo:
-    slug: str
-    title: str
-    versions: list[DatasetVersionInfo]
-    max_cases_per_person: int
-    max_vulnerable_groups: int
-    max_referrals: int
-    max_epsilon_per_query: float
-    budget_remaining: float | None
+    slug: str = about("the dataset's slug, to name it in queries")
+    title: str = about("its title")
+    versions: list[DatasetVersionInfo] = about("its versions, oldest first")
+    max_cases_per_person: int = about("most cases one person contributes")
+    max_vulnerable_groups: int = about("most vulnerable groups one case counts in")
+    max_referrals: int = about("most referrals one case counts in")
+    max_epsilon_per_query: float = about(f"most one query may spend ({EPSILON})")
+    budget_remaining: float | None = about("your budget left; null: no query budget")
 
 
-@strawberry.type
+@strawberry.type(description="A code of a dimension, with its labels.")
 class CodeInfo:
-    code: str
-    label: str
-    label_ur: str
-    sensitive: bool
+    code: str = about("the code, as queries name it")
+    label: str = about("English label")
+    label_ur: str = about("Urdu label")
+    sensitive: bool = about("a sensitive value: cells touching it have a higher threshold")
 
 
-@strawberry.type
+@strawberry.type(description="A dimension a query may group or filter by, with its codes.")
 class DimensionInfo:
-    name: Dimension
-    multi_valued: bool
-    codes: list[CodeInfo]
-    time: bool
-    rollup_of: Dimension | None
+    name: Dimension = about("the dimension")
+    multi_valued: bool = about("a case may take several of its values")
+    codes: list[CodeInfo] = about("its codes (time codes: the version's declared coverage)")
+    time: bool = about("a time dimension (month, quarter or year)")
+    rollup_of: Dimension | None = about("the dimension this one is derived from")
 
 
-@strawberry.type
+@strawberry.type(description="Your budget on one dataset.")
 class Budget:
-    dataset: str
-    limit: float
-    spent: float
-    remaining: float
+    dataset: str = about("the dataset's slug")
+    limit: float = about(f"what you may spend ({EPSILON})")
+    spent: float = about(f"what you have spent ({EPSILON})")
+    remaining: float = about(f"what is left ({EPSILON})")
 
 
-@strawberry.type
+@strawberry.type(description="Your account.")
 class Me:
-    id: int
-    name: str
-    organisation: str
-    role: str
-    budgets: list[Budget]
+    id: int = about("the account's id")
+    name: str = about("its name")
+    organisation: str = about("its organisation")
+    role: str = about("researcher, partner or admin")
+    budgets: list[Budget] = about("your budgets, per dataset")
 
 
-@strawberry.type
+@strawberry.type(description="A stored release you may read: yours, or published to you.")
 class ReleaseSummary:
-    release_id: str
-    dataset: str
-    dataset_version: int
-    epsilon: float
-    created_at: str  # the same moment as released_at, as ISO 8601 text (kept for old clients)
-    kind: str  # "publication" or "query"
-    title: str | None
-    description: str | None
-    group_by: list[Dimension]
-    rounding: int | None
-    margins: bool
-    failed: bool
-    released_at: datetime
+    release_id: str = about("the release's id")
+    dataset: str = about("the dataset's slug")
+    dataset_version: int = about("the dataset version counted")
+    epsilon: float = about(f"the privacy loss it spent ({EPSILON})")
+    # The same moment as released_at, as ISO 8601 text (kept for old clients).
+    created_at: str = about("when it was released (ISO 8601 text; see releasedAt)")
+    kind: str = about('"publication" or "query"')
+    title: str | None = about("a publication's title")
+    description: str | None = about("a publication's description")
+    group_by: list[Dimension] = about("the dimensions it groups by")
+    rounding: int | None = about("the base counts are rounded to, if any")
+    margins: bool = about("it has margin rows")
+    failed: bool = about("charged, but failed after its data was read: no cells")
+    released_at: datetime = about("when it was released")

@@ -177,3 +177,22 @@ def test_unexpected_errors_are_masked_and_ours_keep_their_code():
         "limit": "account_budget",
     }
     assert syntax.message.startswith("Syntax Error")
+
+
+def test_every_type_field_and_argument_is_described():
+    from graphql import GraphQLInputObjectType, GraphQLObjectType
+
+    missing = []
+    for name, kind in schema._schema.type_map.items():
+        if name.startswith("__") or name in ("String", "Int", "Float", "Boolean", "ID"):
+            continue
+        if not kind.description:
+            missing.append(name)
+        if isinstance(kind, GraphQLObjectType | GraphQLInputObjectType):
+            for field_name, field in kind.fields.items():
+                if not field.description:
+                    missing.append(f"{name}.{field_name}")
+                for arg_name, arg in getattr(field, "args", {}).items():
+                    if not arg.description:
+                        missing.append(f"{name}.{field_name}({arg_name})")
+    assert missing == []

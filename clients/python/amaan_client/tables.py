@@ -1,0 +1,107 @@
+"""The API's answers as pandas DataFrames.
+
+A count table has, for each grouped dimension in the order asked, its code, English label
+and Urdu label (``gender``, ``gender_label``, ``gender_label_ur``), then ``count``, ``lower``,
+``upper`` (nullable integers: empty where suppressed), ``suppressed`` and ``reason``, and
+``total`` when the release has margin rows. The release's metadata is on ``DataFrame.attrs``.
+Codes stay strings (years and months included), as the API writes them.
+"""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+EPSILONS = ("epsilon", "epsilon_charged", "budget_remaining")
+NUMBERS = ("count", "lower", "upper")
+
+
+def _epsilon(value: Any) -> Any:
+    """ε travels as a decimal string ("0.25"): kept exact."""
+    return Decimal(value) if isinstance(value, str) else value
+
+
+def _columns(dimensions: list[str]) -> list[str]:
+    names: list[str] = []
+    for dimension in dimensions:
+        names += [dimension, f"{dimension}_label", f"{dimension}_label_ur"]
+    return names
+
+
+def _ordered(found: list[str], asked: list[str]) -> list[str]:
+    """The release's dimensions in the order the caller asked for them (the API stores them in
+    a canonical order and accepts any case)."""
+    wanted = [name.strip().lower() for name in asked]
+    if sorted(wanted) != sorted(found):
+        return found
+    return wanted
+
+
+def count_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
+    cells = body["cells"]
+    stored = [key["dimension"] for key in cells[0]["key"]] if cells else list(body["group_by"])
+    dimensions = _ordered(stored, asked)
+    margins = bool(body.get("margins"))
+    rows = []
+    for cell in cells:
+        keys = {key["dimension"]: key for key in cell["key"]}
+        row: dict[str, Any] = {}
+        for dimension in dimensions:
+            key = keys[dimension]
+            row |= {
+                dimension: key["code"],
+                f"{dimension}_label": key["label"],
+                f"{dimension}_label_ur": key["label_ur"],
+            }
+        row |= {name: cell[name] for name in (*NUMBERS, "suppressed", "reason")}
+        if margins:
+            row["total"] = cell["total"]
+        rows.append(row)
+    columns = [*_columns(dimensions), *NUMBERS, "suppressed", "reason"]
+    frame = pd.DataFrame(rows, columns=[*columns, "total"] if margins else columns)
+    frame = _typed(frame, dimensions)
+    frame.attrs = {
+        name: _epsilon(value) if name in EPSILONS else value
+        for name, value in body.items()
+        if name != "cells"
+    }
+    frame.attrs["group_by"] = dimensions
+    return frame
+
+
+def _typed(frame: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
+    types: dict[str, Any] = {name: "Int64" for name in NUMBERS}
+    types |= {name: "string" for name in [*_columns(dimensions), "reason"]}
+    types["suppressed"] = "bool"
+    if "total" in frame.columns:
+        types["total"] = "bool"
+    return frame.astype(types)
+
+
+def csv_table(content: bytes, metadata: dict[str, Any]) -> pd.DataFrame:
+    """A release's CSV extract (as downloaded) as a DataFrame of the same columns."""
+    text = content.decode("utf-8-sig")
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    dimensions = [c for c in frame.columns if f"{c}_label" in frame.columns]
+    for name in NUMBERS:
+        frame[name] = pd.to_numeric(frame[name].replace("", None)).astype("Int64")
+    for name in ("suppressed", "total"):
+        frame[name] = frame[name] == "true"
+    frame["reason"] = frame["reason"].replace("", None)
+    frame = _typed(frame, dimensions)
+    frame.attrs = {name: _epsilon(v) if name in EPSILONS else v for name, v in metadata.items()}
+    frame.attrs["group_by"] = dimensions
+    return frame
+
+
+def listing(items: list[dict[str, Any]]) -> pd.DataFrame:
+    """``releases()``: one row per release, newest first, ε exact, times as datetimes."""
+    frame = pd.DataFrame(items)
+    if frame.empty:
+        return frame
+    frame["epsilon"] = frame["epsilon"].map(Decimal)
+    frame["released_at"] = pd.to_datetime(frame["released_at"], utc=True)
+    return frame

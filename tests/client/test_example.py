@@ -1,0 +1,48 @@
+"""docs/example.py, the researchers' walk-through, runs end to end against a real server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from amaan_client import Amaan
+
+from tests.client.conftest import DATASET
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example.py"
+
+
+def run(args, env):
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_example_runs_and_spends_only_once(served):
+    key = served.keys["researcher"]
+    with Amaan(served.url, key) as amaan:
+        before = amaan.budget(DATASET)
+        first = run([served.url, key], served.env)
+        assert first.returncode == 0, first.stderr
+        assert amaan.budget(DATASET) == before - Decimal("0.2")
+        # The pivot: a row per year of the declared coverage, a column per gender label.
+        genders = next(d for d in amaan.dimensions(DATASET) if d["name"] == "gender")
+        header = next(line for line in first.stdout.splitlines() if line.startswith("gender_label"))
+        assert all(c["label"].split()[0] in header for c in genders["codes"])
+        assert "release r_" in first.stdout and "share %" in first.stdout
+        again = run([], served.env | {"AMAAN_URL": served.url, "AMAAN_KEY": key})
+        assert again.returncode == 0, again.stderr
+        assert amaan.budget(DATASET) == before - Decimal("0.2")  # the same queries: cached
+        assert "ε charged 0," in again.stdout
+
+
+def test_a_refusal_is_reported_not_a_traceback(served):
+    refused = run([served.url, served.keys["partner"]], served.env)  # partners have no budget
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("refused: ") and "Traceback" not in refused.stderr
