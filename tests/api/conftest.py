@@ -103,13 +103,14 @@ def pg_world(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory
     return World(keys=keys, pg_template=make_url(url).database)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh copy of the loaded warehouse, on each backend."""
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _copy_of_world(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
     if request.param == "sqlite":
         world: World = request.getfixturevalue("sqlite_world")
         assert world.sqlite_path is not None
-        path = tmp_path / "warehouse.db"
+        path = folder / "warehouse.db"
         shutil.copy(world.sqlite_path, path)
         yield f"sqlite:///{path}"
         return
@@ -118,6 +119,12 @@ def world_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = dbs.create(template=world.pg_template)
     yield url
     dbs.drop(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def world_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the loaded warehouse, on each backend."""
+    yield from _copy_of_world(request, tmp_path)
 
 
 @pytest.fixture
@@ -140,3 +147,18 @@ def api(world_url: str, world_keys: dict[str, str]) -> Iterator[tuple[TestClient
     with TestClient(app) as client:
         yield client, world_keys, engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict, Engine]]:
+    """One copy and one app for a whole module, for tests that only read or whose writes do
+    not meet (the role matrix): as ``api``, without an app start per test."""
+    for url in _copy_of_world(request, tmp_path_factory.mktemp("shared")):
+        name = "sqlite_world" if url.startswith("sqlite") else "pg_world"
+        keys = dict(request.getfixturevalue(name).keys)
+        engine = make_engine(url)
+        with TestClient(create_app(settings_for(url))) as client:
+            yield client, keys, engine
+        engine.dispose()

@@ -20,6 +20,8 @@ from api.app import create_app
 from schema.migrate import upgrade
 from tests.api.conftest import auth, build_world, settings_for
 
+pytestmark = pytest.mark.slow  # schemathesis over every operation
+
 # The schema is read when the module is imported (schemathesis's pytest fixture loader does
 # not support this pytest), so the app is built here and its warehouse filled by a fixture.
 WORKDIR = Path(tempfile.gettempdir()) / f"amaan-fuzz-{uuid.uuid4().hex}"  # made by the fixture

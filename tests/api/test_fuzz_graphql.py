@@ -18,6 +18,8 @@ from api.gql.schema import schema as graphql_schema
 from schema.migrate import upgrade
 from tests.api.conftest import auth, build_world, settings_for
 
+pytestmark = pytest.mark.slow  # hypothesis over GraphQL documents
+
 schema = schemathesis.graphql.from_file(graphql_schema.as_str())
 
 FUZZ = hypothesis_settings(

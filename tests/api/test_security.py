@@ -73,9 +73,9 @@ POLICY = [
 ]
 
 
-@pytest.fixture
-def world(api):
-    client, keys, _ = api
+@pytest.fixture(scope="module")
+def world(shared_api):
+    client, keys, _ = shared_api
     ids = {
         name: client.get("/v1/me", headers=auth(keys[name])).json()["id"]
         for name in keys

@@ -19,6 +19,8 @@ import pytest
 
 from .helpers import HEADER, case, write_export
 
+pytestmark = pytest.mark.slow  # each hostile file is megabytes, loaded on both backends
+
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 SECRETS = {
     "complainant_name": "Hina Raza-Qureshi",
