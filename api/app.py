@@ -18,11 +18,14 @@ from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
+from api.metrics import router as metrics_router
 from api.rate_limits import Checks, rate_limiter
+from api.request_log import RequestLog
 from api.routes import catalogue, queries, releases, staff
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
 from api.surfaces import API, GRAPHQL, Surfaces
+from schema import migrate
 from schema.db import Timeouts, is_busy, make_engine
 from schema.repositories import audit
 from schema.repositories.audit_verify import KEY_INFO
@@ -119,7 +122,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers. It reads nothing."""
         return {"status": "ok"}
+
+    code_head = migrate.head()
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: the warehouse answers and its schema is this code's newest."""
+        problem = migrate.problem(engine, code_head)
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready", "revision": code_head})
+
+    app.include_router(metrics_router)
 
     limiter, rate_limited = rate_limiter(settings)
     app.state.limiter = limiter
@@ -148,4 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders, surfaces=surfaces)
+    app.add_middleware(
+        RequestLog, surfaces=surfaces
+    )  # outermost: it logs every answer, refusals included
     return app
