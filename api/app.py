@@ -13,12 +13,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from api import staff_page
+from api import metrics, staff_page
 from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
-from api.metrics import router as metrics_router
 from api.rate_limits import Checks, rate_limiter
 from api.request_log import RequestLog
 from api.routes import catalogue, queries, releases, staff
@@ -135,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ready", "revision": code_head})
 
-    app.include_router(metrics_router)
+    app.include_router(metrics.router)
 
     limiter, rate_limited = rate_limiter(settings)
     app.state.limiter = limiter
@@ -148,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(data, prefix=API.prefix)
     app.include_router(graphql_router(development), prefix=GRAPHQL.prefix)
     staff_page.mount(app)  # its own credential (the session cookie), headers and refusals
-    surfaces = Surfaces(API, GRAPHQL, staff_page.SURFACE)
+    surfaces = Surfaces(API, GRAPHQL, staff_page.SURFACE, metrics.SURFACE)
     # Middleware, innermost first: a slot among the requests in flight only once the body has
     # arrived (a body sent slowly holds none); the body limit reads the body only after Checks
     # has identified and counted the request; CORS answers preflights before either.

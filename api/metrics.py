@@ -9,7 +9,8 @@ cache hits, ε charges and audit entries follow what callers ask. Latency is the
 (the time a query takes grows with the warehouse), so it is shown to a staff key only.
 
 Who may read it: a bearer key of a staff account (everything), or, without a key, a client
-in ``AMAAN_METRICS_NETWORKS`` (everything but latency); anyone else gets 401 or 403.
+in ``AMAAN_METRICS_NETWORKS`` (everything but latency); anyone else gets 401 or 403. Scrapes
+are rate-limited like any request (``SURFACE``).
 
 Several workers (``amaan serve --workers N``) count in prometheus_client's multiprocess
 mode: ``amaan serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the
@@ -29,8 +30,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import IdentityDep, Unauthorized
+from api.deps import IdentityDep, Unauthorized, bearer
 from api.errors import Forbidden
+from api.surfaces import Surface
 from schema.db import READ_ONLY
 from schema.repositories import audit, operations
 
@@ -64,6 +66,9 @@ REFUSALS = Counter(
 STAFF_ONLY = {"amaan_request_duration_seconds"}  # families shown to a staff key only
 
 router = APIRouter()
+# A surface of its own: each scrape is identified and counted (the admin group for a key, the
+# anonymous limit per address without one) before the route runs.
+SURFACE = Surface(prefix="/metrics", credential=bearer, group="admin")
 
 
 class _Only(Collector):
