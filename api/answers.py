@@ -24,7 +24,7 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 import privacy
-from api import releases, served
+from api import metrics, releases, served
 from api.errors import AmaanError, Forbidden
 from api.releases import CountQuery, Prepared
 from api.served import Released as Released  # re-exported: what answer() returns
@@ -88,6 +88,7 @@ def answer(session: Session, account: Account, ask: Ask, settings: Settings) -> 
     except AmaanError as exc:
         if not exc.recorded:
             record_refusal(session, account, ask, exc)
+        metrics.REFUSALS.labels(exc.code[:48]).inc()
         raise
 
 

@@ -13,16 +13,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from api import docs_pages, staff_page
+from api import docs_pages, metrics, staff_page
 from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
 from api.rate_limits import Checks, rate_limiter
+from api.request_log import RequestLog
 from api.routes import catalogue, queries, releases, staff
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
 from api.surfaces import API, GRAPHQL, Surfaces
+from schema import migrate
 from schema.db import Timeouts, is_busy, make_engine
 from schema.repositories import audit
 from schema.repositories.audit_verify import KEY_INFO
@@ -119,7 +121,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers. It reads nothing."""
         return {"status": "ok"}
+
+    code_head = migrate.head()
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: the warehouse answers and its schema is this code's newest."""
+        problem = migrate.problem(engine, code_head)
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready", "revision": code_head})
+
+    app.include_router(metrics.router)
 
     limiter, rate_limited = rate_limiter(settings)
     app.state.limiter = limiter
@@ -136,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graphql_router(development), prefix=GRAPHQL.prefix)
     docs_pages.mount(app, swagger=settings.docs_enabled, graphiql=development)
     staff_page.mount(app)  # its own credential (the session cookie), headers and refusals
-    surfaces = Surfaces(API, GRAPHQL, staff_page.SURFACE)
+    surfaces = Surfaces(API, GRAPHQL, staff_page.SURFACE, metrics.SURFACE)
     # Middleware, innermost first: a slot among the requests in flight only once the body has
     # arrived (a body sent slowly holds none); the body limit reads the body only after Checks
     # has identified and counted the request; CORS answers preflights before either.
@@ -152,4 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders, surfaces=surfaces)
+    app.add_middleware(
+        RequestLog, surfaces=surfaces
+    )  # outermost: it logs every answer, refusals included
     return app

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 import privacy
-from api import extracts, releases, tables
+from api import extracts, metrics, releases, tables
 from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
 from schema.access import Account, AccountBudget, Publication, Release, ReleaseKind
@@ -65,6 +65,7 @@ def hit(
         version_id=release.version_id,
         canonical_key=release.canonical_key,
     )
+    metrics.CACHE_HITS.labels(kind).inc()
     if release.failed:
         raise failed()
     return Released(release, True, privacy.ZERO, left(budget), shown(release, r.confidence))

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Addresses or networks of proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
     # None by default: the client is the peer of the connection.
     trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+    # Networks whose clients may read /metrics without a key (everything but latency); a
+    # staff key reads it from anywhere.
+    metrics_networks: list[str] = Field(default_factory=list, max_length=100)
+    # One JSON line per request on standard output, under `amaan serve`.
+    request_log: bool = True
 
     max_cases_per_person: int = Field(default=2, ge=1, le=100)
     max_reject_rate: float = Field(default=0.01, ge=0.0, le=1.0)
@@ -128,6 +133,7 @@ class Settings(BaseSettings):
                     f"AMAAN_RATE_LIMIT_{role.upper()} must be a rate such as 30/minute, "
                     f"not {value!r}"
                 ) from None
+        _check_database_url(self.database_url)
         if not self.rate_limit_storage.startswith(("memory://", "redis://", "rediss://")):
             raise ValueError("AMAAN_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL")
         if any(origin.strip() == "*" for origin in self.cors_origins):
@@ -150,14 +156,15 @@ class Settings(BaseSettings):
         if self.environment == "production" and key == DEMO_PSEUDONYM_KEY:
             raise ValueError("AMAAN_PSEUDONYM_KEY is the public demo key; set a secret one")
         self._refuse_unsafe_audit_key()
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy.strip(), strict=False)
-            except ValueError:
-                raise ValueError(
-                    "AMAAN_TRUSTED_PROXIES must list IP addresses or networks such as "
-                    f"10.0.0.0/8, not {proxy[:64]!r}"
-                ) from None
+        for name in ("trusted_proxies", "metrics_networks"):
+            for network in getattr(self, name):
+                try:
+                    ipaddress.ip_network(network.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"AMAAN_{name.upper()} must list IP addresses or networks such as "
+                        f"10.0.0.0/8, not {network[:64]!r}"
+                    ) from None
         return self
 
     def _refuse_unsafe_audit_key(self) -> None:
@@ -169,6 +176,29 @@ class Settings(BaseSettings):
                 "AMAAN_AUDIT_KEY must be set to a secret in production (it keys the audit "
                 "chain; keep it outside the database)"
             )
+
+
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+def _check_database_url(url: str) -> None:
+    """A URL this installation can connect with; the error never repeats the URL (it may
+    hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "sqlite:///amaan.db or postgresql+psycopg://user:pw@host:5432/db"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"AMAAN_DATABASE_URL is not a database URL; use {example}") from None
+    if parsed.drivername not in DATABASE_SCHEMES:
+        raise ValueError(
+            f"AMAAN_DATABASE_URL must start with sqlite:// or postgresql+psycopg://, not "
+            f"{parsed.drivername[:32]}://; use {example}"
+        )
+    if parsed.drivername.startswith("postgresql") and not parsed.database:
+        raise ValueError(f"AMAAN_DATABASE_URL names no database; use {example}")
 
 
 @cache

@@ -109,6 +109,8 @@ def _truncate(engine: Engine) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty warehouse on each backend."""
+    if "api" in request.fixturenames:  # the app's warehouse is another database
+        pytest.fail("a test of the app's warehouse asks for world_url, not db_url")
     if request.param == "sqlite":
         path = tmp_path / "warehouse.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

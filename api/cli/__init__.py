@@ -13,6 +13,7 @@ from api.cli.serve import serve
 
 
 @click.group()
+@click.version_option(package_name="amaan", prog_name="amaan")
 def main() -> None:
     """Amaan: differentially private statistics from helpline case data."""
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
+from api.cli.checks import warehouse_ready_or_exit
+from api.cli.progress import load_progress
 from schema.settings import DEMO_PSEUDONYM_KEY, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -17,14 +18,30 @@ if TYPE_CHECKING:
     from etl.records import ReadLimits
 
 
+def _problem(error: dict[str, object]) -> str:
+    """One validation error as a phrase naming its ``AMAAN_`` variable."""
+    loc = [str(part) for part in error["loc"]]  # type: ignore[attr-defined]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a check across settings: its message names them
+        return message
+    return f"AMAAN_{loc[0].upper()}: {message}"
+
+
 def settings_or_exit() -> Settings:
+    from pydantic_settings import SettingsError
+
     try:
         return get_settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(dict(e)) for e in exc.errors())
         raise click.ClickException(f"invalid settings: {problems}") from None
+    except SettingsError as exc:  # not even parsed: a list or a mapping that is not JSON
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "settings"
+        refused = "; '*' is refused" if field == "cors_origins" else ""
+        raise click.ClickException(
+            f"invalid settings: AMAAN_{field.upper()} must be JSON (for example "
+            f'["https://a.example"] for a list){refused}'
+        ) from None
 
 
 def dataset_budgets(settings: Settings) -> tuple[int, int]:
@@ -45,9 +62,16 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to the database at AMAAN_DATABASE_URL."""
+    from sqlalchemy.exc import DBAPIError
+
     from schema.migrate import upgrade
 
-    upgrade(settings_or_exit().database_url)
+    try:
+        upgrade(settings_or_exit().database_url)
+    except DBAPIError as exc:
+        raise click.ClickException(
+            f"the database at AMAAN_DATABASE_URL is unreachable ({type(exc.orig).__name__})"
+        ) from None
     click.echo("warehouse is at the newest schema")
 
 
@@ -78,20 +102,6 @@ def synth(out: Path, years: str, seed: int, rows: int | None, dirty: int) -> Non
 @click.group()
 def etl() -> None:
     """Load raw exports into the warehouse."""
-
-
-def _progress_bar() -> object:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int, rows: int) -> None:
-        share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        click.echo(f"\r  [{bar:<30}] {share:4.0%}  {rows:,} rows", nl=False, err=True)
-        if done >= total:
-            click.echo("", err=True)
-
-    return show
 
 
 def parse_covers(text: str | None) -> Coverage:
@@ -198,7 +208,9 @@ def etl_load(
     )
     engine = make_engine(settings.database_url)
     try:
-        report = load_file(file, engine, options, progress=None if as_json else _progress_bar())  # type: ignore[arg-type]
+        warehouse_ready_or_exit(settings, engine)
+        with load_progress(shown=not as_json) as progress:
+            report = load_file(file, engine, options, progress=progress)
     except LoadRefused as exc:
         raise click.ClickException(f"refused {file.name}: {exc}") from None
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from api.cli.checks import port_free_or_exit
 from api.cli.data import dataset_budgets, read_limits, settings_or_exit
 from schema.access import Account, Role
 
@@ -123,7 +124,7 @@ def _examples(keys: dict[str, str], release_id: str, base: str) -> str:
 )
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Stop after printing the keys.")
 def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> None:
     """Create the warehouse, load the calibrated synthetic export, make demo accounts, serve."""
@@ -136,6 +137,8 @@ def demo(data_dir: Path, seed: int, host: str, port: int, no_serve: bool) -> Non
     from schema.settings import DEMO_PSEUDONYM_KEY
 
     settings = settings_or_exit()
+    if not no_serve:  # before anything is made: no keys printed for a server that cannot start
+        port_free_or_exit(host, port)
     data_dir.mkdir(parents=True, exist_ok=True)
     export = data_dir / f"helpline-export-2017-2024-seed{seed}.csv"
     if not export.exists():

@@ -18,6 +18,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from api.cli.checks import warehouse_ready_or_exit
 from api.cli.data import settings_or_exit
 from api.errors import AmaanError
 from api.staff import records
@@ -29,8 +30,15 @@ from schema.repositories.audit_verify import KEY_INFO
 
 
 def cli_engine() -> Engine:
+    """The warehouse's engine, once it answers and is migrated (else the command stops)."""
     settings = settings_or_exit()
-    return make_engine(settings.database_url, timeouts=Timeouts.of(settings))
+    engine = make_engine(settings.database_url, timeouts=Timeouts.of(settings))
+    try:
+        warehouse_ready_or_exit(settings, engine)
+    except click.ClickException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def seal(engine: Engine) -> None:

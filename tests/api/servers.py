@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,14 +26,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The server's base URL and its process, once it answers; stopped at the end."""
+def server_process(
+    env: dict[str, str], workers: int, stdout: Any = subprocess.DEVNULL, command: Any = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's base URL and its process, once it answers; stopped at the end. Its
+    output goes to ``stdout`` (both streams); ``command`` builds another command line from
+    the port."""
     port = free_port()
+    serve = [AMAAN, "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(
-        [AMAAN, "serve", "--port", str(port), "--workers", str(workers)],
+        command(port) if command else serve,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout is not subprocess.DEVNULL else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

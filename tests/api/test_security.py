@@ -70,6 +70,7 @@ POLICY = [
     ("GET", "/v1/admin/ledger", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/audit", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/audit/verify", None, (401, 403, 403, 200)),
+    ("GET", "/metrics", None, (401, 403, 403, 200)),  # or from AMAAN_METRICS_NETWORKS
 ]
 
 

@@ -3,7 +3,7 @@ in, and that the app is assembled so that no route escapes its surface's checks.
 
 from fastapi.routing import APIRoute
 
-from api import staff_page
+from api import metrics, staff_page
 from api.app import create_app
 from api.deps import bearer
 from api.routes import staff
@@ -12,7 +12,7 @@ from api.staff_page.web import session_cookie
 from api.surfaces import API, GRAPHQL, Surfaces
 from tests.api.conftest import settings_for
 
-SURFACES = Surfaces(API, GRAPHQL, staff_page.SURFACE)
+SURFACES = Surfaces(API, GRAPHQL, staff_page.SURFACE, metrics.SURFACE)
 
 
 def test_a_path_belongs_to_one_surface_by_whole_segments():
@@ -51,9 +51,9 @@ def test_rate_limit_groups_and_credentials():
 
 def test_every_route_lies_under_a_surface_and_page_routes_render_refusals(tmp_path):
     app = create_app(settings_for(f"sqlite:///{tmp_path / 'w.db'}", api_docs=True))
-    documented = set(app.openapi()["paths"]) - {"/healthz"}
+    documented = set(app.openapi()["paths"]) - {"/healthz", "/readyz"}  # health: outside
     assert "/graphql" in documented
-    assert all(SURFACES.of(p) in (API, GRAPHQL) for p in documented)
+    assert all(SURFACES.of(p) in (API, GRAPHQL, metrics.SURFACE) for p in documented)
     page = [*staff_page.routes.router.routes, *staff_page.releases.router.routes]
     assert len(page) >= 10 and all(isinstance(r, PageRoute) for r in page)
     assert all(SURFACES.of(r.path) is staff_page.SURFACE for r in page if isinstance(r, APIRoute))

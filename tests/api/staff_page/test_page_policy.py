@@ -32,10 +32,11 @@ PAGE_POLICY = [
     ("POST", "/admin/releases/estimate", {}, 303, 422),
     ("POST", "/admin/releases", {}, 303, 422),
 ]
-# Routes open to everyone by design: liveness, the page's stylesheet, the API's documentation
+# Open to everyone by design: liveness and readiness, the page's stylesheet, the API's docs
 # and the pinned assets of its pages (public code, never data).
 PUBLIC = {
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/admin/static"),
     ("GET", "/docs"),
     ("GET", "/openapi.json"),

@@ -1,0 +1,49 @@
+"""``/readyz``: 200 only when the warehouse answers and is at this code's newest revision;
+503 naming why otherwise. ``/healthz`` stays liveness only, whatever the database does."""
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from schema.migrate import head, upgrade
+from tests.api.conftest import settings_for
+
+DEAD = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"  # nothing listens on port 1
+
+
+def _client(url):
+    return TestClient(create_app(settings_for(url)))  # no lifespan: no sealer to start
+
+
+def test_ready_when_migrated(db_url):
+    r = _client(db_url).get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "revision": head()}
+
+
+def test_unmigrated_warehouse_is_not_ready(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    client = _client(url)
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["reason"] == "the warehouse has no schema yet: run `amaan db upgrade`"
+    upgrade(url, "0007")
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["reason"] == (
+        f"the warehouse is at revision 0007, this version needs {head()}: run `amaan db upgrade`"
+    )
+    upgrade(url)
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_dead_database_is_not_ready_but_alive():
+    client = _client(DEAD)
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {
+        "status": "unavailable",
+        "reason": "the database at AMAAN_DATABASE_URL is unreachable (OperationalError)",
+    }
+    assert "127.0.0.1" not in r.text and "nothing" not in r.text  # the URL is not echoed
+    assert client.get("/healthz").status_code == 200
