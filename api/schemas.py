@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # for REST and GraphQL.
 Name = Annotated[str, Field(max_length=40)]
 Number = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
+# ε is held in integer micro-ε and written as a JSON number: its six decimals are exact.
+EXACT = "ε, a number exact to six decimals"
 
 
 class FilterIn(BaseModel):
@@ -38,14 +40,13 @@ class QueryIn(BaseModel):
 
 
 class KeyOut(BaseModel):
-    dimension: str
     code: str
     label: str
     label_ur: str
 
 
 class CellOut(BaseModel):
-    key: list[KeyOut]
+    key: dict[str, KeyOut] = Field(description="by dimension, in the release's group_by order")
     count: int | None
     suppressed: bool
     reason: str | None
@@ -57,8 +58,8 @@ class CellOut(BaseModel):
 class ReleaseOut(BaseModel):
     release_id: str
     cached: bool
-    epsilon_charged: str
-    budget_remaining: str | None
+    epsilon_charged: float = Field(description=EXACT)
+    budget_remaining: float | None = Field(description=EXACT)
     dataset: str
     dataset_version: int
     noise_scale: float
@@ -76,7 +77,7 @@ class ReleaseOut(BaseModel):
 
 
 class EstimateOut(BaseModel):
-    epsilon: str
+    epsilon: float = Field(description=EXACT)
     margin_of_error: int
     cells: int
     cached: bool
@@ -91,7 +92,7 @@ class VersionOut(BaseModel):
 class PrivacySettingsOut(BaseModel):
     max_cases_per_person: int
     max_values_per_case: dict[str, int] = Field(description="per multi-valued dimension")
-    max_epsilon_per_query: str
+    max_epsilon_per_query: float = Field(description=EXACT)
 
 
 class DatasetOut(BaseModel):
@@ -99,7 +100,7 @@ class DatasetOut(BaseModel):
     title: str
     versions: list[VersionOut]
     privacy: PrivacySettingsOut
-    budget_remaining: str | None = Field(description="null: no query budget on this dataset")
+    budget_remaining: float | None = Field(description=f"null: no query budget; {EXACT}")
 
 
 class CodeOut(BaseModel):
@@ -119,9 +120,9 @@ class DimensionOut(BaseModel):
 
 class BudgetOut(BaseModel):
     dataset: str
-    limit: str
-    spent: str
-    remaining: str
+    limit: float = Field(description=EXACT)
+    spent: float = Field(description=EXACT)
+    remaining: float = Field(description=EXACT)
 
 
 class MeOut(BaseModel):
@@ -140,7 +141,7 @@ class ReleaseListItem(BaseModel):
     dataset: str
     dataset_version: int
     group_by: list[str]
-    epsilon: str
+    epsilon: float = Field(description=EXACT)
     rounding: int | None
     margins: bool
     failed: bool = Field(description="charged, but failed after its data was read: no cells")
@@ -154,7 +155,7 @@ class ReleaseMetadataOut(BaseModel):
     dataset_version: int
     group_by: list[str]
     query: dict[str, Any]
-    epsilon: str
+    epsilon: float = Field(description=EXACT)
     mechanism: str
     privacy_unit: str
     contribution_bound: int

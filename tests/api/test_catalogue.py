@@ -37,14 +37,15 @@ def _snake(name: str) -> str:
 
 
 def _plain(value, key=None):
-    """A response with snake_case keys, ε as exact decimals and times as datetimes."""
+    """A response with snake_case keys, ε as exact decimals and times as datetimes. ε is a
+    JSON number in both interfaces, exact to six decimals."""
     if isinstance(value, dict):
         return {_snake(k): _plain(v, _snake(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v, key) for v in value]
     if key in EPSILON_FIELDS and value is not None:
-        assert isinstance(value, str | float), (key, value)
-        return Decimal(value if isinstance(value, str) else repr(value))
+        assert isinstance(value, float), (key, value)
+        return Decimal(repr(value))
     if key in ("released_at", "created_at"):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     return value

@@ -99,7 +99,7 @@ class Amaan:
 
     def datasets(self) -> list[dict[str, Any]]:
         """The datasets granted to you: versions, declared coverage, privacy settings and the
-        budget you have left on each (``budget_remaining``, a decimal string)."""
+        budget you have left on each (``budget_remaining``, a number exact to six decimals)."""
         found: list[dict[str, Any]] = self._json("GET", "/v1/datasets")
         return found
 
@@ -123,7 +123,8 @@ class Amaan:
         """The ε you have left on ``dataset`` (exact)."""
         for budget in self.me()["budgets"]:
             if budget["dataset"] == dataset:
-                return Decimal(budget["remaining"])
+                found: Decimal = tables.epsilon(budget["remaining"])
+                return found
         return Decimal(0)
 
     # Queries.
@@ -143,7 +144,7 @@ class Amaan:
         body = _query(dataset, group_by, filters, period, epsilon, margin_of_error, confidence)
         found = self._json("POST", "/v1/queries/estimate", json=body)
         return Estimate(
-            Decimal(found["epsilon"]), found["margin_of_error"], found["cells"], found["cached"]
+            tables.epsilon(found["epsilon"]), found["margin_of_error"], found["cells"], found["cached"]
         )
 
     def count(
