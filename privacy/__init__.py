@@ -23,6 +23,7 @@ from privacy.accuracy import cell_half_width, sum_half_width  # noqa: E402
 from privacy.canonical import (  # noqa: E402
     CanonicalQuery,
     canonicalise,
+    fold_label,
     parse_confidence,
     parse_margin,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "Release",
     "TooManyCells",
     "canonicalise",
+    "fold_label",
     "cell_half_width",
     "decide",
     "intervals",

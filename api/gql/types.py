@@ -53,7 +53,7 @@ VersionArgument = Annotated[
 @strawberry.input(description="Keep only cells whose dimension takes one of these codes.")
 class FilterInput:
     dimension: Dimension = about("the dimension to filter on")
-    values: list[str] = about("its codes to keep (see `dimensions`)")
+    values: list[str] = about("codes or English labels to keep, any case (see `dimensions`)")
 
 
 @strawberry.input(description="The months or years to count, inclusive.")

@@ -50,9 +50,7 @@ def get_datasets(session: SessionDep, principal: PrincipalDep) -> list[DatasetOu
                 max_values_per_case=d.max_values_per_case,
                 max_epsilon_per_query=d.max_epsilon_per_query.as_float(),
             ),
-            budget_remaining=None
-            if d.budget_remaining is None
-            else d.budget_remaining.as_float(),
+            budget_remaining=None if d.budget_remaining is None else d.budget_remaining.as_float(),
         )
         for d in catalogue.datasets(session, principal)
     ]

@@ -1,10 +1,11 @@
 """The REST API end to end through the app, on SQLite and PostgreSQL."""
 
 import pandas as pd
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schema.access import AuditEntry
+from schema.access import AuditEntry, LedgerEntry
 from schema.repositories import audit
 from tests.api.conftest import auth
 
@@ -116,3 +117,42 @@ def test_catalogue(api):
     assert gm["sensitive"] is True and gm["label_ur"]
     me = client.get("/v1/me", headers=auth(keys["alice"])).json()
     assert me["role"] == "researcher" and me["budgets"][0]["remaining"] == 0.25
+
+
+def test_filters_by_label_or_code_are_one_release(api):
+    """A label, in any case, is keyed as its code: REST and GraphQL, charged once."""
+    client, keys, engine = api
+    by_code = QUERY | {"filters": [{"dimension": "province", "values": ["PB", "KP"]}]}
+    first = client.post("/v1/queries", json=by_code, headers=auth(keys["alice"])).json()
+    assert first["cached"] is False
+    labels = ["punjab", "KHYBER  pakhtunkhwa"]
+    by_label = QUERY | {"filters": [{"dimension": "Province", "values": labels}]}
+    again = client.post("/v1/queries", json=by_label, headers=auth(keys["bob"])).json()
+    assert (again["cached"], again["release_id"]) == (True, first["release_id"])
+    mutation = """mutation ($q: CountQueryInput!) { countCases(query: $q) { releaseId cached } }"""
+    q = {
+        "dataset": "helpline-cases",
+        "groupBy": ["YEAR", "GENDER"],
+        "epsilon": 0.1,
+        "filters": [{"dimension": "PROVINCE", "values": ["Khyber Pakhtunkhwa", "Punjab"]}],
+    }
+    r = client.post(
+        "/graphql", json={"query": mutation, "variables": {"q": q}}, headers=auth(keys["bob"])
+    )
+    assert r.json()["data"]["countCases"] == {"releaseId": first["release_id"], "cached": True}
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+
+
+@pytest.mark.parametrize("value", ["Punjabi", "Punjab\u00a0Province", "Рunjab"])  # Cyrillic Р
+def test_an_unknown_label_is_refused_with_the_valid_codes(api, value):
+    client, keys, _ = api
+    query = QUERY | {"filters": [{"dimension": "province", "values": [value]}]}
+    r = client.post("/v1/queries", json=query, headers=auth(keys["alice"]))
+    error = r.json()["error"]
+    assert (r.status_code, error["field"], error["dimension"]) == (
+        422,
+        "filters.values",
+        "province",
+    )
+    assert error["valid"][:2] == ["PB", "SD"] and "KP" in error["valid"]

@@ -144,7 +144,10 @@ class Amaan:
         body = _query(dataset, group_by, filters, period, epsilon, margin_of_error, confidence)
         found = self._json("POST", "/v1/queries/estimate", json=body)
         return Estimate(
-            tables.epsilon(found["epsilon"]), found["margin_of_error"], found["cells"], found["cached"]
+            tables.epsilon(found["epsilon"]),
+            found["margin_of_error"],
+            found["cells"],
+            found["cached"],
         )
 
     def count(
