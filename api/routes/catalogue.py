@@ -1,6 +1,6 @@
 """Public metadata for callers: datasets, dimensions and their codes, and who I am.
 
-Thin over ``api.catalogue`` (which GraphQL adapts too); ε is written as a JSON number (exact to six decimals).
+Thin over ``api.catalogue`` (which GraphQL adapts too); ε is a JSON number, exact to six decimals.
 """
 
 from __future__ import annotations
