@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 # Bounded and strict (no strings for numbers, no booleans for numbers); the ranges of ε, the
@@ -146,6 +147,18 @@ class ReleaseListItem(BaseModel):
     margins: bool
     failed: bool = Field(description="charged, but failed after its data was read: no cells")
     released_at: datetime
+
+
+class ReleasePage(BaseModel):
+    items: list[ReleaseListItem]
+    next: str | None = Field(description="the cursor of the next page; null: the last page")
+
+
+# Parsed by ``api.pages`` (the same rules and errors as GraphQL's arguments).
+Limit = Annotated[
+    str | None, Query(max_length=8, description="rows a page, 1 to 500 (default 100)")
+]
+Cursor = Annotated[str | None, Query(max_length=64, description="the `next` of the previous page")]
 
 
 class ReleaseMetadataOut(BaseModel):

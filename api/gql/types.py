@@ -192,3 +192,17 @@ class ReleaseSummary:
     margins: bool = about("it has margin rows")
     failed: bool = about("charged, but failed after its data was read: no cells")
     released_at: datetime = about("when it was released")
+
+
+@strawberry.type(description="A page of releases, newest first.")
+class ReleasePage:
+    items: list[ReleaseSummary] = about("the releases of this page")
+    next: str | None = about("pass as `cursor` for the next page; null: the last page")
+
+
+LimitArgument = Annotated[
+    int | None, strawberry.argument(description="rows a page, 1 to 500 (default 100)")
+]
+CursorArgument = Annotated[
+    str | None, strawberry.argument(description="the `next` of the previous page")
+]

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api import catalogue, extracts, publications
+from api import catalogue, extracts, pages, publications
 from api.deps import PrincipalDep, SessionDep
-from api.schemas import ReleaseListItem, ReleaseMetadataOut, ReleaseOut
+from api.schemas import Cursor, Limit, ReleaseListItem, ReleaseMetadataOut, ReleaseOut, ReleasePage
 from privacy import ZERO, Epsilon
 from schema.access import Account, Publication, Release
 from schema.repositories import audit
@@ -97,13 +97,20 @@ def _audit_download(session: Session, account: Account, release: Release, what: 
     )
 
 
-@router.get("/releases", response_model=list[ReleaseListItem])
-def list_releases(session: SessionDep, principal: PrincipalDep) -> list[ReleaseListItem]:
-    """Extracts published to you, and the releases of your own queries; newest first."""
-    return [
-        ReleaseListItem(**(vars(item) | {"epsilon": item.epsilon.as_float()}))
-        for item in catalogue.visible_releases(session, principal)
-    ]
+@router.get("/releases", response_model=ReleasePage)
+def list_releases(
+    session: SessionDep, principal: PrincipalDep, limit: Limit = None, cursor: Cursor = None
+) -> ReleasePage:
+    """Extracts published to you, then the releases of your own queries; newest first, a
+    page at a time (pass ``next`` as ``cursor`` for the next page)."""
+    page = pages.parse(limit, cursor, catalogue.RELEASE_PARTS)
+    items, following = catalogue.visible_releases(session, principal, page)
+    return ReleasePage(
+        items=[
+            ReleaseListItem(**(vars(item) | {"epsilon": item.epsilon.as_float()})) for item in items
+        ],
+        next=following,
+    )
 
 
 @router.get(

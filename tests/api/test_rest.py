@@ -42,7 +42,10 @@ def test_pandas_reads_a_release_in_one_line(api):
     assert list(frame["key.gender.code"]) == ["F", "M", "GM", "U"]
     assert set(frame["key.year.code"]) == {"2024"}
     assert list(frame.loc[frame["key.gender.code"] == "F", "key.gender.label"]) == ["Women"]
-    assert str(frame["suppressed"].dtype) == "bool" and frame["lower"].notna().all()
+    assert (
+        str(frame["suppressed"].dtype) == "bool"
+        and (frame["count"].isna() == frame["suppressed"]).all()
+    )
 
 
 def test_query_cache_and_release_by_id(api):

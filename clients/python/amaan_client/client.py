@@ -173,7 +173,14 @@ class Amaan:
 
     def releases(self) -> pd.DataFrame:
         """Extracts published to you and your own query releases, newest first."""
-        return tables.listing(self._json("GET", "/v1/releases"))
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "500"}
+        while True:  # every page, 500 releases at a time
+            page = self._json("GET", "/v1/releases", params=params)
+            items += page["items"]
+            if page["next"] is None:
+                return tables.listing(items)
+            params["cursor"] = page["next"]
 
     def release(self, release_id: str) -> pd.DataFrame:
         """A stored release as a count table (as ``count`` returns it)."""
