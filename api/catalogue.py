@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from api import publications, releases
+from api import pages, publications, releases
 from api.errors import InvalidQuery, NotFound
 from privacy import Epsilon
 from schema.access import Account
@@ -178,12 +178,24 @@ def me(session: Session, account: Account) -> Me:
     )
 
 
-def visible_releases(session: Session, account: Account) -> list[ReleaseItem]:
-    """Extracts published to the caller (all of them for staff), and the releases of the
-    caller's own queries; newest first. Read from each release's canonical query, so no
-    release body is loaded and a failed release (which has none) is listed too."""
+RELEASE_PARTS = ("publication", "query")
+
+
+def visible_releases(
+    session: Session, account: Account, page: pages.Page
+) -> tuple[list[ReleaseItem], str | None]:
+    """A page of the extracts published to the caller (all of them for staff), then the
+    releases of the caller's own queries; newest first; and the ``next`` cursor. Read from
+    each release's canonical query, so no release body is loaded and a failed release (which
+    has none) is listed too."""
+    after = None if page.after is None else (page.after.part, page.after.id)
+    found = publications.listed(session, account, after, page.limit + 1)
+    positions = [
+        pages.Position("publication", p.id) if p else pages.Position("query", r.id)
+        for r, p in found
+    ]
     out = []
-    for release, publication in publications.listed(session, account):
+    for release, publication in found[: page.limit]:
         form = json.loads(release.query)
         options = form.get("options", {})
         out.append(
@@ -202,7 +214,7 @@ def visible_releases(session: Session, account: Account) -> list[ReleaseItem]:
                 released_at=_utc(release.created_at),
             )
         )
-    return out
+    return out, pages.next_cursor(positions, page)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -54,10 +54,12 @@ def publication_for(session: Session, account: Account, release: Release) -> Pub
     return publications_repo.newest_of(session, release, partner)
 
 
-def listed(session: Session, account: Account) -> list[tuple[Release, Publication | None]]:
-    """Releases for ``GET /v1/releases``: extracts published to the caller (all of them for
-    staff), and the caller's own query releases; newest first."""
-    return publications_repo.listed(session, account.id, account.role)
+def listed(
+    session: Session, account: Account, after: tuple[str, int] | None, limit: int
+) -> list[tuple[Release, Publication | None]]:
+    """A page of the releases of ``GET /v1/releases``: extracts published to the caller (all
+    of them for staff), then the caller's own query releases; newest first."""
+    return publications_repo.listed(session, account.id, account.role, after, limit)
 
 
 def downloads(session: Session, release: Release) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -89,6 +90,16 @@ def dataset_for(
     return dataset, version
 
 
+@cache
+def _labels() -> dict[str, dict[str, str]]:
+    """Each code-listed dimension's English labels, as filters may name them, and their codes."""
+    out: dict[str, dict[str, str]] = {}
+    for name, dimension in codelists().dimensions.items():
+        folded = ((privacy.fold_label(c.en), c.code) for c in dimension.codes)
+        out[name] = {label: code for label, code in folded if label is not None}
+    return out
+
+
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
     dataset, version = dataset_for(session, account, query.dataset, query.version)
     try:
@@ -111,6 +122,7 @@ def resolve(session: Session, account: Account, query: CountQuery, settings: Set
             period=query.period,
             epsilon=epsilon,
             options=query.options,
+            labels=_labels(),
         )
     except privacy.PrivacyError as exc:
         raise refused(exc) from None

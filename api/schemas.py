@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 # Bounded and strict (no strings for numbers, no booleans for numbers); the ranges of ε, the
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # for REST and GraphQL.
 Name = Annotated[str, Field(max_length=40)]
 Number = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
+# ε is held in integer micro-ε and written as a JSON number: its six decimals are exact.
+EXACT = "ε, a number exact to six decimals"
 
 
 class FilterIn(BaseModel):
@@ -38,14 +41,13 @@ class QueryIn(BaseModel):
 
 
 class KeyOut(BaseModel):
-    dimension: str
     code: str
     label: str
     label_ur: str
 
 
 class CellOut(BaseModel):
-    key: list[KeyOut]
+    key: dict[str, KeyOut] = Field(description="by dimension, in the release's group_by order")
     count: int | None
     suppressed: bool
     reason: str | None
@@ -57,8 +59,8 @@ class CellOut(BaseModel):
 class ReleaseOut(BaseModel):
     release_id: str
     cached: bool
-    epsilon_charged: str
-    budget_remaining: str | None
+    epsilon_charged: float = Field(description=EXACT)
+    budget_remaining: float | None = Field(description=EXACT)
     dataset: str
     dataset_version: int
     noise_scale: float
@@ -76,7 +78,7 @@ class ReleaseOut(BaseModel):
 
 
 class EstimateOut(BaseModel):
-    epsilon: str
+    epsilon: float = Field(description=EXACT)
     margin_of_error: int
     cells: int
     cached: bool
@@ -91,7 +93,7 @@ class VersionOut(BaseModel):
 class PrivacySettingsOut(BaseModel):
     max_cases_per_person: int
     max_values_per_case: dict[str, int] = Field(description="per multi-valued dimension")
-    max_epsilon_per_query: str
+    max_epsilon_per_query: float = Field(description=EXACT)
 
 
 class DatasetOut(BaseModel):
@@ -99,7 +101,7 @@ class DatasetOut(BaseModel):
     title: str
     versions: list[VersionOut]
     privacy: PrivacySettingsOut
-    budget_remaining: str | None = Field(description="null: no query budget on this dataset")
+    budget_remaining: float | None = Field(description=f"null: no query budget; {EXACT}")
 
 
 class CodeOut(BaseModel):
@@ -119,9 +121,9 @@ class DimensionOut(BaseModel):
 
 class BudgetOut(BaseModel):
     dataset: str
-    limit: str
-    spent: str
-    remaining: str
+    limit: float = Field(description=EXACT)
+    spent: float = Field(description=EXACT)
+    remaining: float = Field(description=EXACT)
 
 
 class MeOut(BaseModel):
@@ -140,11 +142,23 @@ class ReleaseListItem(BaseModel):
     dataset: str
     dataset_version: int
     group_by: list[str]
-    epsilon: str
+    epsilon: float = Field(description=EXACT)
     rounding: int | None
     margins: bool
     failed: bool = Field(description="charged, but failed after its data was read: no cells")
     released_at: datetime
+
+
+class ReleasePage(BaseModel):
+    items: list[ReleaseListItem]
+    next: str | None = Field(description="the cursor of the next page; null: the last page")
+
+
+# Parsed by ``api.pages`` (the same rules and errors as GraphQL's arguments).
+Limit = Annotated[
+    str | None, Query(max_length=8, description="rows a page, 1 to 500 (default 100)")
+]
+Cursor = Annotated[str | None, Query(max_length=64, description="the `next` of the previous page")]
 
 
 class ReleaseMetadataOut(BaseModel):
@@ -154,7 +168,7 @@ class ReleaseMetadataOut(BaseModel):
     dataset_version: int
     group_by: list[str]
     query: dict[str, Any]
-    epsilon: str
+    epsilon: float = Field(description=EXACT)
     mechanism: str
     privacy_unit: str
     contribution_bound: int

@@ -23,6 +23,7 @@ from privacy.accuracy import cell_half_width, sum_half_width  # noqa: E402
 from privacy.canonical import (  # noqa: E402
     CanonicalQuery,
     canonicalise,
+    fold_label,
     parse_confidence,
     parse_margin,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "canonicalise",
     "cell_half_width",
     "decide",
+    "fold_label",
     "intervals",
     "l1_sensitivity",
     "measure",

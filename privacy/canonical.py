@@ -8,6 +8,9 @@ by margin of error is keyed by the ε that margin costs.
 
 Everything a caller sends is ASCII and strictly parsed: ``int("٢٠١٠")`` and ``re``'s ``\\d``
 accept other scripts' digits, and ``"ı".upper()`` is ``"I"``, so neither is trusted here.
+A filter may name a code by its English label, matched in any letter case with runs of
+spaces folded (``fold_label``); only ASCII text is folded, so a label spelled with a
+lookalike from another script is refused, never matched. The form holds the code.
 """
 
 from __future__ import annotations
@@ -84,6 +87,32 @@ def _code(value: object, field: str) -> str:
     return _text(value, _CODE, field, what).upper()
 
 
+def fold_label(text: str) -> str | None:
+    """A label as it is matched: ASCII only (None otherwise), any case, spaces folded.
+    ``str.lower`` and ``str.split`` touch only ASCII letters and spaces in ASCII text."""
+    return " ".join(text.split()).lower() if text.isascii() else None
+
+
+def _value(value: object, name: str, labels: Mapping[str, str] | None) -> str:
+    """A filter value as its code: an English label of the dimension, or a code."""
+    if labels is not None and isinstance(value, str):
+        found = labels.get(fold_label(value) or "")
+        if found is not None:
+            return found
+    try:
+        return _code(value, "filters.values")
+    except MalformedQuery:
+        if labels is None:
+            raise
+    shown = value[:40] if isinstance(value, str) else value
+    raise MalformedQuery(
+        f"unknown {name} code or label: {shown!r}",
+        field="filters.values",
+        dimension=name,
+        valid=list(dict.fromkeys(labels.values())),
+    )
+
+
 def parse_confidence(value: object) -> float:
     """The confidence of intervals: a number strictly between 0.5 and 1."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -123,8 +152,10 @@ def canonicalise(
     period: tuple[str | None, str | None] | None = None,
     epsilon: Epsilon | None = None,
     options: Mapping[str, Any] | None = None,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> CanonicalQuery:
-    """The query's canonical form; ``epsilon`` may come later (``with_epsilon``)."""
+    """The query's canonical form; ``epsilon`` may come later (``with_epsilon``).
+    ``labels`` maps a dimension to its labels (folded by ``fold_label``) and their codes."""
     grouped = list(group_by)
     if len(grouped) > MAX_GROUP_BY:
         raise MalformedQuery(f"group_by: at most {MAX_GROUP_BY} dimensions", field="group_by")
@@ -141,7 +172,8 @@ def canonicalise(
             raise MalformedQuery(
                 f"the filter on {name} names more than {MAX_VALUES} values", field="filters.values"
             )
-        clean.setdefault(name, set()).update(_code(v, "filters.values") for v in given)
+        known = (labels or {}).get(name)
+        clean.setdefault(name, set()).update(_value(v, name, known) for v in given)
     start, end = period if period else (None, None)
     start, end = _month(start, "period.from"), _month(end, "period.to")
     if start and end and start > end:

@@ -27,7 +27,7 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
-from api import answers, catalogue, releases
+from api import answers, catalogue, pages, releases
 from api.errors import AmaanError, Busy, InvalidQuery
 from api.gql import types as t
 from privacy import Epsilon
@@ -185,8 +185,10 @@ def _estimate(c: Context, query: t.CountQueryInput) -> t.Estimate:
     )
 
 
-def _releases(c: Context) -> list[t.ReleaseSummary]:
-    return [
+def _releases(c: Context, limit: int | None, cursor: str | None) -> t.ReleasePage:
+    page = pages.parse(limit, cursor, catalogue.RELEASE_PARTS)
+    items, following = catalogue.visible_releases(c.session, c.principal, page)
+    summaries = [
         t.ReleaseSummary(
             **vars(r)
             | {
@@ -195,8 +197,9 @@ def _releases(c: Context) -> list[t.ReleaseSummary]:
                 "created_at": r.released_at.isoformat(),
             }
         )
-        for r in catalogue.visible_releases(c.session, c.principal)
+        for r in items
     ]
+    return t.ReleasePage(items=summaries, next=following)
 
 
 def _count(c: Context, query: t.CountQueryInput, spending_fields: int) -> t.CountRelease:
@@ -237,9 +240,14 @@ class Query:
     async def estimate(self, info: Info[Context, None], query: t.QueryArgument) -> t.Estimate:
         return await info.context.run(_estimate, info.context, query)
 
-    @t.field("Releases published to you and your own, newest first.")
-    async def releases(self, info: Info[Context, None]) -> list[t.ReleaseSummary]:
-        return await info.context.run(_releases, info.context)
+    @t.field("Releases published to you, then your own, newest first; a page at a time.")
+    async def releases(
+        self,
+        info: Info[Context, None],
+        limit: t.LimitArgument = None,
+        cursor: t.CursorArgument = None,
+    ) -> t.ReleasePage:
+        return await info.context.run(_releases, info.context, limit, cursor)
 
 
 @strawberry.type(description="The one operation that spends budget.")

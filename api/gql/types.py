@@ -53,7 +53,7 @@ VersionArgument = Annotated[
 @strawberry.input(description="Keep only cells whose dimension takes one of these codes.")
 class FilterInput:
     dimension: Dimension = about("the dimension to filter on")
-    values: list[str] = about("its codes to keep (see `dimensions`)")
+    values: list[str] = about("codes or English labels to keep, any case (see `dimensions`)")
 
 
 @strawberry.input(description="The months or years to count, inclusive.")
@@ -192,3 +192,17 @@ class ReleaseSummary:
     margins: bool = about("it has margin rows")
     failed: bool = about("charged, but failed after its data was read: no cells")
     released_at: datetime = about("when it was released")
+
+
+@strawberry.type(description="A page of releases, newest first.")
+class ReleasePage:
+    items: list[ReleaseSummary] = about("the releases of this page")
+    next: str | None = about("pass as `cursor` for the next page; null: the last page")
+
+
+LimitArgument = Annotated[
+    int | None, strawberry.argument(description="rows a page, 1 to 500 (default 100)")
+]
+CursorArgument = Annotated[
+    str | None, strawberry.argument(description="the `next` of the previous page")
+]

@@ -1,6 +1,6 @@
 """Public metadata for callers: datasets, dimensions and their codes, and who I am.
 
-Thin over ``api.catalogue`` (which GraphQL adapts too); ε is written as a decimal string.
+Thin over ``api.catalogue`` (which GraphQL adapts too); ε is a JSON number, exact to six decimals.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def get_datasets(session: SessionDep, principal: PrincipalDep) -> list[DatasetOu
             privacy=PrivacySettingsOut(
                 max_cases_per_person=d.max_cases_per_person,
                 max_values_per_case=d.max_values_per_case,
-                max_epsilon_per_query=str(d.max_epsilon_per_query),
+                max_epsilon_per_query=d.max_epsilon_per_query.as_float(),
             ),
-            budget_remaining=None if d.budget_remaining is None else str(d.budget_remaining),
+            budget_remaining=None if d.budget_remaining is None else d.budget_remaining.as_float(),
         )
         for d in catalogue.datasets(session, principal)
     ]
@@ -92,9 +92,9 @@ def get_me(session: SessionDep, principal: PrincipalDep) -> MeOut:
         budgets=[
             BudgetOut(
                 dataset=b.dataset,
-                limit=str(b.limit),
-                spent=str(b.spent),
-                remaining=str(b.remaining),
+                limit=b.limit.as_float(),
+                spent=b.spent.as_float(),
+                remaining=b.remaining.as_float(),
             )
             for b in me.budgets
         ],

@@ -45,8 +45,8 @@ def post_query(
     return release_json(
         released.release,
         released.cached,
-        str(released.epsilon_charged),
-        None if released.remaining_micro is None else str(Epsilon(released.remaining_micro)),
+        released.epsilon_charged,
+        None if released.remaining_micro is None else Epsilon(released.remaining_micro),
         released.content,
     )
 
@@ -58,7 +58,7 @@ def post_estimate(
     costed = answers.answer(session, principal, answers.Estimate(to_query(body)), settings)
     plan = costed.prepared.plan
     return EstimateOut(
-        epsilon=str(plan.epsilon),
+        epsilon=plan.epsilon.as_float(),
         margin_of_error=plan.margin_of_error,
         cells=plan.cells,
         cached=costed.cached,

@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api import catalogue, extracts, publications
+from api import catalogue, extracts, pages, publications
 from api.deps import PrincipalDep, SessionDep
-from api.schemas import ReleaseListItem, ReleaseMetadataOut, ReleaseOut
-from privacy import Epsilon
+from api.schemas import Cursor, Limit, ReleaseListItem, ReleaseMetadataOut, ReleaseOut, ReleasePage
+from privacy import ZERO, Epsilon
 from schema.access import Account, Publication, Release
 from schema.repositories import audit
 from schema.repositories import datasets as datasets_repo
@@ -32,25 +32,33 @@ def wants_csv(request: Request, format: str | None) -> bool:
     return "text/csv" in request.headers.get("accept", "")
 
 
+def _flat_key(key: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    """A cell's key as one object per dimension, so ``pandas.json_normalize`` gives the
+    columns ``key.<dimension>.code``, ``.label`` and ``.label_ur``."""
+    return {k["dimension"]: {n: k[n] for n in ("code", "label", "label_ur")} for k in key}
+
+
 def release_json(
     release: Release,
     cached: bool,
-    charged: str,
-    remaining: str | None,
+    charged: Epsilon,
+    remaining: Epsilon | None,
     content: bytes | None = None,
 ) -> Response:
-    """The release as the service made it (``content``, or the stored body), prefixed with this
-    request's fields (no re-validation of thousands of cells)."""
-    head = json.dumps(
-        {
-            "release_id": release.public_id,
-            "cached": cached,
-            "epsilon_charged": charged,
-            "budget_remaining": remaining,
-        }
-    )
-    stored = extracts.body(release) if content is None else content
-    return Response(head[:-1].encode() + b"," + stored[1:], media_type="application/json")
+    """The release as the service made it (``content``, or the stored body) with this
+    request's fields; ε as JSON numbers, each cell's key by dimension (not re-validated: a
+    table may hold thousands of cells)."""
+    stored = json.loads(extracts.body(release) if content is None else content)
+    head = {
+        "release_id": release.public_id,
+        "cached": cached,
+        "epsilon_charged": charged.as_float(),
+        "budget_remaining": None if remaining is None else remaining.as_float(),
+    }
+    stored["epsilon"] = Epsilon.parse(stored["epsilon"]).as_float()
+    stored["cells"] = [cell | {"key": _flat_key(cell["key"])} for cell in stored["cells"]]
+    text = json.dumps(head | stored, ensure_ascii=False)
+    return Response(text.encode(), media_type="application/json")
 
 
 def release_csv(
@@ -71,9 +79,9 @@ def release_csv(
     return Response(table, media_type="text/csv; charset=utf-8", headers=head)
 
 
-def remaining(session: Session, account: Account, dataset_id: int) -> str | None:
+def remaining(session: Session, account: Account, dataset_id: int) -> Epsilon | None:
     left, _ = releases_repo.remaining(session, account.id, dataset_id)
-    return None if left is None else str(Epsilon(left))
+    return None if left is None else Epsilon(left)
 
 
 def _audit_download(session: Session, account: Account, release: Release, what: str) -> None:
@@ -89,13 +97,20 @@ def _audit_download(session: Session, account: Account, release: Release, what: 
     )
 
 
-@router.get("/releases", response_model=list[ReleaseListItem])
-def list_releases(session: SessionDep, principal: PrincipalDep) -> list[ReleaseListItem]:
-    """Extracts published to you, and the releases of your own queries; newest first."""
-    return [
-        ReleaseListItem(**(vars(item) | {"epsilon": str(item.epsilon)}))
-        for item in catalogue.visible_releases(session, principal)
-    ]
+@router.get("/releases", response_model=ReleasePage)
+def list_releases(
+    session: SessionDep, principal: PrincipalDep, limit: Limit = None, cursor: Cursor = None
+) -> ReleasePage:
+    """Extracts published to you, then the releases of your own queries; newest first, a
+    page at a time (pass ``next`` as ``cursor`` for the next page)."""
+    page = pages.parse(limit, cursor, catalogue.RELEASE_PARTS)
+    items, following = catalogue.visible_releases(session, principal, page)
+    return ReleasePage(
+        items=[
+            ReleaseListItem(**(vars(item) | {"epsilon": item.epsilon.as_float()})) for item in items
+        ],
+        next=following,
+    )
 
 
 @router.get(
@@ -118,7 +133,7 @@ def get_release(
         publication = publications.publication_for(session, principal, release)
         return release_csv(session, release, publication, bom)
     _audit_download(session, principal, release, "json")
-    return release_json(release, True, "0", remaining(session, principal, release.dataset_id))
+    return release_json(release, True, ZERO, remaining(session, principal, release.dataset_id))
 
 
 @router.get("/releases/{release_id}/metadata", response_model=ReleaseMetadataOut)
@@ -130,4 +145,5 @@ def get_release_metadata(
     release = publications.readable(session, principal, release_id)
     dataset = datasets_repo.by_id(session, release.dataset_id)
     publication = publications.publication_for(session, principal, release)
-    return ReleaseMetadataOut(**extracts.metadata(release, dataset, publication))
+    meta = extracts.metadata(release, dataset, publication)
+    return ReleaseMetadataOut(**(meta | {"epsilon": Epsilon.parse(meta["epsilon"]).as_float()}))

@@ -122,12 +122,15 @@ def newest_of(session: Session, release: Release, partner_id: int | None) -> Pub
 
 
 def listed(
-    session: Session, account_id: int, role: str, limit: int = 1000
+    session: Session, account_id: int, role: str, after: tuple[str, int] | None, limit: int
 ) -> list[tuple[Release, Publication | None]]:
-    """Extracts published to the account (every one, for staff; none for researchers), then
-    its own query releases; newest first, bodies not loaded."""
+    """A page of at most ``limit`` releases: extracts published to the account (every one, for
+    staff; none for researchers), newest first, then its own query releases, newest first;
+    bodies not loaded. ``after`` is where the previous page ended: ("publication", its id) or
+    ("query", the release's id); keyset pagination, one statement a part."""
     items: list[tuple[Release, Publication | None]] = []
-    if role != "researcher":
+    part, last = after or ("publication", None)
+    if role != "researcher" and part == "publication":
         query = (
             select(Release, Publication)
             .options(defer(Release.body), defer(Release.noisy))
@@ -135,15 +138,20 @@ def listed(
         )
         if role == "partner":
             query = query.where(_published_to(account_id))
-        items += [(r, p) for r, p in session.execute(query.order_by(Publication.id.desc()))]
-    own = session.scalars(
-        select(Release)
-        .options(defer(Release.body), defer(Release.noisy))
-        .where(Release.account_id == account_id, Release.kind == "query")
-        .order_by(Release.id.desc())
-        .limit(limit)
-    )
-    items += [(r, None) for r in own]
+        if last is not None:
+            query = query.where(Publication.id < last)
+        found = session.execute(query.order_by(Publication.id.desc()).limit(limit))
+        items += [(r, p) for r, p in found]
+    if len(items) < limit:
+        own = (
+            select(Release)
+            .options(defer(Release.body), defer(Release.noisy))
+            .where(Release.account_id == account_id, Release.kind == "query")
+        )
+        if part == "query" and last is not None:
+            own = own.where(Release.id < last)
+        found_own = session.scalars(own.order_by(Release.id.desc()).limit(limit - len(items)))
+        items += [(r, None) for r in found_own]
     return items
 
 

@@ -24,8 +24,8 @@ CATALOGUE = """query ($dataset: String, $version: Int) {
   dimensions(dataset: $dataset, version: $version) { name time rollupOf multiValued
     codes { code label labelUr sensitive } }
   me { id name organisation role budgets { dataset limit spent remaining } }
-  releases { releaseId kind title description dataset datasetVersion groupBy epsilon rounding
-    margins failed releasedAt createdAt }
+  releases { items { releaseId kind title description dataset datasetVersion groupBy epsilon
+    rounding margins failed releasedAt createdAt } next }
 }"""
 EPSILON_FIELDS = {"epsilon", "limit", "spent", "remaining", "budget_remaining"}
 EPSILON_FIELDS |= {"max_epsilon_per_query"}
@@ -37,14 +37,15 @@ def _snake(name: str) -> str:
 
 
 def _plain(value, key=None):
-    """A response with snake_case keys, ε as exact decimals and times as datetimes."""
+    """A response with snake_case keys, ε as exact decimals and times as datetimes. ε is a
+    JSON number in both interfaces, exact to six decimals."""
     if isinstance(value, dict):
         return {_snake(k): _plain(v, _snake(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v, key) for v in value]
     if key in EPSILON_FIELDS and value is not None:
-        assert isinstance(value, str | float), (key, value)
-        return Decimal(value if isinstance(value, str) else repr(value))
+        assert isinstance(value, float), (key, value)
+        return Decimal(repr(value))
     if key in ("released_at", "created_at"):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     return value
@@ -66,6 +67,8 @@ def _rest_shape(data):
     for d in data["dimensions"]:
         d["name"] = lower(d["name"])
         d["rollup_of"] = d["rollup_of"] and lower(d["rollup_of"])
+    assert data["releases"].pop("next") is None
+    data["releases"] = data["releases"]["items"]
     for r in data["releases"]:
         r["group_by"] = [lower(g) for g in r["group_by"]]
         assert r.pop("created_at") == r["released_at"]
@@ -86,7 +89,9 @@ def _both(client, key, params=None):
         "/graphql", json={"query": CATALOGUE, "variables": variables}, headers=auth(key)
     )
     assert r.status_code == 200 and "errors" not in r.json(), r.text
-    return _plain({k: v.json() for k, v in rest.items()}), _rest_shape(_plain(r.json()["data"]))
+    assert rest["releases"].json()["next"] is None
+    listed = {k: v.json() for k, v in rest.items()} | {"releases": rest["releases"].json()["items"]}
+    return _plain(listed), _rest_shape(_plain(r.json()["data"]))
 
 
 def _world(client, keys, engine):

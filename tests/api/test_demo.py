@@ -19,9 +19,9 @@ def test_demo_prints_working_keys(tmp_path):
     with TestClient(create_app(Settings(database_url=url))) as client:
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {keys['researcher']}"})
         assert me.json()["role"] == "researcher"
-        assert me.json()["budgets"][0]["remaining"] == "1"
+        assert me.json()["budgets"][0]["remaining"] == 1
         partner = {"Authorization": f"Bearer {keys['partner']}"}
-        extracts = client.get("/v1/releases", headers=partner).json()
+        extracts = client.get("/v1/releases", headers=partner).json()["items"]
         assert [e["title"] for e in extracts] == ["Complaints by year and group"]
         csv = client.get(f"/v1/releases/{extracts[0]['release_id']}?format=csv", headers=partner)
         assert csv.status_code == 200 and csv.text.startswith(

@@ -37,7 +37,7 @@ def test_publish_once_charged_to_the_cap_then_downloads_spend_nothing(api):
     assert [(e.kind, e.epsilon_micro) for e in ledger] == [("publication", 200_000)]
     assert spent == 200_000
 
-    listed = client.get("/v1/releases", headers=auth(keys["partner"])).json()
+    listed = client.get("/v1/releases", headers=auth(keys["partner"])).json()["items"]
     assert [(i["release_id"], i["kind"], i["title"]) for i in listed] == [
         (pub["release_id"], "publication", "Complaints by group and gender")
     ]
@@ -59,7 +59,7 @@ def test_publish_once_charged_to_the_cap_then_downloads_spend_nothing(api):
         "complaint_group_label_ur",
     ]
     assert len(rows) == len(cells)
-    by_key = {tuple(k["code"] for k in c["key"]): c for c in cells}
+    by_key = {tuple(k["code"] for k in c["key"].values()): c for c in cells}
     for row in rows:
         cell = by_key[(row["complaint_group"], row["gender"])]
         assert row["count"] == ("" if cell["count"] is None else str(cell["count"]))
@@ -95,7 +95,7 @@ def test_partners_cannot_read_what_was_not_published_to_them(api):
     meta = client.get(f"/v1/releases/{pub['release_id']}/metadata", headers=auth(keys["partner2"]))
     assert missing.status_code == other.status_code == meta.status_code == 404
     assert missing.json()["error"]["code"] == other.json()["error"]["code"] == "not_found"
-    assert client.get("/v1/releases", headers=auth(keys["partner2"])).json() == []
+    assert client.get("/v1/releases", headers=auth(keys["partner2"])).json()["items"] == []
 
     everyone = publish(client, keys, ["all-partners"])
     got = client.get(f"/v1/releases/{everyone['release_id']}", headers=auth(keys["partner2"]))

@@ -57,10 +57,13 @@ def test_count_cases_and_the_same_query_over_rest(api):
     assert [c["count"] for c in rest["cells"] if not c["total"]] == [
         c["count"] for c in release["cells"]
     ]
-    listed = gql(client, keys["alice"], "{ releases { releaseId epsilon datasetVersion } }")
-    assert listed.json()["data"]["releases"] == [
-        {"releaseId": release["releaseId"], "epsilon": 0.1, "datasetVersion": 1}
-    ]
+    listed = gql(
+        client, keys["alice"], "{ releases { items { releaseId epsilon datasetVersion } next } }"
+    )
+    assert listed.json()["data"]["releases"] == {
+        "items": [{"releaseId": release["releaseId"], "epsilon": 0.1, "datasetVersion": 1}],
+        "next": None,
+    }
     assert _spent(engine) == 100_000
 
 

@@ -93,7 +93,8 @@ ESTIMATE = (
 CATALOGUE = """{ me { id role budgets { dataset limit spent remaining } }
   datasets { slug versions { number firstMonth lastMonth } budgetRemaining }
   dimensions { name time codes { code label } } v1: dimensions(dataset: "helpline-cases",
-  version: 1) { name codes { code } } releases { releaseId kind epsilon groupBy failed } }"""
+  version: 1) { name codes { code } }
+  releases { items { releaseId kind epsilon groupBy failed } next } }"""
 
 
 def asks_for(body: dict[str, Any], role: str = "researcher") -> list[tuple]:

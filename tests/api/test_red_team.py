@@ -70,7 +70,7 @@ def test_a_failed_release_answers_as_failed_wherever_it_is_read(api, monkeypatch
     assert failed.status_code == 500
     monkeypatch.undo()
     listed = client.get("/v1/releases", headers=auth(keys["bob"]))
-    assert listed.status_code == 200 and [r["failed"] for r in listed.json()] == [True]
+    assert listed.status_code == 200 and [r["failed"] for r in listed.json()["items"]] == [True]
     admin = client.get("/v1/admin/ledger", headers=auth(keys["admin"])).json()
     release_id = admin[0]["release_id"]
     for suffix, params in (("", {}), ("", {"format": "csv"}), ("/metadata", {})):

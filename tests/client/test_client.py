@@ -70,7 +70,7 @@ def test_count_is_the_release_in_the_order_asked_and_charged_as_estimated(served
         f"{served.url}/v1/releases/{attrs['release_id']}", headers=auth(served.keys["researcher"])
     ).json()
     for row, cell in zip(records(table), stored["cells"], strict=True):
-        key = {k["dimension"]: k for k in cell["key"]}
+        key = cell["key"]
         for dimension in ("province", "gender"):
             assert row[dimension] == key[dimension]["code"]
             assert row[f"{dimension}_label"] == key[dimension]["label"]

@@ -110,3 +110,44 @@ def test_margin_of_error_outside_its_range_names_the_field(value):
 def test_invalid_queries(changes, message):
     with pytest.raises(MalformedQuery, match=message):
         canonicalise(**{**BASE, **changes})
+
+
+LABELS = {"gender": {"women": "F", "gender minority": "GM"}, "province": {"punjab": "PB"}}
+
+
+def test_a_label_in_any_case_is_keyed_as_its_code():
+    labelled = {
+        "age_band": ["U18"],
+        "province": ["  PUNJAB ", "sd"],
+        "gender": ["Gender  MINORITY"],
+    }
+    form = canonicalise(**{**BASE, "filters": labelled}, labels=LABELS).form
+    assert form["filters"] == {"age_band": ["U18"], "gender": ["GM"], "province": ["PB", "SD"]}
+    coded = {"age_band": ["U18"], "province": ["PB", "SD"], "gender": ["gm"]}
+    assert (
+        canonicalise(**{**BASE, "filters": labelled}, labels=LABELS).key
+        == canonicalise(**{**BASE, "filters": coded}, labels=LABELS).key
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Wοmen",  # a Greek omicron
+        "Gender\u2003minority",  # an em space is not folded
+        "Gender\u00a0minority",  # nor a no-break space
+        "WOMEN\u0130",  # "İ".lower() is "i̇"
+        "Women only",
+    ],
+)
+def test_an_unknown_label_names_the_field_and_the_codes(value):
+    """(A code-shaped unknown, such as "Womenfolk", is refused by the release pipeline, which
+    knows the codes of every dimension: tests/api/test_rest.py.)"""
+    with pytest.raises(MalformedQuery) as refused:
+        canonicalise(**{**BASE, "filters": {"gender": [value]}}, labels=LABELS)
+    details = refused.value.details
+    assert (details["field"], details["dimension"], details["valid"]) == (
+        "filters.values",
+        "gender",
+        ["F", "GM"],
+    )

@@ -99,7 +99,7 @@ class Amaan:
 
     def datasets(self) -> list[dict[str, Any]]:
         """The datasets granted to you: versions, declared coverage, privacy settings and the
-        budget you have left on each (``budget_remaining``, a decimal string)."""
+        budget you have left on each (``budget_remaining``, a number exact to six decimals)."""
         found: list[dict[str, Any]] = self._json("GET", "/v1/datasets")
         return found
 
@@ -123,7 +123,8 @@ class Amaan:
         """The ε you have left on ``dataset`` (exact)."""
         for budget in self.me()["budgets"]:
             if budget["dataset"] == dataset:
-                return Decimal(budget["remaining"])
+                found: Decimal = tables.epsilon(budget["remaining"])
+                return found
         return Decimal(0)
 
     # Queries.
@@ -143,7 +144,10 @@ class Amaan:
         body = _query(dataset, group_by, filters, period, epsilon, margin_of_error, confidence)
         found = self._json("POST", "/v1/queries/estimate", json=body)
         return Estimate(
-            Decimal(found["epsilon"]), found["margin_of_error"], found["cells"], found["cached"]
+            tables.epsilon(found["epsilon"]),
+            found["margin_of_error"],
+            found["cells"],
+            found["cached"],
         )
 
     def count(
@@ -169,7 +173,14 @@ class Amaan:
 
     def releases(self) -> pd.DataFrame:
         """Extracts published to you and your own query releases, newest first."""
-        return tables.listing(self._json("GET", "/v1/releases"))
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "500"}
+        while True:  # every page, 500 releases at a time
+            page = self._json("GET", "/v1/releases", params=params)
+            items += page["items"]
+            if page["next"] is None:
+                return tables.listing(items)
+            params["cursor"] = page["next"]
 
     def release(self, release_id: str) -> pd.DataFrame:
         """A stored release as a count table (as ``count`` returns it)."""

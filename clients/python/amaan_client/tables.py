@@ -19,9 +19,12 @@ EPSILONS = ("epsilon", "epsilon_charged", "budget_remaining")
 NUMBERS = ("count", "lower", "upper")
 
 
-def _epsilon(value: Any) -> Any:
-    """ε travels as a decimal string ("0.25"): kept exact."""
-    return Decimal(value) if isinstance(value, str) else value
+def epsilon(value: Any) -> Any:
+    """ε travels as a JSON number exact to six decimals (older servers: a decimal string);
+    read through its shortest text, so 0.1 is ``Decimal("0.1")``, exactly."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    return Decimal(str(value).removesuffix(".0"))  # 1.0 reads as 1, as the API means it
 
 
 def _columns(dimensions: list[str]) -> list[str]:
@@ -40,14 +43,20 @@ def _ordered(found: list[str], asked: list[str]) -> list[str]:
     return wanted
 
 
+def _keys(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's key by dimension (older servers sent a list of keys naming their dimension)."""
+    key = cell["key"]
+    return key if isinstance(key, dict) else {k["dimension"]: k for k in key}
+
+
 def count_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
     cells = body["cells"]
-    stored = [key["dimension"] for key in cells[0]["key"]] if cells else list(body["group_by"])
+    stored = list(_keys(cells[0])) if cells else list(body["group_by"])
     dimensions = _ordered(stored, asked)
     margins = bool(body.get("margins"))
     rows = []
     for cell in cells:
-        keys = {key["dimension"]: key for key in cell["key"]}
+        keys = _keys(cell)
         row: dict[str, Any] = {}
         for dimension in dimensions:
             key = keys[dimension]
@@ -64,7 +73,7 @@ def count_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=[*columns, "total"] if margins else columns)
     frame = _typed(frame, dimensions)
     frame.attrs = {
-        name: _epsilon(value) if name in EPSILONS else value
+        name: epsilon(value) if name in EPSILONS else value
         for name, value in body.items()
         if name != "cells"
     }
@@ -92,7 +101,7 @@ def csv_table(content: bytes, metadata: dict[str, Any]) -> pd.DataFrame:
         frame[name] = frame[name] == "true"
     frame["reason"] = frame["reason"].replace("", None)
     frame = _typed(frame, dimensions)
-    frame.attrs = {name: _epsilon(v) if name in EPSILONS else v for name, v in metadata.items()}
+    frame.attrs = {name: epsilon(v) if name in EPSILONS else v for name, v in metadata.items()}
     frame.attrs["group_by"] = dimensions
     return frame
 
@@ -102,6 +111,6 @@ def listing(items: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(items)
     if frame.empty:
         return frame
-    frame["epsilon"] = frame["epsilon"].map(Decimal)
+    frame["epsilon"] = frame["epsilon"].map(epsilon)
     frame["released_at"] = pd.to_datetime(frame["released_at"], utc=True)
     return frame
