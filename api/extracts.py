@@ -230,6 +230,7 @@ def headers(meta: dict[str, Any]) -> dict[str, str]:
         "X-Amaan-Release-Id": meta["release_id"],
         "X-Amaan-Dataset": meta["dataset"],
         "X-Amaan-Dataset-Version": str(meta["dataset_version"]),
+        "X-Amaan-Group-By": " ".join(meta["group_by"]),
         "X-Amaan-Epsilon": meta["epsilon"],
         "X-Amaan-Mechanism": meta["mechanism"],
         "X-Amaan-Privacy-Unit": meta["privacy_unit"],

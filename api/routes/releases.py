@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api import catalogue, extracts, publications
+from api import catalogue, extract_table, extracts, publications
 from api.deps import PrincipalDep, SessionDep
 from api.errors import InvalidQuery
 from api.schemas import ReleaseListItem, ReleaseMetadataOut, ReleaseOut
@@ -87,6 +87,7 @@ def release_file(
         meta |= {k: shown[k] for k in ("confidence", "margin_of_error", "interpretation")}
     if order is None and publication is not None and publication.group_by:
         order = json.loads(publication.group_by)
+    meta["group_by"] = extract_table.ordered(meta["group_by"], order)  # as the columns
     version = datasets_repo.version_by_id(session, release.version_id)
     coverage = (version.first_month, version.last_month)
     if kind == "xlsx":
