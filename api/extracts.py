@@ -1,9 +1,11 @@
-"""Releases as files: CSV for spreadsheets, and the metadata that travels with every download.
+"""Releases as files: CSV, a zip of the CSV with what it means, and Excel workbooks; and the
+metadata that travels with every download.
 
-A release is immutable, so its body, its parsed summary and its rendered CSV are cached per
-worker (bounded in bytes), keyed by the release id. No cell of the CSV can start
-a spreadsheet formula: text that begins with ``= + - @``, a tab or a carriage return is
-prefixed with an apostrophe (counts and bounds are never negative, so numbers are untouched).
+A release is immutable, so its body, its parsed summary and its rendered files are cached per
+worker (bounded in bytes), keyed by the release id and what shapes the file (the order of the
+columns, the confidence of the intervals). The table's layout and the protection against
+spreadsheet formulas are ``api.extract_table``'s; the about text is ``api.about``'s. File names
+and the about text come from the release's public metadata only.
 """
 
 from __future__ import annotations
@@ -11,24 +13,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from api import about, workbook
+from api.extract_table import FORMULA_TRIGGERS, Value, neutralise, table
 from schema.access import Publication, Release
 from schema.models import Dataset
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMULA_TRIGGERS", "neutralise"]
+
 BOM = "\ufeff"
 
 
-def neutralise(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
-
-
-def _text(value: Any) -> str:
+def _text(value: Value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -36,42 +37,17 @@ def _text(value: Any) -> str:
     return neutralise(str(value))
 
 
-def header(group_by: list[str]) -> list[str]:
-    columns: list[str] = []
-    for dimension in group_by:
-        columns += [dimension, f"{dimension}_label", f"{dimension}_label_ur"]
-    return [*columns, "count", "lower", "upper", "suppressed", "reason", "total"]
-
-
-def rows(body: dict[str, Any]) -> list[list[str]]:
-    out = []
-    for cell in body["cells"]:
-        row = []
-        for key in cell["key"]:
-            row += [_text(key["code"]), _text(key["label"]), _text(key["label_ur"])]
-        row += [
-            _text(cell[name])
-            for name in ("count", "lower", "upper", "suppressed", "reason", "total")
-        ]
-        out.append(row)
-    return out
-
-
-def csv_text(columns: list[str], table: Iterable[list[str]]) -> str:
+def csv_text(columns: list[str], rows: Iterable[list[Value]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
-    writer.writerows(table)
+    writer.writerows([_text(v) for v in row] for row in rows)
     return buffer.getvalue()
-
-
-def write_csv(group_by: list[str], table: list[list[str]], *, bom: bool = False) -> bytes:
-    return ((BOM if bom else "") + csv_text(header(group_by), table)).encode("utf-8")
 
 
 def records_csv(columns: list[str], records: list[dict[str, Any]]) -> str:
     """Rows of the ledger or the audit log as CSV, neutralised like every CSV of Amaan."""
-    return csv_text(columns, ([_text(record[c]) for c in columns] for record in records))
+    return csv_text(columns, ([record[c] for c in columns] for record in records))
 
 
 class _Cache:
@@ -136,17 +112,81 @@ def summary(release: Release) -> dict[str, Any]:
     return found
 
 
-def release_csv(release: Release, bom: bool, content: bytes | None = None) -> bytes:
-    """The release as CSV: its stored body, or ``content`` (the same release with intervals at
-    another confidence)."""
-    table = body(release) if content is None else content
-    key = ("csv", release.public_id, bom, hash(table))
+def _rendered(
+    release: Release,
+    what: str,
+    content: bytes | None,
+    order: list[str] | None,
+    make: Callable[[dict[str, Any]], bytes],
+    meta: dict[str, Any] | None = None,
+) -> bytes:
+    """A file of the release made by ``make`` from its body (the stored one, or ``content``: the
+    same release with intervals at another confidence), made once per worker. ``meta`` is
+    what else the file shows (one release may be published under several titles)."""
+    shown = body(release) if content is None else content
+    facts = json.dumps(meta, sort_keys=True, default=str) if meta else ""
+    key = (what, release.public_id, tuple(order or ()), hash(shown), hash(facts))
     found: bytes | None = _cache.get(key)
     if found is None:
-        parsed = json.loads(table)
-        content = write_csv(parsed["group_by"], rows(parsed), bom=bom)
-        found = _cache.put(key, content, len(content))
+        made = make(json.loads(shown))
+        found = _cache.put(key, made, len(made))
     return found
+
+
+def _csv(parsed: dict[str, Any], order: list[str] | None, bom: bool) -> bytes:
+    laid_out = table(parsed, order)
+    return ((BOM if bom else "") + csv_text(laid_out.columns, laid_out.rows)).encode("utf-8")
+
+
+def release_csv(
+    release: Release, bom: bool, content: bytes | None = None, order: list[str] | None = None
+) -> bytes:
+    """The release as one CSV table, its dimensions in ``order`` (as the query asked)."""
+    return _rendered(release, f"csv{bom:d}", content, order, lambda p: _csv(p, order, bom))
+
+
+def release_zip(
+    release: Release,
+    meta: dict[str, Any],
+    coverage: tuple[str, str],
+    content: bytes | None = None,
+    order: list[str] | None = None,
+) -> bytes:
+    """The CSV and the about text in one zip, both UTF-8 with a byte-order mark (so Excel reads
+    the Urdu), dated as the release."""
+
+    def make(parsed: dict[str, Any]) -> bytes:
+        stamp = release.created_at.timetuple()[:6]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            files = [
+                (file_name(release.public_id), _csv(parsed, order, bom=True)),
+                (file_name(release.public_id, "txt", "about"), about_text(meta, coverage)),
+            ]
+            for name, data in files:
+                archive.writestr(zipfile.ZipInfo(name, date_time=stamp), data, zipfile.ZIP_DEFLATED)
+        return buffer.getvalue()
+
+    return _rendered(release, "zip", content, order, make, meta)
+
+
+def about_text(meta: dict[str, Any], coverage: tuple[str, str]) -> bytes:
+    return (BOM + about.text(meta, coverage)).encode("utf-8")
+
+
+def release_xlsx(
+    release: Release,
+    meta: dict[str, Any],
+    coverage: tuple[str, str],
+    content: bytes | None = None,
+    order: list[str] | None = None,
+) -> bytes:
+    """The release as an Excel workbook: the table, and "About this table"."""
+
+    def make(parsed: dict[str, Any]) -> bytes:
+        return workbook.workbook(table(parsed, order), meta, coverage, release.created_at)
+
+    return _rendered(release, "xlsx", content, order, make, meta)
 
 
 def metadata(
@@ -190,6 +230,7 @@ def headers(meta: dict[str, Any]) -> dict[str, str]:
         "X-Amaan-Release-Id": meta["release_id"],
         "X-Amaan-Dataset": meta["dataset"],
         "X-Amaan-Dataset-Version": str(meta["dataset_version"]),
+        "X-Amaan-Group-By": " ".join(meta["group_by"]),
         "X-Amaan-Epsilon": meta["epsilon"],
         "X-Amaan-Mechanism": meta["mechanism"],
         "X-Amaan-Privacy-Unit": meta["privacy_unit"],
@@ -203,14 +244,7 @@ def headers(meta: dict[str, Any]) -> dict[str, str]:
     return {name: _ascii(value) for name, value in values.items()}
 
 
-def file_name(meta: dict[str, Any], extension: str = "csv") -> str:
-    title = meta.get("title") or ""
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
-    parts = [
-        slug or "amaan",
-        meta["dataset"],
-        f"v{meta['dataset_version']}",
-        *meta["group_by"],
-        meta["release_id"],
-    ]
-    return "_".join(p.replace("_", "-") for p in parts) + f".{extension}"
+def file_name(release_id: str, extension: str = "csv", part: str | None = None) -> str:
+    """From the release id only (``r_`` and 24 hex digits): nothing else a file name could leak
+    or a browser could misread."""
+    return f"amaan_{release_id}{'_' + part if part else ''}.{extension}"

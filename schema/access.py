@@ -202,6 +202,9 @@ class Publication(Base):
     margins: Mapped[bool] = mapped_column(Boolean, default=False)
     published_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("publications.id"))
+    # The dimensions in the order the query grouped them (JSON list): the files' column order.
+    # None for publications made before it was kept: the release's sorted order.
+    group_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

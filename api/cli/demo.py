@@ -107,6 +107,9 @@ def _examples(keys: dict[str, str], release_id: str, base: str) -> str:
             "As the partner NGO, the published extract as CSV (with a BOM for Excel):",
             f"  curl -s -H 'Authorization: Bearer {keys['partner']}' "
             f"'{base}/v1/releases/{release_id}?format=csv&bom=1' -o extract.csv",
+            "  or as an Excel workbook with an English and Urdu About sheet:",
+            f"  curl -s -H 'Authorization: Bearer {keys['partner']}' "
+            f"'{base}/v1/releases/{release_id}?format=xlsx' -o extract.xlsx",
             "",
             "As helpline staff, the budgets:",
             f"  curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/admin/budgets",

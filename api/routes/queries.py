@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.routes.releases import Bom, Format, release_csv, release_json, wants_csv
+from api.routes.releases import XLSX, About, Bom, Format, release_file, release_json, wanted
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
 from privacy import Epsilon
 
@@ -28,7 +28,11 @@ def to_query(body: QueryIn) -> releases.CountQuery:
     )
 
 
-@router.post("/queries", response_model=ReleaseOut, responses={200: {"content": {"text/csv": {}}}})
+@router.post(
+    "/queries",
+    response_model=ReleaseOut,
+    responses={200: {"content": {"text/csv": {}, "application/zip": {}, XLSX: {}}}},
+)
 def post_query(
     body: QueryIn,
     request: Request,
@@ -37,11 +41,15 @@ def post_query(
     settings: SettingsDep,
     format: Format = None,
     bom: Bom = False,
+    about: About = "0",
 ) -> Response:
-    """Answer a count query (spends ε unless cached); JSON, or CSV as for releases."""
+    """Answer a count query (spends ε unless cached); JSON, or a file as for releases, its
+    columns in the order of ``group_by``."""
+    kind = wanted(request, format, about)
     released = answers.answer(session, principal, answers.Count(to_query(body)), settings)
-    if wants_csv(request, format):
-        return release_csv(session, released.release, None, bom, released.content)
+    if kind != "json":
+        order = list(body.group_by)
+        return release_file(session, released.release, None, kind, bom, released.content, order)
     return release_json(
         released.release,
         released.cached,

@@ -1,4 +1,5 @@
-"""Stored releases: listed, read as JSON or CSV, with their metadata. Reading never spends.
+"""Stored releases: listed, read as JSON, CSV (alone or zipped with what it means) or Excel,
+with their metadata. Reading never spends.
 
 A release the caller may not read is 404, exactly as one that does not exist.
 """
@@ -11,8 +12,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api import catalogue, extracts, pages, publications
+from api import catalogue, extract_table, extracts, pages, publications
 from api.deps import PrincipalDep, SessionDep
+from api.errors import InvalidQuery
 from api.schemas import Cursor, Limit, ReleaseListItem, ReleaseMetadataOut, ReleaseOut, ReleasePage
 from privacy import ZERO, Epsilon
 from schema.access import Account, Publication, Release
@@ -22,14 +24,28 @@ from schema.repositories import releases as releases_repo
 
 router = APIRouter(tags=["releases"])
 
-Format = Annotated[Literal["json", "csv"] | None, Query(description="json (default) or csv")]
+Format = Annotated[
+    Literal["json", "csv", "xlsx"] | None,
+    Query(description="json (default), csv or xlsx (an Excel workbook with an About sheet)"),
+]
 Bom = Annotated[bool, Query(description="prefix the CSV with a byte-order mark (for Excel)")]
+About = Annotated[
+    Literal["0", "1"],
+    Query(description="1: the CSV zipped with a text file saying what it means (format csv)"),
+]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def wants_csv(request: Request, format: str | None) -> bool:
-    if format is not None:
-        return format == "csv"
-    return "text/csv" in request.headers.get("accept", "")
+def wanted(request: Request, format: str | None, about: str) -> str:
+    """The format asked for (``?format``, else the Accept header); ``zip`` for a CSV with
+    ``about=1``."""
+    accept = request.headers.get("accept", "")
+    chosen = format or ("csv" if "text/csv" in accept else "xlsx" if XLSX in accept else "json")
+    if about == "1":
+        if chosen != "csv":
+            raise InvalidQuery("about=1 goes with format=csv", field="about", valid=["0", "1"])
+        return "zip"
+    return chosen
 
 
 def _flat_key(key: list[dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -61,22 +77,38 @@ def release_json(
     return Response(text.encode(), media_type="application/json")
 
 
-def release_csv(
+def release_file(
     session: Session,
     release: Release,
     publication: Publication | None,
+    kind: str,
     bom: bool,
     content: bytes | None = None,
+    order: list[str] | None = None,
 ) -> Response:
+    """The release as a file (``kind`` csv, zip or xlsx), its metadata as ``X-Amaan-*``
+    headers; ``order`` is the order the query grouped its dimensions."""
     dataset = datasets_repo.by_id(session, release.dataset_id)
     meta = extracts.metadata(release, dataset, publication)
     if content is not None:  # the release with intervals at the confidence asked
         shown = json.loads(content)
         meta |= {k: shown[k] for k in ("confidence", "margin_of_error", "interpretation")}
-    table = extracts.release_csv(release, bom, content)
+    if order is None and publication is not None and publication.group_by:
+        order = json.loads(publication.group_by)
+    meta["group_by"] = extract_table.ordered(meta["group_by"], order)  # as the columns
+    version = datasets_repo.version_by_id(session, release.version_id)
+    coverage = (version.first_month, version.last_month)
+    if kind == "xlsx":
+        data, media = extracts.release_xlsx(release, meta, coverage, content, order), XLSX
+    elif kind == "zip":
+        data = extracts.release_zip(release, meta, coverage, content, order)
+        media = "application/zip"
+    else:
+        data, media = extracts.release_csv(release, bom, content, order), "text/csv; charset=utf-8"
     head = extracts.headers(meta)
-    head["Content-Disposition"] = f'attachment; filename="{extracts.file_name(meta)}"'
-    return Response(table, media_type="text/csv; charset=utf-8", headers=head)
+    name = extracts.file_name(release.public_id, kind)
+    head["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Response(data, media_type=media, headers=head)
 
 
 def remaining(session: Session, account: Account, dataset_id: int) -> Epsilon | None:
@@ -116,7 +148,7 @@ def list_releases(
 @router.get(
     "/releases/{release_id}",
     response_model=ReleaseOut,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}, "application/zip": {}, XLSX: {}}}},
 )
 def get_release(
     release_id: str,
@@ -125,13 +157,16 @@ def get_release(
     principal: PrincipalDep,
     format: Format = None,
     bom: Bom = False,
+    about: About = "0",
 ) -> Response:
-    """A stored release: JSON, or CSV with ``?format=csv`` or ``Accept: text/csv``."""
+    """A stored release: JSON; CSV with ``?format=csv`` or ``Accept: text/csv`` (zipped with
+    its about text with ``&about=1``); an Excel workbook with ``?format=xlsx``."""
+    kind = wanted(request, format, about)
     release = publications.readable(session, principal, release_id)
-    if wants_csv(request, format):
-        _audit_download(session, principal, release, "csv")
+    if kind != "json":
+        _audit_download(session, principal, release, kind)
         publication = publications.publication_for(session, principal, release)
-        return release_csv(session, release, publication, bom)
+        return release_file(session, release, publication, kind, bom)
     _audit_download(session, principal, release, "json")
     return release_json(release, True, ZERO, remaining(session, principal, release.dataset_id))
 

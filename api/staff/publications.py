@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from api import extracts, releases
+from api import extract_table, extracts, releases
 from api.errors import Conflict, InvalidQuery, NotFound
 from privacy import Epsilon
 from schema.access import Account, Publication, Release
@@ -121,6 +121,7 @@ def record(
         margins=extract.margins,
         published_by=staff.id,
         replaces=replaces,
+        group_by=json.dumps(extract_table.ordered(form_group_by(release), extract.query.group_by)),
     )
     audit.append(
         session,
@@ -141,13 +142,20 @@ def record(
     return publication
 
 
-def stored_query(release: Release) -> releases.CountQuery:
-    """The query a release answered, for the dataset's newest version."""
+def form_group_by(release: Release) -> list[str]:
+    """The release's dimensions, sorted as its canonical form holds them."""
+    found: list[str] = json.loads(release.query)["group_by"]
+    return found
+
+
+def stored_query(release: Release, order: str | None = None) -> releases.CountQuery:
+    """The query a release answered, for the dataset's newest version; its dimensions in the
+    order a publication kept (``order``, JSON), if any."""
     form = json.loads(release.query)
     period = form["period"]
     return releases.CountQuery(
         dataset=form["dataset"],
-        group_by=form["group_by"],
+        group_by=json.loads(order) if order else form["group_by"],
         filters=form["filters"],
         period=(period["from"], period["to"]),
         epsilon=str(Epsilon(form["epsilon_micro"])),
@@ -176,7 +184,7 @@ def for_republishing(session: Session, publication_id: int) -> tuple[Extract, Pu
     extract = Extract(
         title=old.title,
         description=old.description,
-        query=stored_query(release),
+        query=stored_query(release, old.group_by),
         audience=_audience_of(session, old),
         rounding=old.rounding,
         margins=old.margins,

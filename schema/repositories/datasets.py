@@ -58,6 +58,13 @@ def get_version(session: Session, dataset_id: int, number: int) -> DatasetVersio
     ).one_or_none()
 
 
+def version_by_id(session: Session, version_id: int) -> DatasetVersion:
+    found = session.get(DatasetVersion, version_id)
+    if found is None:
+        raise LookupError(f"no dataset version {version_id}")
+    return found
+
+
 def batch_for_file(session: Session, dataset_id: int, sha256: str) -> LoadBatch | None:
     return session.scalars(
         select(LoadBatch).where(LoadBatch.dataset_id == dataset_id, LoadBatch.file_sha256 == sha256)

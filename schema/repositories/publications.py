@@ -27,8 +27,10 @@ def add(
     margins: bool,
     published_by: int,
     replaces: Publication | None,
+    group_by: str | None = None,
 ) -> Publication:
-    """A publication of ``release`` to the partner accounts ``audience`` (None: all)."""
+    """A publication of ``release`` to the partner accounts ``audience`` (None: all);
+    ``group_by`` is the JSON list of its dimensions in the order asked."""
     publication = Publication(
         release_id=release.id,
         title=title,
@@ -38,6 +40,7 @@ def add(
         margins=margins,
         published_by=published_by,
         replaces_id=replaces.id if replaces else None,
+        group_by=group_by,
     )
     session.add(publication)
     session.flush()

@@ -15,10 +15,12 @@ import io
 import json
 import re
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -159,6 +161,32 @@ def _csv(text: str) -> list[list[str]]:
     return [rows[0]] + [[("" if i in noisy else v) for i, v in enumerate(r)] for r in rows[1:]]
 
 
+def _xlsx(content: bytes) -> dict[str, list[list[Any]]]:
+    """Every sheet's cell values, the table's noisy columns blanked (the file's dates are the
+    release's, a time)."""
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    sheets = {}
+    for sheet in book.worksheets:
+        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+        if sheet.title == "Table" and rows:
+            noisy = [i for i, name in enumerate(rows[0]) if name in NOISY]
+            rows = [rows[0]] + [
+                [None if i in noisy else v for i, v in enumerate(r)] for r in rows[1:]
+            ]
+        sheets[sheet.title] = _clean(rows)
+    return sheets
+
+
+def _zip(content: bytes) -> dict[str, Any]:
+    """Each file of the zip by its name, normalised (the entries' dates are the release's)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        files = {RELEASE_ID.sub("<release>", n): archive.read(n) for n in archive.namelist()}
+    return {
+        name: _csv(data.decode("utf-8-sig")) if name.endswith(".csv") else _clean(data.decode())
+        for name, data in files.items()
+    }
+
+
 def difference(a: Any, b: Any, at: str = "") -> str:
     """Where two normalised responses first differ, briefly."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -179,6 +207,10 @@ def normalise(response: Any) -> dict[str, Any]:
         content: Any = _clean(response.json())
     elif "csv" in kind:
         content = _csv(response.text)
+    elif "zip" in kind:
+        content = _zip(response.content)
+    elif "spreadsheetml" in kind:
+        content = _xlsx(response.content)
     else:
         content = _clean(response.text)
     headers = {

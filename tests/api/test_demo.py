@@ -25,7 +25,7 @@ def test_demo_prints_working_keys(tmp_path):
         assert [e["title"] for e in extracts] == ["Complaints by year and group"]
         csv = client.get(f"/v1/releases/{extracts[0]['release_id']}?format=csv", headers=partner)
         assert csv.status_code == 200 and csv.text.startswith(
-            "complaint_group,complaint_group_label,"
+            "year,complaint_group,complaint_group_label,"  # as the demo published it
         )
         assert f"/v1/releases/{extracts[0]['release_id']}?format=csv" in printed
         staff = {"Authorization": f"Bearer {keys['admin']}"}

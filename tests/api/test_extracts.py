@@ -15,6 +15,10 @@ from tests.api.conftest import auth
 QUERY = {"dataset": "helpline-cases", "group_by": ["complaint_group", "gender"], "epsilon": 0.2}
 
 
+def cell_totals(cell):
+    return [name for name, k in cell["key"].items() if k["code"] == "TOTAL"]
+
+
 def account_id(client, key):
     return client.get("/v1/me", headers=auth(key)).json()["id"]
 
@@ -49,7 +53,8 @@ def test_publish_once_charged_to_the_cap_then_downloads_spend_nothing(api):
 
     r = client.get(f"/v1/releases/{pub['release_id']}?format=csv", headers=auth(keys["partner"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert r.headers["content-disposition"].startswith('attachment; filename="complaints-by-')
+    name = f"amaan_{pub['release_id']}.csv"  # from the release id only
+    assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
     assert r.headers["x-amaan-epsilon"] == "0.2" and r.headers["x-amaan-rounding"] == "5"
     assert r.headers["x-amaan-release-id"] == pub["release_id"]
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8"))))
@@ -65,7 +70,8 @@ def test_publish_once_charged_to_the_cap_then_downloads_spend_nothing(api):
         assert row["count"] == ("" if cell["count"] is None else str(cell["count"]))
         assert row["total"] == ("true" if cell["total"] else "false")
         assert row["suppressed"] == ("true" if cell["suppressed"] else "false")
-    assert any(row["total"] == "true" and row["gender"] == "TOTAL" for row in rows)
+        assert row["total_over"] == (" ".join(cell_totals(cell)) if cell["total"] else "")
+    assert any(row["total_over"] == "gender" and row["gender"] == "TOTAL" for row in rows)
 
     accept = client.get(
         f"/v1/releases/{pub['release_id']}",
@@ -121,7 +127,15 @@ def test_partner_ad_hoc_queries_need_a_budget_and_come_as_csv(api):
     r = client.post("/v1/queries?format=csv", json=QUERY, headers=auth(keys["partner_budget"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0][-6:] == ["count", "lower", "upper", "suppressed", "reason", "total"]
+    assert rows[0][-7:] == [
+        "count",
+        "lower",
+        "upper",
+        "suppressed",
+        "reason",
+        "total",
+        "total_over",
+    ]
     dims = {d["name"]: d for d in client.get("/v1/dimensions", headers=auth(keys["alice"])).json()}
     cells = len(dims["complaint_group"]["codes"]) * len(dims["gender"]["codes"])
     assert len(rows) == 1 + cells  # the header, then one row per cell
@@ -156,7 +170,8 @@ def test_republish_for_a_newer_version_keeps_the_old_one(api, tmp_path):
     from tests.etl.helpers import options
 
     client, keys, engine = api
-    pub = publish(client, keys, ["all-partners"])
+    reordered = QUERY | {"group_by": ["gender", "complaint_group"]}
+    pub = publish(client, keys, ["all-partners"], query=reordered)
     again = client.post(
         f"/v1/admin/releases/{pub['publication_id']}/republish", headers=auth(keys["admin"])
     )
@@ -175,6 +190,5 @@ def test_republish_for_a_newer_version_keeps_the_old_one(api, tmp_path):
         "0.2",
     )
     for release in (pub["release_id"], new["release_id"]):
-        assert (
-            client.get(f"/v1/releases/{release}", headers=auth(keys["partner"])).status_code == 200
-        )
+        r = client.get(f"/v1/releases/{release}?format=csv", headers=auth(keys["partner"]))
+        assert r.status_code == 200 and r.text.startswith("gender,")  # the order kept

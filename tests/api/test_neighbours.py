@@ -105,6 +105,7 @@ def asks_for(body: dict[str, Any], role: str = "researcher") -> list[tuple]:
         (role, "POST", "/v1/queries/estimate", {"json": body}),
         (role, "POST", "/v1/queries", {"json": body}),
         (role, "POST", "/v1/queries", {"json": body, "params": {"format": "csv"}}),
+        (role, "POST", "/v1/queries", {"json": body, "params": {"format": "xlsx"}}),
         (role, "POST", "/graphql", {"json": {"query": ESTIMATE, "variables": {"q": q}}}),
         (role, "POST", "/graphql", {"json": gql}),
     ]
@@ -179,7 +180,8 @@ def corpus() -> list[tuple]:
     for i in range(0, 40, 3):
         for role in ("researcher", "partner", "admin"):
             out.append((role, "GET", f"/v1/releases/{{{i}}}", {}))
-            out.append((role, "GET", f"/v1/releases/{{{i}}}", {"params": {"format": "csv"}}))
+            for params in ({"format": "csv"}, {"format": "csv", "about": "1"}, {"format": "xlsx"}):
+                out.append((role, "GET", f"/v1/releases/{{{i}}}", {"params": params}))
             out.append((role, "GET", f"/v1/releases/{{{i}}}/metadata", {}))
     for role in ("researcher", "partner", "budgeted_partner", "admin", "stranger", None):
         for path in ("/v1/datasets", "/v1/dimensions", "/v1/me", "/v1/releases"):

@@ -162,10 +162,15 @@ def test_releases_and_a_published_extract_downloaded(served):
             "count": int(want["count"]) if want["count"] else "",
             "lower": int(want["lower"]),
             "upper": int(want["upper"]),
+            "year": int(want["year"]) if want["year"] else "",
             "suppressed": want["suppressed"] == "true",
             "total": want["total"] == "true",
         }
-    assert extract["total"].any() and set(extract[extract["total"]]["year"]) >= {"TOTAL", "2024"}
+    assert str(extract["year"].dtype) == "Int64" and extract.attrs["group_by"] == query["group_by"]
+    totals = extract[extract["total"]]
+    assert set(totals["total_over"]) == {"year", "complaint_group", "year complaint_group"}
+    assert totals[totals["total_over"] == "year"]["year"].isna().all()
+    assert set(totals[totals["total_over"] == "complaint_group"]["year"]) == {2024}
     shown = extract["count"].dropna()
     assert len(shown) and (shown % 5 == 0).all()  # published with rounding base 5
     assert extract.attrs["release_id"] == release_id and extract.attrs["rounding"] == 5

@@ -5,6 +5,11 @@ and Urdu label (``gender``, ``gender_label``, ``gender_label_ur``), then ``count
 ``upper`` (nullable integers: empty where suppressed), ``suppressed`` and ``reason``, and
 ``total`` when the release has margin rows. The release's metadata is on ``DataFrame.attrs``.
 Codes stay strings (years and months included), as the API writes them.
+
+A CSV download (``csv_table``) is laid out as the API writes it: time dimensions as numbers
+(``year``, and ``month`` or ``quarter`` within it; empty on a total over them), other
+dimensions as code and labels, and ``total`` and ``total_over`` (the dimensions a margin row
+sums over) after the counts.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import pandas as pd
 
 EPSILONS = ("epsilon", "epsilon_charged", "budget_remaining")
 NUMBERS = ("count", "lower", "upper")
+TIME = ("year", "quarter", "month")
 
 
 def epsilon(value: Any) -> Any:
@@ -94,15 +100,18 @@ def csv_table(content: bytes, metadata: dict[str, Any]) -> pd.DataFrame:
     """A release's CSV extract (as downloaded) as a DataFrame of the same columns."""
     text = content.decode("utf-8-sig")
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    dimensions = [c for c in frame.columns if f"{c}_label" in frame.columns]
-    for name in NUMBERS:
+    times = [c for c in frame.columns if c in TIME]
+    coded = [c for c in frame.columns if f"{c}_label" in frame.columns]
+    for name in (*NUMBERS, *times):
         frame[name] = pd.to_numeric(frame[name].replace("", None)).astype("Int64")
     for name in ("suppressed", "total"):
         frame[name] = frame[name] == "true"
-    frame["reason"] = frame["reason"].replace("", None)
-    frame = _typed(frame, dimensions)
+    for name in ("reason", "total_over"):
+        frame[name] = frame[name].replace("", None).astype("string")
+    frame = _typed(frame, coded)
     frame.attrs = {name: epsilon(v) if name in EPSILONS else v for name, v in metadata.items()}
-    frame.attrs["group_by"] = dimensions
+    grouped = str(metadata.get("group_by", "")).split()  # X-Amaan-Group-By, in column order
+    frame.attrs["group_by"] = grouped or [c for c in frame.columns if c in coded or c in TIME]
     return frame
 
 
