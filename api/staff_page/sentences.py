@@ -168,5 +168,5 @@ def sentence(entry: AuditRecord, names: Names) -> str:
     say = _Say(entry, names)
     wording = _SENTENCES.get(entry.action)
     if wording is None:
-        return f"{say.who}: {entry.action}, {entry.outcome}"
+        return f"{say.who}: {entry.action}, {entry.outcome}."
     return wording(say) + "."
