@@ -93,7 +93,7 @@ def test_bad_fields_are_named_with_what_they_take_and_nothing_is_created(api):
         r = client.post("/admin/accounts", data=form | {"csrf": token})
         assert r.status_code in (404, 422) and reason in html.unescape(r.text), (form, r.text)
         assert 'name="csrf"' in r.text  # the form is shown again
-    r = client.post(f"/admin/accounts/1/keys", data={"label": "l" * 201, "csrf": token})
+    r = client.post("/admin/accounts/1/keys", data={"label": "l" * 201, "csrf": token})
     assert r.status_code == 422 and "label must be at most 200" in r.text
     forged = client.post("/admin/accounts", data={"name": "Mallory", "role": "admin"})
     assert forged.status_code == 403
