@@ -99,3 +99,42 @@ def test_bad_fields_are_named_with_what_they_take_and_nothing_is_created(api):
     assert forged.status_code == 403
     after = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()
     assert len(after) == before and "Mallory" not in {a["name"] for a in after}
+
+
+def test_the_publish_confirmation_repeats_every_choice(api):
+    client, keys, _ = api
+    sign_in(client, keys["admin"])
+    partner = client.get("/v1/me", headers=auth(keys["partner"])).json()["id"]
+    form = {
+        "title": "Cases by gender",
+        "description": "For the annual report",
+        "dataset": "helpline-cases",
+        "group_by": ["gender", "province"],
+        "filter_dimension": "gender",
+        "filter_values": "F, M",
+        "period_from": "2024-01",
+        "period_to": "2024-06",
+        "measure": "epsilon",
+        "amount": "0.5",
+        "audience": [str(partner)],
+        "rounding": "10",
+        "margins": "true",
+        "csrf": csrf_of(client),
+    }
+    page = html.unescape(client.post("/admin/releases/estimate", data=form).text)
+    choices = dict(re.findall(r'data-choice="([a-z]+)">(.*?)</dd>', page, re.S))
+    assert choices["title"] == "Cases by gender"
+    assert choices["description"] == "For the annual report"
+    assert "<code>helpline-cases</code>" in choices["dataset"]
+    assert choices["period"] == "2024-01 to 2024-06"
+    assert choices["grouping"] == "gender, province"
+    assert choices["filter"] == "gender: F, M"
+    assert choices["totals"] == "with totals (margins)"
+    assert choices["rounding"] == "counts rounded to a multiple of 10"
+    assert choices["confidence"].startswith("95.0% intervals: each count within ± ")
+    assert choices["audience"] == f"partner (#{partner})"
+    assert re.search(r'data-field="epsilon">0.5<', page)
+    assert re.search(r'data-field="share">5.0% of ε 10<', page)  # the world's cap is 10
+    assert re.search(r'data-field="left-after">ε 9.5<', page)
+    spent = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()
+    assert spent["datasets"][0]["spent"] == "0"  # nothing is spent before Publish
