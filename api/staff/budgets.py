@@ -20,6 +20,14 @@ from schema.repositories import budgets as budgets_repo
 FLAG_SHARE = 0.8  # accounts at or above this share of their limit are flagged
 
 
+def like_last(remaining: Epsilon, last: Epsilon | None) -> int | None:
+    """How many more charges like ``last`` fit in ``remaining``: budgets in words people
+    grasp. From ε figures only (public to staff), never from case data."""
+    if last is None or last.micro <= 0:
+        return None
+    return remaining.micro // last.micro
+
+
 @dataclass(frozen=True)
 class DatasetLimits:
     """A dataset's cap and the most one query may spend; never more per query than the cap."""
@@ -60,6 +68,11 @@ class DatasetSpend:
     remaining: Epsilon
     share_used: float
     max_per_query: Epsilon
+    last_charge: Epsilon | None = None  # the newest charge to the cap, None before any
+
+    @property
+    def more_like_last(self) -> int | None:
+        return like_last(self.remaining, self.last_charge)
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,11 @@ class AccountSpend:
     releases: int  # queries charged
     cache_hits: int
     flagged: bool  # at or above FLAG_SHARE of the limit
+    last_charge: Epsilon | None = None  # the account's newest charge here, None before any
+
+    @property
+    def more_like_last(self) -> int | None:
+        return like_last(self.remaining, self.last_charge)
 
 
 @dataclass(frozen=True)
@@ -176,6 +194,7 @@ def _share(spent: int, limit: int) -> float:
 def overview(session: Session) -> Overview:
     """Per dataset: cap, spent, remaining, share used. Per account and dataset: limit, spent,
     remaining, releases charged and cache hits; those at 80% or more first, flagged."""
+    last = budgets_repo.last_dataset_charges(session)
     datasets = [
         DatasetSpend(
             d.slug,
@@ -185,6 +204,7 @@ def overview(session: Session) -> Overview:
             Epsilon(d.cap_micro - d.spent_micro),
             _share(d.spent_micro, d.cap_micro),
             Epsilon(d.max_per_query_micro),
+            None if d.id not in last else Epsilon(last[d.id]),
         )
         for d in budgets_repo.datasets(session)
     ]
@@ -195,7 +215,7 @@ def account_spend(session: Session, account_id: int | None = None) -> list[Accou
     """Each account's budget per dataset (only ``account_id``'s when given), with releases
     charged and cache hits; those at 80% or more of their limit first, flagged."""
     rows = []
-    for b, a, d, releases, hits in budgets_repo.account_budgets(session, account_id):
+    for b, a, d, releases, hits, last in budgets_repo.account_budgets(session, account_id):
         share = _share(b.spent_micro, b.limit_micro)
         rows.append(
             AccountSpend(
@@ -212,6 +232,7 @@ def account_spend(session: Session, account_id: int | None = None) -> list[Accou
                 releases,
                 hits,
                 share >= FLAG_SHARE,
+                None if last is None else Epsilon(last),
             )
         )
     rows.sort(key=lambda r: (not r.flagged, -r.share_used, r.account_id))

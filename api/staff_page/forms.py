@@ -1,17 +1,24 @@
-"""The publish form of the releases page, as a query the release service understands."""
+"""The page's forms as the services take them: the publish form of the releases page as a
+query the release service understands, and the fields of the account forms, bounded and
+strictly parsed (errors name the field and what it takes)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, get_args
 
 from fastapi import Depends, Form, Request
 
 from api import releases
 from api.errors import InvalidChange
 from api.staff.publications import Extract
+from schema.access import Role
 
+ROLES: tuple[Role, ...] = get_args(Role)
+MAX_TEXT = 200  # as the REST API's AccountIn and KeyIn
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?", re.ASCII)
 _WHOLE = re.compile(r"[0-9]{1,4}", re.ASCII)
 
@@ -92,3 +99,34 @@ async def extract_form(
 
 
 FormDep = Annotated[ExtractForm, Depends(extract_form)]
+
+
+def text_field(value: str, field: str, required: bool = False) -> str:
+    text = value.strip()
+    if required and not text:
+        raise InvalidChange(f"{field} must not be empty", field=field)
+    if len(text) > MAX_TEXT:
+        raise InvalidChange(f"{field} must be at most {MAX_TEXT} characters", field=field)
+    return text
+
+
+def role_of(value: str) -> Role:
+    for role in ROLES:
+        if value == role:
+            return role
+    raise InvalidChange(f"role must be one of {', '.join(ROLES)}", field="role", allowed=ROLES)
+
+
+def expiry(value: str) -> datetime | None:
+    """A key's last day as YYYY-MM-DD (it stops at the start of that day, UTC), or none."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidChange(
+            "expires must be a date written YYYY-MM-DD, such as 2027-06-30", field="expires_at"
+        ) from None

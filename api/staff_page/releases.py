@@ -19,6 +19,7 @@ from api.staff import accounts, budgets, publications
 from api.staff_page.forms import FormDep
 from api.staff_page.refusals import PageRoute, shown_on
 from api.staff_page.web import FormStaffDep, Staff, StaffDep, back, page
+from privacy import Epsilon
 from schema.codelists import codelists
 from schema.models import DIMENSIONS
 
@@ -58,6 +59,11 @@ def estimate_extract(
     query = replace(extract.query, rounding=extract.rounding, margins=extract.margins)
     costed = answers.answer(session, who.account, answers.Estimate(query), settings)
     plan = costed.prepared.plan
+    cap = next(
+        d for d in budgets.overview(session).datasets if d.dataset == costed.prepared.dataset.slug
+    )
+    charged = Epsilon(0) if costed.cached else plan.epsilon
+    partners = {str(p.account_id): p for p in accounts.active_partners(session)}
     return page(
         request,
         "estimate.html",
@@ -65,8 +71,13 @@ def estimate_extract(
         form=form,
         epsilon=str(plan.epsilon),
         margin_of_error=plan.margin_of_error,
+        confidence=plan.confidence,
         cells=plan.cells,
         cached=costed.cached,
+        cap=cap,
+        share_of_cap=charged.micro / cap.cap.micro if cap.cap.micro else 1.0,
+        left_after=cap.remaining - charged if charged <= cap.remaining else None,
+        partners=partners,
     )
 
 

@@ -18,7 +18,8 @@ from api.errors import AmaanError
 from api.staff import accounts, budgets, records
 from api.staff.common import Actor
 from api.staff.common import epsilon as parse_epsilon
-from api.staff_page import charts
+from api.staff_page import charts, sentences
+from api.staff_page.forms import expiry, text_field
 from api.staff_page.refusals import PageRoute, shown_on
 from api.staff_page.web import (
     SESSION_COOKIE,
@@ -184,6 +185,28 @@ def set_limit(
     return back(f"/admin/accounts/{account_id}?done=limit")
 
 
+@router.post("/accounts/{account_id}/keys")
+@shown_on(_account_again)
+def issue_key(
+    account_id: int,
+    request: Request,
+    session: SessionDep,
+    who: FormStaffDep,
+    label: FormText = "",
+    expires: FormText = "",
+) -> Response:
+    """Another key for an account, shown once."""
+    issued = accounts.issue_key(
+        session,
+        Actor(who.account),
+        account_id,
+        label=text_field(label, "label"),
+        expires_at=expiry(expires),
+    )
+    owner = accounts.view(session, account_id)
+    return page(request, "key.html", who, 201, owner=owner, issued=issued, created=False)
+
+
 @router.get("/keys/{key_id}/revoke")
 def confirm_revoke(key_id: int, request: Request, session: SessionDep, who: StaffDep) -> Response:
     key, owner = accounts.key_and_owner(session, key_id)
@@ -226,11 +249,12 @@ def audit_page(
         entries = records.audit_log(session, _filters(account, action, dataset))
     except (ValueError, AmaanError) as exc:
         error = exc.message if isinstance(exc, AmaanError) else str(exc)
+    names = {a.account_id: a.name for a in accounts.listed(session)}
     return page(
         request,
         "audit.html",
         who,
-        entries=entries,
+        entries=[(e, sentences.sentence(e, names)) for e in entries],
         verification=records.verify(session, seal=False),
         actions=records.audit_actions(session),
         datasets=budgets.dataset_slugs(session),

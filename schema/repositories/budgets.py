@@ -23,6 +23,7 @@ class BudgetRow(NamedTuple):
     dataset: Dataset
     releases: int  # queries charged to this budget
     cache_hits: int  # repeats answered from the cache, free
+    last_charge_micro: int | None  # the newest charge to this budget (ε is public to staff)
 
 
 class Spend(NamedTuple):
@@ -35,6 +36,15 @@ class Spend(NamedTuple):
 def datasets(session: Session) -> Sequence[Dataset]:
     """Every dataset, by slug."""
     return session.scalars(select(Dataset).order_by(Dataset.slug)).all()
+
+
+def last_dataset_charges(session: Session) -> dict[int, int]:
+    """Each dataset's newest charge in micro-ε, by dataset id (ε is public to staff)."""
+    newest = select(func.max(LedgerEntry.id)).group_by(LedgerEntry.dataset_id)
+    rows = session.execute(
+        select(LedgerEntry.dataset_id, LedgerEntry.epsilon_micro).where(LedgerEntry.id.in_(newest))
+    )
+    return {dataset_id: micro for dataset_id, micro in rows}
 
 
 def dataset_slugs(session: Session) -> list[str]:
@@ -54,7 +64,11 @@ def account_budgets(session: Session, account_id: int | None = None) -> list[Bud
         .join(Account, Account.id == AccountBudget.account_id)
         .join(Dataset, Dataset.id == AccountBudget.dataset_id)
     )
+    newest = select(func.max(LedgerEntry.id)).group_by(
+        LedgerEntry.account_id, LedgerEntry.dataset_id
+    )
     if account_id is not None:
+        newest = newest.where(LedgerEntry.account_id == account_id)
         charged = charged.where(LedgerEntry.account_id == account_id)
         hits = hits.where(AuditEntry.account_id == account_id)
         budgets = budgets.where(AccountBudget.account_id == account_id)
@@ -68,6 +82,14 @@ def account_budgets(session: Session, account_id: int | None = None) -> list[Bud
         (a, d): n
         for a, d, n in session.execute(hits.group_by(AuditEntry.account_id, AuditEntry.dataset_id))
     }
+    last = {
+        (a, d): micro
+        for a, d, micro in session.execute(
+            select(LedgerEntry.account_id, LedgerEntry.dataset_id, LedgerEntry.epsilon_micro).where(
+                LedgerEntry.id.in_(newest)
+            )
+        )
+    }
     return [
         BudgetRow(
             budget,
@@ -75,6 +97,7 @@ def account_budgets(session: Session, account_id: int | None = None) -> list[Bud
             dataset,
             releases.get((account.id, dataset.id), 0),
             cached.get((account.id, dataset.id), 0),
+            last.get((account.id, dataset.id)),
         )
         for budget, account, dataset in session.execute(budgets)
     ]

@@ -171,6 +171,11 @@ def test_publish_an_extract_after_seeing_its_cost(demo, browser_page):
     page.get_by_label("Amount").fill("0.15")
     page.get_by_role("button", name="Estimate the cost").click()
     assert page.locator('[data-field="epsilon"]').inner_text() == "0.15"
+    said = page.locator('[data-field="choices"]').inner_text()
+    for choice in ("2024-01 to 2024-12", "gender, province", "without totals", "all partners"):
+        assert choice in said
+    assert page.locator('[data-choice="confidence"]').inner_text().startswith("95")
+    assert "% of ε " in page.locator('[data-field="share"]').inner_text()
     staff = {"Authorization": f"Bearer {keys['admin']}"}
     before = httpx.get(f"{base}/v1/admin/budgets", headers=staff).json()["datasets"][0]["spent"]
     page.get_by_role("button", name="Publish").click()
@@ -183,4 +188,100 @@ def test_publish_an_extract_after_seeing_its_cost(demo, browser_page):
     partner = {"Authorization": f"Bearer {keys['partner']}"}
     titles = [r["title"] for r in httpx.get(f"{base}/v1/releases", headers=partner).json()]
     assert "Complaints by province and gender, 2024" in titles
+    assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
+
+
+# Every element outside a horizontally scrolling box (wide tables and the chart scroll in
+# theirs) ends within the viewport; the scrolling boxes themselves are checked too.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll") return true;
+    }
+    return false;
+  };
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if ((r.width || r.height) && r.right > width + 0.5 && !scrolls(el))
+      out.push(`${el.tagName.toLowerCase()}.${el.className} ends at ${Math.round(r.right)}`);
+  }
+  return {scroll: document.scrollingElement.scrollWidth, out};
+}"""
+
+
+def _fits(page, name):
+    found = page.evaluate(OVERFLOW)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}-360.png"), full_page=True)
+    assert found["scroll"] <= 360, (name, found)
+    assert found["out"] == [], (name, found["out"])
+
+
+def test_every_page_fits_360_px_and_screenshots(demo, browser_page):
+    _, keys = demo
+    page, seen = browser_page
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto("/admin/sign-in")
+    _fits(page, "sign-in")
+    sign_in(page, keys["admin"])
+    for name, url in (
+        ("overview", "/admin"),
+        ("overview-week", "/admin?by=week"),
+        ("accounts", "/admin/accounts"),
+        ("audit", "/admin/audit"),
+        ("releases", "/admin/releases"),
+    ):
+        page.goto(url)
+        _fits(page, name)
+    page.goto("/admin")
+    page.locator("summary", has_text="What does ε mean?").first.click()
+    _fits(page, "overview-explained")
+    page.get_by_role("link", name="Demo researcher").first.click()
+    _fits(page, "account")
+    page.get_by_role("link", name="Revoke…").first.click()
+    _fits(page, "revoke")
+    page.goto("/admin/releases")
+    page.get_by_label("Title").fill("A long title that has to wrap on a narrow telephone screen")
+    page.get_by_label("gender", exact=True).check()
+    page.get_by_label("Amount").fill("0.01")
+    page.get_by_role("button", name="Estimate the cost").click()
+    _fits(page, "estimate")
+    page.goto("/admin/accounts")
+    page.get_by_label("Name").fill("Narrow screen partner")
+    page.get_by_label("Role").select_option("partner")
+    page.get_by_role("button", name="Create the account").click()
+    _fits(page, "key")
+    assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
+    page.goto("/admin/keys/999999/revoke")  # a refusal's message page (a 404)
+    _fits(page, "message")
+
+
+def test_a_new_key_is_shown_once_and_copied(demo, browser_page):
+    base, keys = demo
+    page, seen = browser_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    sign_in(page, keys["admin"])
+    page.get_by_role("link", name="Accounts").click()
+    rows = page.locator("table tbody tr")
+    roles = set(page.locator('[data-field="role"]').all_inner_texts())
+    assert roles == {"researcher", "partner", "admin"} and rows.count() >= 3
+    page.get_by_label("Name").fill("Copy test researcher")
+    page.get_by_label("Budget on each (ε, optional)").fill("0.3")
+    page.get_by_label("helpline-cases").check()
+    page.get_by_role("button", name="Create the account").click()
+    assert page.get_by_role("status").first.inner_text().startswith("The account Copy test")
+    shown = page.get_by_label("API key").input_value()
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == shown
+    me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {shown}"}).json()
+    assert me["name"] == "Copy test researcher" and me["budgets"][0]["limit"] == "0.3"
+    page.get_by_role("link", name="Go to Copy test researcher's account").click()
+    assert shown not in page.content()  # shown once
+    assert page.locator('[lang="ur"][dir="rtl"]').count() >= 1  # ε explained in Urdu too
+    page.get_by_role("link", name="Audit").click()
+    said = page.locator("table.audit tbody").inner_text()
+    assert "created the researcher account Copy test researcher" in said
     assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []

@@ -25,6 +25,9 @@ PAGE_POLICY = [
     ("POST", "/admin/datasets/{dataset}/budget", {}, 303, 422),  # an empty form: its errors
     ("GET", "/admin/accounts/{account}", None, 303, 200),
     ("POST", "/admin/accounts/{account}/budget", {}, 303, 422),
+    ("GET", "/admin/accounts", None, 303, 200),
+    ("POST", "/admin/accounts", {}, 303, 422),  # an empty form: no name
+    ("POST", "/admin/accounts/{account}/keys", {}, 303, 201),  # a key, shown once
     ("GET", "/admin/keys/{key}/revoke", None, 303, 200),
     ("POST", "/admin/keys/{key}/revoke", {}, 303, 303),
     ("GET", "/admin/audit", None, 303, 200),
