@@ -1,12 +1,14 @@
 """LibreOffice (Debian's headless Calc) opens the extracts and shows their Urdu intact.
 
 Each file is converted back to UTF-8 CSV with ``soffice --headless --convert-to`` (every sheet
-of the workbook) and compared with what the API wrote. LibreOffice missing is a failure, not
-a skip: install Debian's ``libreoffice-calc-nogui`` (``.ci/run`` does).
+of the workbook) and compared with what the API wrote. LibreOffice missing skips them, as the
+browser tests, except in CI (``AMAAN_REQUIRE_POSTGRES=1``), where it fails the run: install
+Debian's ``libreoffice-calc-nogui`` (``.ci/run`` does).
 """
 
 import csv
 import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,7 +30,9 @@ CSV_IN = "CSV:44,34,76,1"
 def soffice() -> str:
     found = shutil.which("soffice")
     if found is None:
-        pytest.fail("soffice is missing: apt-get install libreoffice-calc-nogui")
+        if os.environ.get("AMAAN_REQUIRE_POSTGRES") == "1":  # CI: everything must run
+            pytest.fail("soffice is missing: apt-get install libreoffice-calc-nogui")
+        pytest.skip("the LibreOffice tests need soffice (libreoffice-calc-nogui)")
     return found
 
 
