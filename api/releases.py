@@ -78,7 +78,8 @@ def dataset_for(
 ) -> tuple[Dataset, DatasetVersion]:
     """The dataset, if granted to the account (staff read every dataset), and its version
     ``number`` (the newest when None); one round trip."""
-    wanted = slug.strip().lower()
+    # ASCII before lower(): "\u212a".lower() is "k" (the Kelvin sign).
+    wanted = slug.strip(" \t").lower() if slug.isascii() else ""
     if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
     found = catalogue_repo.dataset_version(session, account.id, wanted, number)

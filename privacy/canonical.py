@@ -65,8 +65,12 @@ class CanonicalQuery:
         return replace(self, form={**self.form, "epsilon_micro": epsilon.micro})
 
 
+ASCII_SPACE = " \t"
+
+
 def _text(value: object, pattern: re.Pattern[str], field: str, what: str) -> str:
-    text = value.strip() if isinstance(value, str) else None
+    # Only ASCII spaces are trimmed: str.strip() would also take "F\u00a0" for "F".
+    text = value.strip(ASCII_SPACE) if isinstance(value, str) else None
     if text is None or not pattern.fullmatch(text):
         raise MalformedQuery(f"{field}: {what}", field=field)
     return text

@@ -59,6 +59,8 @@ def test_the_key_holds_epsilon_never_the_confidence():
         ({"filters": {"gender": ["ＧＭ"]}}, "filters.values"),
         ({"filters": {"province": ["ıs"]}}, "filters.values"),  # "ı".upper() == "I"
         ({"filters": {"gender": ["F\u200b"]}}, "filters.values"),
+        ({"filters": {"gender": ["F\u00a0"]}}, "filters.values"),  # a no-break space
+        ({"filters": {"gender": ["\u2003F"]}}, "filters.values"),  # an em space
         ({"filters": {"gender": [7]}}, "filters.values"),
         ({"filters": {"gendęr": ["F"]}}, "filters.dimension"),
         ({"group_by": ["ſtatus"]}, "group_by"),  # "ſ".upper() == "S"
