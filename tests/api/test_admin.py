@@ -31,7 +31,7 @@ def test_accounts_and_keys_lifecycle(api):
     assert r.status_code == 201, r.text
     made = r.json()
     me = client.get("/v1/me", headers=auth(made["key"])).json()
-    assert (me["role"], me["budgets"][0]["limit"]) == ("researcher", "0.5")
+    assert (me["role"], me["budgets"][0]["limit"]) == ("researcher", 0.5)
 
     second = staff(
         client,
@@ -103,7 +103,7 @@ def test_budget_changes_need_a_reason_and_are_audited(api):
         "old": "0.25",
         "new": "2",
     }
-    assert client.get("/v1/me", headers=auth(keys["alice"])).json()["budgets"][0]["limit"] == "2"
+    assert client.get("/v1/me", headers=auth(keys["alice"])).json()["budgets"][0]["limit"] == 2
 
     cap = staff(
         client,

@@ -45,7 +45,7 @@ def test_create_an_account_shows_its_key_once_and_audits_it(api):
     assert 'data-copy="new-key"' in created.text and "/admin/static/copy.js" in created.text
     key = _shown_key(created.text)
     me = client.get("/v1/me", headers=auth(key)).json()
-    assert me["name"] == "Dr Sana Qureshi" and me["budgets"][0]["limit"] == "0.5"
+    assert me["name"] == "Dr Sana Qureshi" and me["budgets"][0]["limit"] == 0.5
     assert key not in client.get(f"/admin/accounts/{me['id']}").text  # shown once only
 
     admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["id"]

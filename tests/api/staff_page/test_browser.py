@@ -186,7 +186,7 @@ def test_publish_an_extract_after_seeing_its_cost(demo, browser_page):
     after = httpx.get(f"{base}/v1/admin/budgets", headers=staff).json()["datasets"][0]["spent"]
     assert Decimal(after) == Decimal(before) + Decimal("0.15")
     partner = {"Authorization": f"Bearer {keys['partner']}"}
-    titles = [r["title"] for r in httpx.get(f"{base}/v1/releases", headers=partner).json()]
+    titles = [r["title"] for r in httpx.get(f"{base}/v1/releases", headers=partner).json()["items"]]
     assert "Complaints by province and gender, 2024" in titles
     assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
 
@@ -277,7 +277,7 @@ def test_a_new_key_is_shown_once_and_copied(demo, browser_page):
     page.get_by_text("Copied.").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == shown
     me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {shown}"}).json()
-    assert me["name"] == "Copy test researcher" and me["budgets"][0]["limit"] == "0.3"
+    assert me["name"] == "Copy test researcher" and me["budgets"][0]["limit"] == 0.3
     page.get_by_role("link", name="Go to Copy test researcher's account").click()
     assert shown not in page.content()  # shown once
     assert page.locator('[lang="ur"][dir="rtl"]').count() >= 1  # ε explained in Urdu too

@@ -94,7 +94,7 @@ def test_a_bad_change_shows_why_and_changes_nothing(api):
     )
     assert r.status_code == 422 and "written reason" in r.text
     me = client.get("/v1/me", headers=auth(keys["alice"])).json()
-    assert me["budgets"][0]["limit"] == "0.25"
+    assert me["budgets"][0]["limit"] == 0.25
 
 
 def test_security_headers(api):
