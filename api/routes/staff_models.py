@@ -1,7 +1,8 @@
 """Request and response bodies of the staff's REST API (``/v1/admin``).
 
 Responses are validated from the staff services' dataclasses (``from_attributes``): ε
-becomes its exact decimal text, as everywhere in the REST API, and times ISO 8601.
+becomes a JSON number (held in micro-ε: its first 6 decimals are exact), as everywhere in the
+REST API, and times ISO 8601.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from api.schemas import QueryIn
 from privacy import Epsilon
 
 
-def _text(value: Any) -> Any:
-    return str(value) if isinstance(value, Epsilon) else value
+def _number(value: Any) -> Any:
+    return value.as_float() if isinstance(value, Epsilon) else value
 
 
 def _utc(moment: datetime) -> datetime:
@@ -25,7 +26,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 EpsilonIn = Annotated[str | float, Field(description="ε as a decimal, e.g. 1.0")]
-EpsilonOut = Annotated[str, BeforeValidator(_text), Field(description="ε as an exact decimal")]
+EpsilonOut = Annotated[float, BeforeValidator(_number), Field(description="ε, exact to 6 decimals")]
 Moment = Annotated[datetime, AfterValidator(_utc), Field(description="UTC, ISO 8601")]
 
 

@@ -100,8 +100,8 @@ def test_budget_changes_need_a_reason_and_are_audited(api):
     assert ok.json() == {
         "account_id": alice,
         "dataset": "helpline-cases",
-        "old": "0.25",
-        "new": "2",
+        "old": 0.25,
+        "new": 2,
     }
     assert client.get("/v1/me", headers=auth(keys["alice"])).json()["budgets"][0]["limit"] == 2
 
@@ -120,7 +120,7 @@ def test_budget_changes_need_a_reason_and_are_audited(api):
         "/v1/admin/datasets/helpline-cases/budget",
         json={"cap": 3, "max_per_query": 0.3, "reason": "new year"},
     )
-    assert cap.json()["old"] == {"cap": "10", "max_per_query": "0.5"}
+    assert cap.json()["old"] == {"cap": 10, "max_per_query": 0.5}
 
     admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["id"]
     entries = staff(client, keys, "GET", "/v1/admin/audit?action=budget.account").json()
@@ -146,12 +146,12 @@ def test_overview_flags_accounts_at_eighty_percent(api):
     assert client.post("/v1/queries", json=QUERY, headers=auth(keys["bob"])).status_code == 200
     overview = staff(client, keys, "GET", "/v1/admin/budgets").json()
     dataset = overview["datasets"][0]
-    assert (dataset["cap"], dataset["spent"], dataset["remaining"]) == ("10", "0.2", "9.8")
+    assert (dataset["cap"], dataset["spent"], dataset["remaining"]) == (10, 0.2, 9.8)
     first = overview["accounts"][0]
     assert (first["name"], first["spent"], first["remaining"], first["share_used"]) == (
         "alice",
-        "0.2",
-        "0.05",
+        0.2,
+        0.05,
         0.8,
     )
     assert first["flagged"] and (first["releases"], first["cache_hits"]) == (2, 0)
@@ -165,9 +165,9 @@ def test_ledger_and_audit_filters_and_csv(api):
     client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
     client.post("/v1/queries", json=QUERY | {"epsilon": 0.2}, headers=auth(keys["bob"]))
     everything = staff(client, keys, "GET", "/v1/admin/ledger").json()
-    assert [e["epsilon"] for e in everything] == ["0.2", "0.1"]  # newest first
+    assert [e["epsilon"] for e in everything] == [0.2, 0.1]  # newest first
     mine = staff(client, keys, "GET", f"/v1/admin/ledger?account={alice}").json()
-    assert [e["epsilon"] for e in mine] == ["0.1"]
+    assert [e["epsilon"] for e in mine] == [0.1]
     future = staff(client, keys, "GET", "/v1/admin/ledger?since=2999-01-01T00:00:00Z").json()
     assert future == []
     bad = staff(client, keys, "GET", "/v1/admin/ledger?dataset=nope")

@@ -30,4 +30,4 @@ def test_demo_prints_working_keys(tmp_path):
         assert f"/v1/releases/{extracts[0]['release_id']}?format=csv" in printed
         staff = {"Authorization": f"Bearer {keys['admin']}"}
         budgets = client.get("/v1/admin/budgets", headers=staff).json()
-        assert budgets["datasets"][0]["spent"] == "0.2"
+        assert budgets["datasets"][0]["spent"] == 0.2

@@ -34,7 +34,7 @@ def test_publish_once_charged_to_the_cap_then_downloads_spend_nothing(api):
     client, keys, engine = api
     partner = account_id(client, keys["partner"])
     pub = publish(client, keys, [partner], description="For the 2024 report", margins=True)
-    assert (pub["epsilon_charged"], pub["rounding"], pub["audience"]) == ("0.2", 5, [partner])
+    assert (pub["epsilon_charged"], pub["rounding"], pub["audience"]) == (0.2, 5, [partner])
     with Session(engine) as s:
         ledger = s.scalars(select(LedgerEntry)).all()
         spent = s.scalars(select(Dataset.spent_micro)).one()
@@ -187,7 +187,7 @@ def test_republish_for_a_newer_version_keeps_the_old_one(api, tmp_path):
     assert (new["dataset_version"], new["replaces"], new["epsilon_charged"]) == (
         2,
         pub["publication_id"],
-        "0.2",
+        0.2,
     )
     for release in (pub["release_id"], new["release_id"]):
         r = client.get(f"/v1/releases/{release}?format=csv", headers=auth(keys["partner"]))

@@ -137,4 +137,4 @@ def test_the_publish_confirmation_repeats_every_choice(api):
     assert re.search(r'data-field="share">5.0% of ε 10<', page)  # the world's cap is 10
     assert re.search(r'data-field="left-after">ε 9.5<', page)
     spent = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()
-    assert spent["datasets"][0]["spent"] == "0"  # nothing is spent before Publish
+    assert spent["datasets"][0]["spent"] == 0  # nothing is spent before Publish

@@ -184,7 +184,7 @@ def test_publish_an_extract_after_seeing_its_cost(demo, browser_page):
         "rowheader", name=re.compile("Complaints by province and gender")
     ).count()
     after = httpx.get(f"{base}/v1/admin/budgets", headers=staff).json()["datasets"][0]["spent"]
-    assert Decimal(after) == Decimal(before) + Decimal("0.15")
+    assert Decimal(str(after)) == Decimal(str(before)) + Decimal("0.15")  # exact to 6 places
     partner = {"Authorization": f"Bearer {keys['partner']}"}
     titles = [r["title"] for r in httpx.get(f"{base}/v1/releases", headers=partner).json()["items"]]
     assert "Complaints by province and gender, 2024" in titles

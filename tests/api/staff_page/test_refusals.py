@@ -31,7 +31,7 @@ def test_refusals_are_pages_and_the_page_takes_no_bearer_key(api):
     assert refused.status_code == 422 and "must not exceed the cap" in refused.text
     assert refused.headers["cache-control"] == "no-store"
     budgets = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()
-    assert budgets["datasets"][0]["cap"] == "10"  # nothing of the refused change was kept
+    assert budgets["datasets"][0]["cap"] == 10  # nothing of the refused change was kept
 
     form = {
         "title": "T",

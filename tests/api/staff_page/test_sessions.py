@@ -75,7 +75,7 @@ def test_forms_from_another_site_or_without_the_token_are_refused(api):
     ok = client.post(url, data=body | {"csrf": token}, follow_redirects=False)
     assert ok.status_code == 303
     budgets = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()
-    assert budgets["datasets"][0]["cap"] == "50"
+    assert budgets["datasets"][0]["cap"] == 50
 
 
 def test_a_bad_change_shows_why_and_changes_nothing(api):
