@@ -46,3 +46,20 @@ def test_a_refusal_is_reported_not_a_traceback(served):
     refused = run([served.url, served.keys["partner"]], served.env)  # partners have no budget
     assert refused.returncode == 1
     assert refused.stderr.startswith("refused: ") and "Traceback" not in refused.stderr
+
+
+def test_the_readme_first_screen_client_example_works_as_pasted(served):
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert '"http://127.0.0.1:8000"' in snippet and '"<researcher key>"' in snippet
+    code = snippet.replace('"http://127.0.0.1:8000"', repr(served.url))
+    code = code.replace('"<researcher key>"', repr(served.keys["researcher"]))
+    *lines, last = code.strip().splitlines()
+    scope: dict[str, object] = {}
+    exec("\n".join(lines), scope)  # the README's own text, run as a reader would
+    try:
+        table = eval(last.split("  #")[0], scope)
+    finally:
+        scope["amaan"].close()  # type: ignore[attr-defined]
+    assert {"year", "gender", "count", "lower", "upper"} <= set(table.columns)
+    assert table.attrs["epsilon_charged"] == Decimal("0.1") and len(table) > 0
