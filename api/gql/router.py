@@ -12,7 +12,8 @@ from strawberry.fastapi import GraphQLRouter
 from api.deps import IdentityDep, SessionDep, SettingsDep, principal_of
 from api.docs_pages import graphiql_page
 from api.errors import RequestRefused
-from api.gql.schema import Context, schema
+from api.gql.execution import Context
+from api.gql.schema import schema
 from api.surfaces import ide_page
 from schema.access import Account
 

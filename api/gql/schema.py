@@ -8,55 +8,18 @@ masked.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
-from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    SelectionSetNode,
-)
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.fastapi import BaseContext
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import Info
 
 from api import answers, catalogue, pages, releases
-from api.errors import AmaanError, Busy, InvalidQuery
+from api.errors import InvalidQuery
 from api.gql import types as t
+from api.gql.execution import Context, TypedErrors, spending_fields
 from privacy import Epsilon
-from schema.access import Account, Release
-from schema.db import is_busy
-from schema.settings import Settings
-
-T = TypeVar("T")
-
-
-class Context(BaseContext):
-    """One request's session, caller and settings.
-
-    Resolvers are ``async`` and run their database work in the thread pool (strawberry calls a
-    plain ``def`` resolver on the event loop, where a wait on the database would stall every
-    request of the worker). graphql-core runs the root fields of a query concurrently, and a
-    session is not thread-safe, so one lock lets one resolver at a time use the session.
-    """
-
-    def __init__(self, session: Session, principal: Account, settings: Settings) -> None:
-        super().__init__()
-        self.session = session
-        self.principal = principal
-        self.settings = settings
-        self.lock = asyncio.Lock()
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        async with self.lock:
-            return await run_in_threadpool(partial(work, *args))
+from schema.access import Release
 
 
 def _query(q: t.CountQueryInput) -> releases.CountQuery:
@@ -105,26 +68,6 @@ def _release(
         interpretation=body["interpretation"],
         cells=cells,
     )
-
-
-def _spending_fields(info: Info[Context, None]) -> int:
-    """How many times the operation asks for ``countCases``, fragments expanded."""
-
-    fragments = info._raw_info.fragments  # graphql-core's view: the document's fragments
-
-    def count(selections: SelectionSetNode) -> int:
-        n = 0
-        for s in selections.selections:
-            if isinstance(s, FieldNode):
-                n += s.name.value == "countCases"
-            elif isinstance(s, InlineFragmentNode):
-                n += count(s.selection_set)
-            elif isinstance(s, FragmentSpreadNode):
-                fragment = fragments.get(s.name.value)
-                n += count(fragment.selection_set) if fragment else 0
-        return n
-
-    return count(info.operation.selection_set)
 
 
 def _datasets(c: Context) -> list[t.DatasetInfo]:
@@ -257,36 +200,7 @@ class Mutation:
         self, info: Info[Context, None], query: t.QueryArgument
     ) -> t.CountRelease:
         c = info.context
-        return await c.run(_count, c, query, _spending_fields(info))
-
-
-class TypedErrors(MaskErrors):
-    """Our errors keep their message and gain their code; request errors (syntax, validation,
-    variables) keep their message; any other error raised while executing a field is masked."""
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        out = []
-        for error in errors:
-            original = error.original_error
-            if original is not None and is_busy(original):  # a bounded wait ran out
-                original = Busy("the service is busy; retry in a moment")
-            if isinstance(original, AmaanError):
-                out.append(
-                    GraphQLError(
-                        original.message,
-                        error.nodes,
-                        error.source,
-                        error.positions,
-                        error.path,
-                        original_error=None,
-                        extensions=original.body()["error"],
-                    )
-                )
-            elif error.path is None:  # a request error (syntax, validation, variables)
-                out.append(error)
-            else:
-                out.append(self.anonymise_error(error))
-        return out
+        return await c.run(_count, c, query, spending_fields(info))
 
 
 def make_schema() -> strawberry.Schema:

@@ -161,7 +161,7 @@ def test_unexpected_errors_are_masked_and_ours_keep_their_code():
     from graphql import GraphQLError
 
     from api.errors import BudgetExhausted
-    from api.gql.schema import TypedErrors
+    from api.gql.execution import TypedErrors
 
     boom = GraphQLError(
         "db password is hunter2",
