@@ -59,6 +59,9 @@ class Surfaces:
         return next((s for s in self.all if _under(path, s.prefix)), None)
 
 
+# Answers for one caller (and keys shown once): no shared cache may keep them.
+PRIVATE = (("Cache-Control", "no-store"),)
+
 # Partners, researchers and staff's scripts: a bearer API key, required on every route.
 API = Surface(
     prefix="/v1",
@@ -66,6 +69,7 @@ API = Surface(
     group="catalogue",
     groups=(("/admin", "admin"), ("/releases", "downloads"), ("/queries", "queries")),
     key_required=True,
+    headers=PRIVATE,
 )
 
 
@@ -81,5 +85,10 @@ def ide_page(request: Request) -> bool:
 # The GraphiQL page (development only) needs no key; every operation does, and is refused
 # without one before its body is read.
 GRAPHQL = Surface(
-    prefix="/graphql", credential=bearer, group="queries", key_required=True, keyless=ide_page
+    prefix="/graphql",
+    credential=bearer,
+    group="queries",
+    key_required=True,
+    keyless=ide_page,
+    headers=PRIVATE,
 )

@@ -207,3 +207,14 @@ def test_production_settings(db_url):
     with TestClient(create_app(development)) as client:
         assert "graphiql" in client.get("/graphql", headers={"Accept": "text/html"}).text.lower()
     assert json.dumps(prod.cors_origins) == "[]"
+
+
+def test_no_shared_cache_may_keep_an_answer_or_a_key(shared_api):
+    client, keys, _ = shared_api
+    bob = client.get("/v1/me", headers=auth(keys["bob"])).json()["id"]
+    issued = client.post(f"/v1/admin/accounts/{bob}/keys", json={}, headers=auth(keys["admin"]))
+    answered = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+    graphql = client.post("/graphql", json={"query": "{ me { name } }"}, headers=auth(keys["bob"]))
+    refused = client.get("/v1/me")
+    for r in (issued, answered, graphql, refused):
+        assert r.headers["cache-control"] == "no-store", r.request.url

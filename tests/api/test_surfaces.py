@@ -46,7 +46,9 @@ def test_rate_limit_groups_and_credentials():
     assert staff_page.SURFACE.credential is session_cookie
     headers = dict(staff_page.SURFACE.headers)
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-    assert headers["X-Frame-Options"] == "DENY" and API.headers == ()
+    assert headers["X-Frame-Options"] == "DENY" and dict(API.headers) == {
+        "Cache-Control": "no-store"
+    }
 
 
 def test_every_route_lies_under_a_surface_and_page_routes_render_refusals(tmp_path):
