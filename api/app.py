@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from api import docs_pages, metrics, staff_page
+from api import docs_pages, metrics, readiness, staff_page
 from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
 from api.gql.router import graphql_router
@@ -124,15 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: the process answers. It reads nothing."""
         return {"status": "ok"}
 
-    code_head = migrate.head()
-
-    @app.get("/readyz", tags=["health"])
-    def readyz() -> JSONResponse:
-        """Readiness: the warehouse answers and its schema is this code's newest."""
-        problem = migrate.problem(engine, code_head)
-        if problem is not None:
-            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
-        return JSONResponse({"status": "ready", "revision": code_head})
+    ready = readiness.Readiness(engine, migrate.head(), ttl=settings.readiness_interval)
+    app.include_router(readiness.router(ready))
 
     app.include_router(metrics.router)
 

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = None
     # How often each server worker seals committed audit entries into the chain.
     audit_seal_interval: float = Field(default=1.0, ge=0.05, le=60.0)
+    # Each worker checks readiness (/readyz) against the database at most once this often.
+    readiness_interval: float = Field(default=1.0, ge=0.0, le=60.0)
 
     # Bounds on waiting, per database connection of the API and the staff commands (ms). On
     # PostgreSQL: lock_timeout, statement_timeout, idle_in_transaction_session_timeout; on

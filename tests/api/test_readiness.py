@@ -11,7 +11,8 @@ DEAD = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"  # nothing listens on
 
 
 def _client(url):
-    return TestClient(create_app(settings_for(url)))  # no lifespan: no sealer to start
+    # No lifespan: no sealer to start. Checked anew on every probe: the tests change the schema.
+    return TestClient(create_app(settings_for(url, readiness_interval=0)))
 
 
 def test_ready_when_migrated(db_url):
@@ -47,3 +48,21 @@ def test_dead_database_is_not_ready_but_alive():
     }
     assert "127.0.0.1" not in r.text and "nothing" not in r.text  # the URL is not echoed
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_flood_of_probes_checks_the_database_once_per_interval(db_url):
+    from sqlalchemy import event
+
+    from api.readiness import Readiness
+    from schema.db import make_engine
+
+    engine = make_engine(db_url)
+    checkouts = []
+    event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+    now = [100.0]
+    ready = Readiness(engine, head(), ttl=1.0, clock=lambda: now[0])
+    assert [ready.check() for _ in range(50)] == [None] * 50
+    assert len(checkouts) == 1  # one connection for fifty probes
+    now[0] += 1.0
+    assert ready.check() is None and len(checkouts) == 2
+    engine.dispose()
