@@ -35,3 +35,20 @@ def test_time_codes_come_from_the_period():
 def test_bits_follow_code_list_order():
     vg = codelists()["vulnerable_group"]
     assert [vg.bit(c) for c in vg.code_list()] == [1, 2, 4, 8, 16, 32]
+
+
+def test_a_filter_label_names_one_code_of_its_dimension_and_no_other_code():
+    """Filters take English labels (matched before codes): a label shared by two codes, or
+    equal to another code of the dimension, would silently change what a filter means."""
+    from privacy import fold_label
+
+    for name, dimension in codelists().dimensions.items():
+        codes = {c.code.lower(): c.code for c in dimension.codes}
+        labels: dict[str, str] = {}
+        for c in dimension.codes:
+            folded = fold_label(c.en)
+            if folded is None:
+                continue
+            assert folded not in labels, (name, c.en, labels.get(folded), c.code)
+            assert codes.get(folded, c.code) == c.code, (name, c.en, codes.get(folded))
+            labels[folded] = c.code
