@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 
 from tests.api.servers import server_process
 
+pytestmark = pytest.mark.slow  # the image's commands as processes
+
 ROOT = Path(__file__).resolve().parents[1]
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")

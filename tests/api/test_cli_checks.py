@@ -13,6 +13,8 @@ import pytest
 from schema.migrate import upgrade
 from tests.etl.helpers import case, write_export
 
+pytestmark = pytest.mark.slow  # the terminal's commands, each a process of its own
+
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 DEAD = "postgresql+psycopg://postgres:hunter2secret@127.0.0.1:1/nothing"
 UPGRADE = "run `amaan db upgrade`"

@@ -14,6 +14,8 @@ from schema.db import make_engine
 from schema.repositories import accounts
 from tests.api.servers import AMAAN, running_server
 
+pytestmark = pytest.mark.slow  # a real server and Chromium
+
 CHROMIUM = "/usr/bin/chromium"
 LOCAL = {"127.0.0.1"}
 

@@ -76,6 +76,7 @@ def test_only_staff_or_an_allowed_network_may_scrape(api, world_url):
     assert "amaan_request_duration_seconds" in staff.text
 
 
+@pytest.mark.slow  # a real server with two workers
 def test_several_workers_add_up(tmp_path):
     """Under ``amaan serve --workers 2`` every worker counts into prometheus_client's
     multiprocess files: every scrape, whichever worker answers it, sees all requests."""

@@ -14,6 +14,8 @@ from amaan_client import Amaan, AmaanError, ConnectionFailed, Estimate
 from tests.api.servers import free_port, running_server
 from tests.client.conftest import DATASET
 
+pytestmark = pytest.mark.slow  # a real server
+
 
 def auth(key):
     return {"Authorization": f"Bearer {key}"}

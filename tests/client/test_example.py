@@ -7,9 +7,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from amaan_client import Amaan
 
 from tests.client.conftest import DATASET
+
+pytestmark = pytest.mark.slow  # a real server and the example as a process
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example.py"
 

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import case, write_export
+
+pytestmark = pytest.mark.slow  # the terminal's commands, each a process of its own
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
 REPORT_KEYS = {
