@@ -101,6 +101,17 @@ def rendered(release: Release, confidence: float, make: Callable[[], str]) -> by
     return found
 
 
+def served(content: bytes, make: Callable[[], bytes]) -> bytes:
+    """``content`` (a body from ``body`` or ``rendered``) in the REST API's shape, made once
+    per worker: the bytes object is the key (its hash is computed once and kept)."""
+    key = ("served", content)
+    found: bytes | None = _cache.get(key)
+    if found is None:
+        made = make()
+        found = _cache.put(key, made, len(made))
+    return found
+
+
 def summary(release: Release) -> dict[str, Any]:
     """The release's fields other than its cells."""
     key = ("summary", release.public_id)
