@@ -30,18 +30,23 @@ def sessions(request: Request) -> sessionmaker[Session]:
     return factory
 
 
+def settle(session: Session, exc: AmaanError) -> None:
+    """End a transaction refused with ``exc``: a refusal the release service recorded keeps
+    its audit entry (the service has already undone what the refused ask wrote), so it is
+    committed; any other refusal undoes everything."""
+    if exc.recorded:
+        session.commit()
+    else:
+        session.rollback()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     with sessions(request)() as session:
         try:
             yield session
             session.commit()
         except AmaanError as exc:
-            # A refusal the release service recorded keeps its audit entry (the service has
-            # already undone what the refused query wrote); any other error undoes everything.
-            if exc.recorded:
-                session.commit()
-            else:
-                session.rollback()
+            settle(session, exc)
             raise
         except BaseException:
             session.rollback()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.cli.checks import warehouse_ready_or_exit
 from api.cli.data import settings_or_exit
+from api.deps import settle
 from api.errors import AmaanError
 from api.staff import records
 from api.staff.common import epsilon
@@ -57,11 +58,7 @@ def transaction() -> Iterator[Session]:
         yield session
         session.commit()
     except AmaanError as exc:
-        # As for a request: a refusal the release service recorded keeps its audit entry.
-        if exc.recorded:
-            session.commit()
-        else:
-            session.rollback()
+        settle(session, exc)  # as for a request
         raise click.ClickException(exc.message) from None
     except audit.AuditKeyMismatch as exc:
         session.rollback()
