@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+import strawberry
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import MaskErrors
 from strawberry.fastapi import BaseContext
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from api.errors import AmaanError, Busy
 from schema.access import Account
@@ -99,3 +100,19 @@ class TypedErrors(MaskErrors):
             else:
                 out.append(self.anonymise_error(error))
         return out
+
+
+class Schema(strawberry.Schema):
+    """Logs only what went wrong: a refusal (ours, or a bounded wait that ran out) is an
+    answer, not an error, and its traceback would fill the log at every refused request."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [
+            e
+            for e in errors
+            if not isinstance(e.original_error, AmaanError)
+            and not (e.original_error is not None and is_busy(e.original_error))
+        ]
+        super().process_errors(unexpected, execution_context)

@@ -17,7 +17,7 @@ from strawberry.types import Info
 from api import answers, catalogue, pages, releases
 from api.errors import InvalidQuery
 from api.gql import types as t
-from api.gql.execution import Context, TypedErrors, spending_fields
+from api.gql.execution import Context, Schema, TypedErrors, spending_fields
 from privacy import Epsilon
 from schema.access import Release
 
@@ -204,7 +204,7 @@ class Mutation:
 
 
 def make_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

@@ -182,6 +182,20 @@ def test_unexpected_errors_are_masked_and_ours_keep_their_code():
     assert syntax.message.startswith("Syntax Error")
 
 
+def test_refusals_are_not_logged_as_errors_and_the_unexpected_still_is(caplog):
+    from graphql import GraphQLError
+
+    from api.errors import BudgetExhausted
+
+    ours = GraphQLError("no budget left", path=["countCases"], original_error=BudgetExhausted("x"))
+    boom = GraphQLError("boom", path=["countCases"], original_error=RuntimeError("boom"))
+    with caplog.at_level("ERROR", logger="strawberry.execution"):
+        schema.process_errors([ours])
+        assert caplog.records == []
+        schema.process_errors([ours, boom])
+    assert [r.getMessage() for r in caplog.records] == ["boom"]
+
+
 def test_every_type_field_and_argument_is_described():
     from graphql import GraphQLInputObjectType, GraphQLObjectType
 
