@@ -2,7 +2,7 @@
 
 The probe needs no key, so a flood of it must not become a flood on the database: each
 worker checks at most once per ``ttl`` seconds and answers everyone else from that result.
-Concurrent probes wait for the one check in progress (a lock, not a second connection).
+Probes that arrive while a check runs get the last result instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from schema import migrate
+
+CHECKING = "the first readiness check is still running"
 
 
 class Readiness:
@@ -33,13 +35,22 @@ class Readiness:
 
     def check(self) -> str | None:
         """The problem that makes the service unready, or None; at most one database check
-        per ``ttl`` seconds."""
-        with self.lock:
-            now = self.clock()
-            if self.checked_at is None or now - self.checked_at >= self.ttl:
+        per ``ttl`` seconds. A probe arriving while a check runs does not wait for it (a dead
+        database would hold every probe's thread): it gets the last result."""
+        if self.fresh():
+            return self.problem
+        if not self.lock.acquire(blocking=False):
+            return self.problem if self.checked_at is not None else CHECKING
+        try:
+            if not self.fresh():
                 self.problem = migrate.problem(self.engine, self.head)
                 self.checked_at = self.clock()
             return self.problem
+        finally:
+            self.lock.release()
+
+    def fresh(self) -> bool:
+        return self.checked_at is not None and self.clock() - self.checked_at < self.ttl
 
 
 def router(readiness: Readiness) -> APIRouter:

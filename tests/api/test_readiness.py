@@ -66,3 +66,18 @@ def test_a_flood_of_probes_checks_the_database_once_per_interval(db_url):
     now[0] += 1.0
     assert ready.check() is None and len(checkouts) == 2
     engine.dispose()
+
+
+def test_a_probe_never_waits_for_a_check_in_progress(db_url):
+    from api.readiness import CHECKING, Readiness
+    from schema.db import make_engine
+
+    engine = make_engine(db_url)
+    ready = Readiness(engine, head(), ttl=1.0, clock=lambda: 100.0)
+    with ready.lock:  # a check in progress, as another thread would hold it
+        assert ready.check() == CHECKING  # no result yet: not ready, and no wait
+    assert ready.check() is None
+    ready.checked_at = 0.0  # stale, and another check running: the last result at once
+    with ready.lock:
+        assert ready.check() is None
+    engine.dispose()
