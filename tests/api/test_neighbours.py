@@ -122,6 +122,11 @@ def corpus() -> list[tuple]:
         out += asks_for(query([], [(d, [v])]))
         out += asks_for(query(["gender"], [(d, [v])], confidence=0.9))
         out.append(("budgeted_partner", "POST", "/v1/queries", {"json": query([d], [(d, [v])])}))
+    lists = codelists().dimensions
+    for d, v in PERSON:  # the same filters by English label, in another letter case
+        if d in lists:
+            label = next(c.en for c in lists[d].codes if c.code == v)
+            out += asks_for(query([], [(d, [label.upper()])]))
     profile = [(d, [v]) for d, v in PERSON if d not in ("quarter", "year")]
     out += asks_for(query([], profile))
     out += asks_for(query(["vulnerable_group", "referral"], profile[:3]))
@@ -190,6 +195,8 @@ def corpus() -> list[tuple]:
             params = {"dataset": "helpline-cases", "version": version}
             out.append((role, "GET", "/v1/dimensions", {"params": params}))
         out.append((role, "POST", "/graphql", {"json": {"query": CATALOGUE}}))
+        out.append((role, "GET", "/v1/releases", {"params": {"limit": "2"}}))  # a page's next
+        out.append((role, "GET", "/readyz", {}))
     for path in ("/v1/admin/budgets", "/v1/admin/ledger", "/v1/admin/audit", "/v1/admin/releases"):
         out.append(("admin", "GET", path, {}))
     return out
