@@ -87,9 +87,10 @@ def _hidden_totals(
 
     The totals are decided as a release with margins decides them (below the threshold, and
     complementary suppression), with the table's own cells suppressed as it released them.
-    Should those totals then expose a suppressed cell (exactly, ``privacy.exposure``), the
-    totals over exactly one suppressed cell are suppressed too, and should one still be, every
-    total over a suppressed cell: what is left are sums of released cells."""
+    Should those totals then expose a suppressed cell (exactly, ``privacy.exposure``), more
+    are suppressed, a step at a time until none is: the totals over exactly one suppressed
+    cell; then those over several axes (no statistic shows them); then every total over a
+    suppressed cell, leaving only sums of released cells."""
     if not axes:
         return {}
     table = layout_of(axes, True)
@@ -98,11 +99,13 @@ def _hidden_totals(
     shown_totals = reasons[n:] == 0
     grid = hidden.reshape(table.shape)
     over = np.concatenate([grid.sum(axis=s).reshape(-1) for s, _, _ in table.margins])
+    summed = np.concatenate([np.full(size, len(s)) for s, _, size in table.margins])
+    steps = [over == 1, (over > 0) & (summed > 1), over > 0]
     assert table.lines is not None
-    for most in (1, n):  # first the totals over one suppressed cell, then over any
+    for step in steps:
         if not exposure.determined(np.concatenate([hidden, ~shown_totals]), table.lines).any():
             break
-        shown_totals &= ~((over > 0) & (over <= most))
+        shown_totals &= ~step
     out: dict[tuple[int, ...], bool] = {}
     flat = np.arange(n).reshape(table.shape)
     at = 0
