@@ -86,6 +86,14 @@ def test_the_statistic_costs_nothing_and_is_not_in_the_cache_key(shared_api):
     assert again["release_id"] == plain["release_id"] == first.json()["release_id"]
     assert again["budget_remaining"] == plain["budget_remaining"]
     assert "statistic" not in plain and again["statistic"]["of"] == "gender"
+    wide = _post(client, keys, body | {"statistic": {"kind": "share", "of": "gender"}}).json()
+    narrow = body | {"confidence": 0.8, "statistic": {"kind": "share", "of": "gender"}}
+    narrow = _post(client, keys, narrow).json()
+    assert narrow["cached"] and narrow["statistic"]["confidence"] == 0.8
+    for w, n in zip(wide["statistic"]["cells"], narrow["statistic"]["cells"], strict=True):
+        assert (w["value"], w["suppressed"]) == (n["value"], n["suppressed"])
+        if not w["suppressed"]:
+            assert w["lower"] <= n["lower"] and n["upper"] <= w["upper"]
     assert {k: v for k, v in again.items() if k not in ("statistic", "cached")} == {
         k: v
         for k, v in first.json().items()
