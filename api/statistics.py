@@ -152,12 +152,19 @@ def _period(text: str, name: str, time: str, counted: list[str]) -> tuple[int, s
     code = found.group(0)
     unit = "month" if found.group(2) else "quarter" if found.group(3) else "year"
     if time not in _HOLDS[unit]:
-        raise _refuse(name, f"a {unit} cannot be read from a table by {time}", valid=counted)
-    inside = [m for m in counted if _code(unit, m) == code]
-    whole = len(inside) == {"year": 12, "quarter": 3, "month": 1}[unit]
-    if not whole:
-        raise _refuse(name, f"{code} must lie wholly in the months the query counts", valid=counted)
+        valid = _whole(time, counted)
+        raise _refuse(name, f"a {unit} cannot be read from a table by {time}", valid=valid)
+    valid = _whole(unit, counted)
+    if code not in valid:
+        raise _refuse(name, f"{code} must lie wholly in the months the query counts", valid=valid)
     return len(code), code
+
+
+def _whole(unit: str, counted: list[str]) -> list[str]:
+    """The years, quarters or months whose every month the query counts."""
+    size = {"year": 12, "quarter": 3, "month": 1}[unit]
+    codes = [_code(unit, m) for m in counted]
+    return [c for c in dict.fromkeys(codes) if codes.count(c) == size]
 
 
 def block(stat: Statistic, release: Release, content: bytes, confidence: float) -> dict[str, Any]:

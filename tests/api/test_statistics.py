@@ -240,3 +240,17 @@ def test_graphql_asks_the_same_statistic(shared_api):
         headers=auth(keys["bob"]),
     )
     assert "RATIO" in r.json()["errors"][0]["message"]
+
+
+def test_a_change_refused_names_the_periods_it_could_compare(shared_api):
+    client, keys, _ = shared_api
+    body = CHANGE | {"period": {"from": "2024-02", "to": "2024-12"}}
+    error = _post(client, keys, body).json()["error"]
+    assert error["field"] == "statistic.from" and error["valid"] == [
+        "2024-Q2",
+        "2024-Q3",
+        "2024-Q4",
+    ]
+    body = CHANGE | {"group_by": ["year"], "statistic": CHANGE["statistic"]}
+    error = _post(client, keys, body).json()["error"]
+    assert error["field"] == "statistic.from" and error["valid"] == ["2024"]
