@@ -5,7 +5,7 @@ time; a share's total is suppressed rather than give a hidden count away."""
 import numpy as np
 import pytest
 
-from privacy import Axis, Epsilon, Policy, plan_release, release, statistics
+from privacy import Axis, Epsilon, Policy, plan_release, ratios, release, statistics
 
 RELEASES = 2_000
 GENDER = Axis("gender", ("F", "M", "GM", "U"), frozenset({"GM"}))
@@ -75,3 +75,27 @@ def test_a_total_over_one_hidden_count_is_suppressed():
     assert rates[0].value == pytest.approx((300 + 357) / 24)
     assert not rates[1].suppressed  # GM: its total (7) is below its threshold; U: exposing
     assert rates[2].reason == rates[3].reason == "total_suppressed"
+
+
+def test_a_table_of_linears_gives_the_direct_tables_statistics():
+    """A summary's derived table gives each cell a Linear; the statistics are the same code."""
+    noisy = TRUTH.reshape(-1).tolist()
+    policy = Policy(threshold=10, sensitive_threshold=20)
+    direct = statistics.direct_table([GENDER, YEAR], noisy, 5.0, [False] * 8, policy)
+    one_hot = [ratios.direct(noisy, 5.0, np.eye(8)[i].tolist(), "t") for i in range(8)]
+    linears = statistics.cell_table(["gender", "year"], [GENDER.codes, YEAR.codes], one_hot)
+    pairs = zip(
+        statistics.shares(direct, "gender", 0.9),
+        statistics.shares(linears, "gender", 0.9),
+        strict=True,
+    )
+    for a, b in pairs:
+        assert (a.key, a.suppressed) == (b.key, b.suppressed)
+        assert a.value == pytest.approx(b.value) and a.lower == pytest.approx(b.lower)
+    (a,), (b,) = (
+        [f for f in statistics.changes(t, "year", [0], [1], 0.9) if f.key == ("F",)]
+        for t in (direct, linears)
+    )
+    assert (a.value, a.lower, a.upper) == pytest.approx((b.value, b.lower, b.upper))
+    assert a.percent is not None and b.percent is not None
+    assert a.percent.upper == pytest.approx(b.percent.upper)
