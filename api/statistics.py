@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,13 +134,14 @@ def check(raw: Mapping[str, Any] | None, r: Resolved) -> Statistic | None:
 
 
 def _counted(r: Resolved) -> list[str]:
-    """The months the query counts: its period, less those its time filters leave out."""
+    """The months the query counts: its period within the declared coverage (a period beyond
+    it is refused later, with the other refusals), less those its time filters leave out."""
     first, last = r.version.first_month, r.version.last_month
     start, end = r.canonical.period
     filters = {d: set(v) for d, v in r.canonical.filters.items() if d in TIME}
     return [
         m
-        for m in months_between(start or first, end or last)
+        for m in months_between(max(start or first, first), min(end or last, last))
         if all(_code(d, m) in kept for d, kept in filters.items())
     ]
 
@@ -163,8 +165,8 @@ def _period(text: str, name: str, time: str, counted: list[str]) -> tuple[int, s
 def _whole(unit: str, counted: list[str]) -> list[str]:
     """The years, quarters or months whose every month the query counts."""
     size = {"year": 12, "quarter": 3, "month": 1}[unit]
-    codes = [_code(unit, m) for m in counted]
-    return [c for c in dict.fromkeys(codes) if codes.count(c) == size]
+    held = Counter(_code(unit, m) for m in counted)
+    return [c for c, n in held.items() if n == size]
 
 
 def block(stat: Statistic, release: Release, content: bytes, confidence: float) -> dict[str, Any]:

@@ -254,3 +254,11 @@ def test_a_change_refused_names_the_periods_it_could_compare(shared_api):
     body = CHANGE | {"group_by": ["year"], "statistic": CHANGE["statistic"]}
     error = _post(client, keys, body).json()["error"]
     assert error["field"] == "statistic.from" and error["valid"] == ["2024"]
+
+
+def test_a_period_beyond_the_coverage_is_refused_as_without_a_statistic(shared_api):
+    client, keys, _ = shared_api
+    body = RATE | {"period": {"from": "1900-01", "to": "2999-12"}}
+    error = _post(client, keys, body).json()["error"]
+    plain = {k: v for k, v in body.items() if k != "statistic"}
+    assert error == _post(client, keys, plain).json()["error"] and error["field"] == "period"
