@@ -13,6 +13,9 @@ republication, so each is refused, cached, charged and audited the same way:
    the caller's transaction, which is committed before the response. An unexpected error after
    the read is still charged and audited, and answered by ``ReleaseFailed``, the same on every
    repeat: retrying a failure never buys fresh noise.
+4. A statistic asked of a count (a share, change or rate, ``api.statistics``) is checked with
+   the other refusals and computed from the release served, new or cached: it is not part of
+   the canonical key and costs nothing more.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 import privacy
-from api import metrics, releases, served
+from api import metrics, releases, served, statistics
 from api.errors import AmaanError, Forbidden
 from api.releases import CountQuery, Prepared
 from api.served import Released as Released  # re-exported: what answer() returns
@@ -108,7 +111,9 @@ def record_refusal(session: Session, account: Account, ask: Ask, exc: AmaanError
 
 
 def _estimate(session: Session, account: Account, query: CountQuery, settings: Settings) -> Costed:
-    p = releases.prepare(releases.resolve(session, account, query, settings), settings)
+    r = releases.resolve(session, account, query, settings)
+    statistics.check(query.statistic, r)
+    p = releases.prepare(r, settings)
     cached = releases_repo.find(session, p.canonical.key) is not None
     audit.append(
         session,
@@ -129,6 +134,7 @@ def _count(
     """A stored release, or a new one paid for in this transaction. ``kind="publication"``:
     staff publishing an extract, charged to the dataset's cap only."""
     r = releases.resolve(session, account, query, settings)
+    statistic = statistics.check(query.statistic, r)
     budget = releases_repo.budget_of(session, account.id, r.dataset.id) if kind == "query" else None
     if kind == "query" and budget is None:
         raise Forbidden(
@@ -143,10 +149,15 @@ def _count(
     )
     found = releases_repo.find(session, canonical.key)
     if found is not None:
-        return served.hit(session, account, r, found, budget, kind)
-    return served.charge_and_release(
-        session, account, p or releases.prepare(r, settings), budget, kind
-    )
+        released = served.hit(session, account, r, found, budget, kind)
+    else:
+        p = p or releases.prepare(r, settings)
+        released = served.charge_and_release(session, account, p, budget, kind)
+    if statistic is not None:  # post-processing of the release served: nothing charged
+        released.statistic = statistics.block(
+            statistic, released.release, released.content, r.confidence
+        )
+    return released
 
 
 def _publish(

@@ -42,6 +42,7 @@ class CountQuery:
     version: int | None = None
     rounding: int | None = None  # published extracts round to a base (5 by default)
     margins: bool = False
+    statistic: dict[str, Any] | None = None  # api.statistics checks it; never in the cache key
 
     @property
     def options(self) -> dict[str, Any]:

@@ -29,6 +29,30 @@ class PeriodIn(BaseModel):
     to: Annotated[str | None, Field(default=None, max_length=16)]
 
 
+Word = Annotated[str | None, Field(default=None, max_length=40)]
+
+
+class StatisticIn(BaseModel):
+    """A share, change or rate over the release (``api.statistics`` checks it, naming the
+    field and its valid values)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    kind: str = Field(max_length=16, description="share, change or rate")
+    of: Word = Field(default=None, description="share: the grouped dimension to total over")
+    from_: Word = Field(default=None, alias="from", description="change: YYYY, YYYY-Qn or YYYY-MM")
+    to: Word = Field(default=None, description="change: the later period, like from")
+    per: Word = Field(default=None, description="rate: month")
+
+    def asked(self) -> dict[str, str | None]:
+        return {
+            "kind": self.kind,
+            "of": self.of,
+            "from": self.from_,
+            "to": self.to,
+            "per": self.per,
+        }
+
+
 class QueryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     dataset: str = Field(max_length=64)
@@ -38,6 +62,7 @@ class QueryIn(BaseModel):
     epsilon: Number = None
     margin_of_error: Number = None
     confidence: Number = None
+    statistic: StatisticIn | None = None
 
 
 class KeyOut(BaseModel):
@@ -54,6 +79,33 @@ class CellOut(BaseModel):
     lower: int | None
     upper: int | None
     total: bool
+
+
+class IntervalOut(BaseModel):
+    value: float | None
+    lower: float | None
+    upper: float | None = Field(description="null: unbounded")
+
+
+class StatisticCellOut(BaseModel):
+    key: dict[str, KeyOut] = Field(description="by dimension: those the statistic keeps")
+    value: float | None = Field(description="share 4 decimals, rate 1, change a whole number")
+    lower: float | None
+    upper: float | None
+    percent: IntervalOut | None = Field(description="a change, in percent (1 decimal)")
+    suppressed: bool
+    reason: str | None = Field(description="count_suppressed or total_suppressed")
+
+
+class StatisticOut(BaseModel):
+    kind: str
+    of: str | None
+    from_: str | None = Field(alias="from")
+    to: str | None
+    per: str | None
+    months: int | None = Field(description="a rate's months")
+    confidence: float
+    cells: list[StatisticCellOut]
 
 
 class ReleaseOut(BaseModel):
@@ -75,6 +127,9 @@ class ReleaseOut(BaseModel):
     rounding: int | None = None
     margins: bool = False
     cells: list[CellOut]
+    statistic: StatisticOut | None = Field(
+        default=None, description="the statistic asked for, computed from these cells, free"
+    )
 
 
 class EstimateOut(BaseModel):

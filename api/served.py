@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,7 @@ class Released:
     remaining_micro: int | None  # the account's budget left after this request
     content: bytes  # the table as JSON (UTF-8), intervals at the requested confidence
     publication: Publication | None = None  # the publication, for staff publishing
+    statistic: dict[str, Any] | None = None  # api.statistics.block, when one was asked
 
     @property
     def body(self) -> dict[str, object]:

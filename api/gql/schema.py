@@ -34,11 +34,47 @@ def _query(q: t.CountQueryInput) -> releases.CountQuery:
         epsilon=q.epsilon,
         margin_of_error=q.margin_of_error,
         confidence=q.confidence,
+        statistic=None if q.statistic is None else _statistic(q.statistic),
+    )
+
+
+def _statistic(s: t.StatisticInput) -> dict[str, str | None]:
+    of = None if s.of is None else s.of.value
+    return {"kind": s.kind.value, "of": of, "from": s.from_, "to": s.to, "per": s.per}
+
+
+def _statistic_out(block: dict[str, Any]) -> t.Statistic:
+    cells = [
+        t.StatisticCell(
+            key=[t.CellKey(**k) for k in c["key"]],
+            value=c["value"],
+            lower=c["lower"],
+            upper=c["upper"],
+            percent=None if c["percent"] is None else t.Interval(**c["percent"]),
+            suppressed=c["suppressed"],
+            reason=c["reason"],
+        )
+        for c in block["cells"]
+    ]
+    return t.Statistic(
+        kind=t.StatisticKind(block["kind"]),
+        of=block["of"],
+        from_=block["from"],
+        to=block["to"],
+        per=block["per"],
+        months=block["months"],
+        confidence=block["confidence"],
+        cells=cells,
     )
 
 
 def _release(
-    body: dict[str, Any], release: Release, cached: bool, charged: Epsilon, remaining: int | None
+    body: dict[str, Any],
+    release: Release,
+    cached: bool,
+    charged: Epsilon,
+    remaining: int | None,
+    statistic: dict[str, Any] | None = None,
 ) -> t.CountRelease:
     cells = [
         t.Cell(
@@ -67,6 +103,7 @@ def _release(
         mechanism=body["mechanism"],
         interpretation=body["interpretation"],
         cells=cells,
+        statistic=None if statistic is None else _statistic_out(statistic),
     )
 
 
@@ -157,6 +194,7 @@ def _count(c: Context, query: t.CountQueryInput, spending_fields: int) -> t.Coun
         released.cached,
         released.epsilon_charged,
         released.remaining_micro,
+        released.statistic,
     )
 
 

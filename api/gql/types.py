@@ -62,6 +62,26 @@ class PeriodInput:
     to: str | None = about("last month (YYYY-MM) or year (YYYY)", default=None)
 
 
+@strawberry.enum(description="A statistic over a count table.")
+class StatisticKind(enum.Enum):
+    SHARE = "share"
+    CHANGE = "change"
+    RATE = "rate"
+
+
+@strawberry.input(description="A share, change or rate over the table, free (no new noise).")
+class StatisticInput:
+    kind: StatisticKind = about("share (of a dimension), change (from, to) or rate (per)")
+    of: Dimension | None = about("share: the grouped dimension to total over", default=None)
+    from_: str | None = about(
+        "change: the earlier year (YYYY), quarter (YYYY-Qn) or month (YYYY-MM)",
+        default=None,
+        name="from",
+    )
+    to: str | None = about("change: the later period, like from", default=None)
+    per: str | None = about('rate: "month"', default=None)
+
+
 @strawberry.input(description="A count query: give `epsilon` or a target `marginOfError`.")
 class CountQueryInput:
     dataset: str = about("the dataset's slug")
@@ -73,6 +93,9 @@ class CountQueryInput:
         "the target half-width of each cell's interval, instead of ε", default=None
     )
     confidence: float | None = about("the intervals' confidence (default 0.95)", default=None)
+    statistic: StatisticInput | None = about(
+        "a share, change or rate of the counts, at the same confidence", default=None
+    )
 
 
 QueryArgument = Annotated[CountQueryInput, strawberry.argument(description="the count query")]
@@ -97,6 +120,36 @@ class Cell:
     total: bool = about("a margin row (its codes are TOTAL)")
 
 
+@strawberry.type(description="An estimate with its interval (a change in percent).")
+class Interval:
+    value: float | None = about("the estimate; null: undefined")
+    lower: float | None = about("lower bound at the confidence asked")
+    upper: float | None = about("upper bound; null: unbounded")
+
+
+@strawberry.type(description="One figure of a statistic: a share, a change or a rate.")
+class StatisticCell:
+    key: list[CellKey] = about("its codes: every grouped dimension the statistic keeps")
+    value: float | None = about("share (4 decimals), change in cases, or cases per month")
+    lower: float | None = about("lower bound at the confidence asked")
+    upper: float | None = about("upper bound at the confidence asked")
+    percent: Interval | None = about("a change, in percent (1 decimal)")
+    suppressed: bool = about("hidden: a count it uses is suppressed")
+    reason: str | None = about("count_suppressed or total_suppressed")
+
+
+@strawberry.type(description="A statistic computed from a release's counts, free.")
+class Statistic:
+    kind: StatisticKind = about("share, change or rate")
+    of: str | None = about("a share's dimension")
+    from_: str | None = about("a change's earlier period", name="from")
+    to: str | None = about("a change's later period")
+    per: str | None = about('a rate\'s unit: "month"')
+    months: int | None = about("the months a rate is over")
+    confidence: float = about("the intervals' confidence")
+    cells: list[StatisticCell] = about("one per figure")
+
+
 @strawberry.type(description="A released count table and what it cost.")
 class CountRelease:
     release_id: str = about("the release's id (read it again with `releases`)")
@@ -113,6 +166,7 @@ class CountRelease:
     mechanism: str = about("the noise mechanism")
     interpretation: str = about("what the numbers mean, in words")
     cells: list[Cell] = about("one per combination of codes, zeros included")
+    statistic: Statistic | None = about("the statistic asked for, if any", default=None)
 
 
 @strawberry.type(description="What a count query would cost; spends nothing.")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import InvalidQuery
 from api.routes.releases import XLSX, About, Bom, Format, release_file, release_json, wanted
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
 from privacy import Epsilon
@@ -25,6 +26,7 @@ def to_query(body: QueryIn) -> releases.CountQuery:
         epsilon=body.epsilon,
         margin_of_error=body.margin_of_error,
         confidence=body.confidence,
+        statistic=None if body.statistic is None else body.statistic.asked(),
     )
 
 
@@ -46,7 +48,12 @@ def post_query(
     """Answer a count query (spends ε unless cached); JSON, or a file as for releases, its
     columns in the order of ``group_by``."""
     kind = wanted(request, format, about)
-    released = answers.answer(session, principal, answers.Count(to_query(body)), settings)
+    ask = answers.Count(to_query(body))
+    if kind != "json" and body.statistic is not None:
+        err = InvalidQuery("statistic: only in JSON responses", field="statistic", valid=["json"])
+        answers.record_refusal(session, principal, ask, err)
+        raise err
+    released = answers.answer(session, principal, ask, settings)
     if kind != "json":
         order = list(body.group_by)
         return release_file(session, released.release, None, kind, bom, released.content, order)
@@ -56,6 +63,7 @@ def post_query(
         released.epsilon_charged,
         None if released.remaining_micro is None else Epsilon(released.remaining_micro),
         released.content,
+        released.statistic,
     )
 
 

@@ -7,7 +7,7 @@ A release the caller may not read is 404, exactly as one that does not exist.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
@@ -68,9 +68,11 @@ def release_json(
     charged: Epsilon,
     remaining: Epsilon | None,
     content: bytes | None = None,
+    statistic: dict[str, Any] | None = None,
 ) -> Response:
     """The release as the service made it (``content``, or the stored body) in the served
-    shape (converted once per worker, not per request), prefixed with this request's fields."""
+    shape (converted once per worker, not per request), prefixed with this request's fields
+    and followed by its ``statistic``, if one was asked (keys by dimension, as the cells)."""
     stored = extracts.body(release) if content is None else content
     body = extracts.served(stored, lambda: _served(stored))
     head = json.dumps(
@@ -81,6 +83,12 @@ def release_json(
             "budget_remaining": None if remaining is None else remaining.as_float(),
         }
     )
+    if statistic is not None:
+        shown = statistic | {
+            "cells": [c | {"key": _flat_key(c["key"])} for c in statistic["cells"]]
+        }
+        tail = json.dumps({"statistic": shown}, ensure_ascii=False).encode("utf-8")
+        body = body[:-1] + b", " + tail[1:]
     return Response(head[:-1].encode() + b", " + body[1:], media_type="application/json")
 
 

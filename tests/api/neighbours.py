@@ -5,7 +5,8 @@ minor in Gilgit-Baltistan, a religious-minority member, one case in the last mon
 declared coverage, where the other warehouse has no case at all. Both warehouses get the same
 accounts in the same order. ``normalise`` keeps everything a response shows except what may
 differ: the noisy numbers of a released table (``count``, ``lower``, ``upper``, ``suppressed``,
-``reason`` of each cell), release ids and times.
+``reason`` of each cell, and ``value`` and ``percent`` of a statistic's), release ids and
+times.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def build(url: str, folder: Path, person: list[dict[str, str]], bound: int | Non
 
 RELEASE_ID = re.compile(r"r[_-][0-9a-f]{24}")  # also in file names, where _ becomes -
 MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?")
-NOISY = ("count", "lower", "upper", "suppressed", "reason")
+NOISY = ("count", "lower", "upper", "suppressed", "reason", "value", "percent")
 CHAINED = ("hash", "prev_hash", "mac")
 # Clock-driven: the time, and rate-limit windows (a request near a window's end lands in the
 # next one in the other world). Neither depends on the data.

@@ -81,12 +81,22 @@ def as_graphql(body: dict[str, Any]) -> dict[str, Any]:
     out["filters"] = [
         {"dimension": f["dimension"].upper(), "values": f["values"]} for f in body["filters"]
     ]
+    if isinstance(body.get("statistic"), dict):
+        stat = dict(body["statistic"])
+        stat["kind"] = str(stat["kind"]).upper()
+        if "of" in stat:
+            stat["of"] = str(stat["of"]).upper()
+        out["statistic"] = stat
     return out
 
 
 COUNT = """mutation ($q: CountQueryInput!) { countCases(query: $q) { releaseId cached
   epsilonCharged budgetRemaining noiseScale marginOfError confidence
   cells { key { dimension code label labelUr } count lower upper suppressed reason total } } }"""
+STATISTIC = """mutation ($q: CountQueryInput!) { countCases(query: $q) { releaseId cached
+  cells { count } statistic { kind of from to per months confidence
+    cells { key { dimension code } value lower upper percent { value lower upper }
+      suppressed reason } } } }"""
 ESTIMATE = (
     "query ($q: CountQueryInput!) { estimate(query: $q) { epsilon marginOfError cells cached } }"
 )
@@ -133,7 +143,33 @@ def corpus() -> list[tuple]:
     for period in PERIODS:
         out += asks_for(query(["month"], period=period))
         out += asks_for(query([], [("gender", ["GM"])], period=period))
+    statistics = [
+        query(["gender", "year"], statistic={"kind": "share", "of": "gender"}),
+        query(["gender", "province"], statistic={"kind": "share", "of": "province"}),
+        query(
+            ["month", "gender"], statistic={"kind": "change", "from": "2024-12", "to": "2025-01"}
+        ),
+        query(["year"], statistic={"kind": "change", "from": "2024", "to": "2025"}),
+        query(
+            ["quarter", "age_band"],
+            statistic={"kind": "change", "from": "2024-Q4", "to": "2025-Q1"},
+        ),
+        query(["province"], statistic={"kind": "rate", "per": "month"}),
+        query(
+            ["month", "gender"],
+            period={"from": "2024-07"},
+            statistic={"kind": "rate", "per": "month"},
+        ),
+    ]
+    for body in statistics:
+        out += asks_for(body)
+        gql = {"query": STATISTIC, "variables": {"q": as_graphql(body)}}
+        out.append(("researcher", "POST", "/graphql", {"json": gql}))
     refusals = [
+        query(["gender"], statistic={"kind": "share", "of": "year"}),
+        query(["gender"], statistic={"kind": "rate", "per": "week"}),
+        query(["month"], statistic={"kind": "change", "from": "2024", "to": "2025"}),
+        query(["month"], statistic={"kind": "median"}),
         query(["religion"]),
         query(["gender"], [("gender", ["X"])]),
         query(["gender", "year", "channel", "platform"]),

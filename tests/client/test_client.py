@@ -188,3 +188,43 @@ def test_a_rate_limited_request_says_when_to_retry(served):
             client.datasets()
     assert (refused.value.code, refused.value.status) == ("rate_limited", 429)
     assert refused.value.retry_after is not None and 0 < refused.value.retry_after <= 60
+
+
+def test_shares_changes_and_rates_are_the_apis_statistics_and_free(served, amaan):
+    table = amaan.count(DATASET, ["year", "complaint_group"], epsilon=0.1)
+    spent = amaan.budget(DATASET)
+    shares = amaan.share(DATASET, ["year", "complaint_group"], of="complaint_group", epsilon=0.1)
+    assert amaan.budget(DATASET) == spent and shares.attrs["epsilon_charged"] == 0
+    assert shares.attrs["release_id"] == table.attrs["release_id"]
+    assert (shares.attrs["kind"], shares.attrs["of"]) == ("share", "complaint_group")
+    assert list(shares.columns) == [
+        *("year", "year_label", "year_label_ur"),
+        *("complaint_group", "complaint_group_label", "complaint_group_label_ur"),
+        *("value", "lower", "upper", "suppressed", "reason"),
+    ]
+    assert shares["value"].sum() == pytest.approx(1, abs=1e-3)
+    assert ((shares["lower"] <= shares["value"]) & (shares["value"] <= shares["upper"])).all()
+    raw = httpx.post(
+        served.url + "/v1/queries",
+        json={
+            "dataset": DATASET,
+            "group_by": ["year", "complaint_group"],
+            "epsilon": 0.1,
+            "statistic": {"kind": "share", "of": "complaint_group"},
+        },
+        headers=auth(served.keys["researcher"]),
+    ).json()["statistic"]["cells"]
+    assert shares["value"].tolist() == [c["value"] for c in raw]
+    change = amaan.change(DATASET, ["quarter"], "2024-Q1", "2024-Q2", epsilon=0.1)
+    assert list(change.columns) == [
+        *("value", "lower", "upper", "percent", "percent_lower", "percent_upper"),
+        *("suppressed", "reason"),
+    ]
+    assert len(change) == 1 and change.attrs["from"] == "2024-Q1"
+    quarters = amaan.count(DATASET, ["quarter"], epsilon=0.1).set_index("quarter")["count"]
+    assert change["value"][0] == quarters["2024-Q2"] - quarters["2024-Q1"]
+    rate = amaan.rate(DATASET, ["quarter"], epsilon=0.1)
+    assert rate.attrs["months"] == 12 and rate["value"][0] == round(quarters.sum() / 12, 1)
+    with pytest.raises(AmaanError) as bad:
+        amaan.share(DATASET, ["gender"], of="province", epsilon=0.1)
+    assert (bad.value.field, bad.value.valid) == ("statistic.of", ["gender"])

@@ -169,6 +169,62 @@ class Amaan:
         body = _query(dataset, group_by, filters, period, epsilon, margin_of_error, confidence)
         return tables.count_table(self._json("POST", "/v1/queries", json=body), list(group_by))
 
+    # Statistics of a count table: computed from its release, nothing more spent.
+
+    def share(
+        self, dataset: str, group_by: list[str], of: str, filters: Filters | None = None, **kw: Any
+    ) -> pd.DataFrame:
+        """Each cell's share of its total along ``of`` (one of ``group_by``), the other
+        dimensions held: ``share(d, ["complaint_type", "gender"], of="gender")`` gives the
+        women's share of each complaint type. Spends as ``count`` would (nothing if cached);
+        ``value``, ``lower`` and ``upper`` are shares in [0, 1]."""
+        return self._statistic(dataset, group_by, filters, {"kind": "share", "of": of}, kw)
+
+    def change(
+        self,
+        dataset: str,
+        group_by: list[str],
+        from_: str,
+        to: str,
+        filters: Filters | None = None,
+        **kw: Any,
+    ) -> pd.DataFrame:
+        """The change from one period to a later one (years, quarters or months, read from
+        the time dimension in ``group_by``), per combination of the other dimensions: in
+        cases (``value``, ``lower``, ``upper``) and in percent (``percent``,
+        ``percent_lower``, ``percent_upper``; an upper bound of NaN is unbounded)."""
+        stat = {"kind": "change", "from": from_, "to": to}
+        return self._statistic(dataset, group_by, filters, stat, kw)
+
+    def rate(
+        self, dataset: str, group_by: list[str], filters: Filters | None = None, **kw: Any
+    ) -> pd.DataFrame:
+        """Cases per month over the period, per combination of the non-time dimensions."""
+        return self._statistic(dataset, group_by, filters, {"kind": "rate", "per": "month"}, kw)
+
+    def _statistic(
+        self,
+        dataset: str,
+        group_by: list[str],
+        filters: Filters | None,
+        statistic: dict[str, str],
+        kw: dict[str, Any],
+    ) -> pd.DataFrame:
+        unknown = set(kw) - {"period", "epsilon", "margin_of_error", "confidence"}
+        if unknown:
+            raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+        body = _query(
+            dataset,
+            group_by,
+            filters,
+            kw.get("period"),
+            kw.get("epsilon"),
+            kw.get("margin_of_error"),
+            kw.get("confidence"),
+        )
+        found = self._json("POST", "/v1/queries", json=body | {"statistic": statistic})
+        return tables.statistic_table(found, list(group_by))
+
     # Stored releases: reading them never spends.
 
     def releases(self) -> pd.DataFrame:

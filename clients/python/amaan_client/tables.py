@@ -23,6 +23,7 @@ import pandas as pd
 EPSILONS = ("epsilon", "epsilon_charged", "budget_remaining")
 NUMBERS = ("count", "lower", "upper")
 TIME = ("year", "quarter", "month")
+PERCENT = (("", "value"), ("_lower", "lower"), ("_upper", "upper"))
 
 
 def epsilon(value: Any) -> Any:
@@ -83,6 +84,49 @@ def count_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
         for name, value in body.items()
         if name != "cells"
     }
+    frame.attrs["group_by"] = dimensions
+    return frame
+
+
+def statistic_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
+    """A statistic (``share``, ``change``, ``rate``): one row per figure, the dimensions it
+    keeps (in the order asked) as code and labels, then ``value``, ``lower``, ``upper``, for
+    a change ``percent``, ``percent_lower`` and ``percent_upper``, then ``suppressed`` and
+    ``reason``. The release's metadata and the statistic's (``kind``, ``of``, ``from``,
+    ``to``, ``per``, ``months``, ``confidence``) are on ``.attrs``."""
+    stat = body["statistic"]
+    cells = stat["cells"]
+    kept = [d for d in body["group_by"] if not cells or d in _keys(cells[0])]
+    dimensions = _ordered(kept, [a for a in asked if a.strip().lower() in kept])
+    change = stat["kind"] == "change"
+    rows = []
+    for cell in cells:
+        keys = _keys(cell)
+        row: dict[str, Any] = {}
+        for dimension in dimensions:
+            key = keys[dimension]
+            row |= {
+                dimension: key["code"],
+                f"{dimension}_label": key["label"],
+                f"{dimension}_label_ur": key["label_ur"],
+            }
+        row |= {name: cell[name] for name in ("value", "lower", "upper")}
+        if change:
+            percent = cell["percent"] or {}
+            row |= {f"percent{s}": percent.get(n) for s, n in PERCENT}
+        rows.append(row | {"suppressed": cell["suppressed"], "reason": cell["reason"]})
+    numbers = ["value", "lower", "upper", *(f"percent{s}" for s, _ in PERCENT if change)]
+    columns = [*_columns(dimensions), *numbers, "suppressed", "reason"]
+    frame = pd.DataFrame(rows, columns=columns)
+    types: dict[str, Any] = {name: "float64" for name in numbers}
+    types |= {name: "string" for name in [*_columns(dimensions), "reason"]}
+    frame = frame.astype(types | {"suppressed": "bool"})
+    frame.attrs = {
+        name: epsilon(value) if name in EPSILONS else value
+        for name, value in body.items()
+        if name not in ("cells", "statistic")
+    }
+    frame.attrs |= {name: value for name, value in stat.items() if name != "cells"}
     frame.attrs["group_by"] = dimensions
     return frame
 
