@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 import privacy
@@ -263,16 +264,17 @@ def compute(session: Session, p: Prepared) -> privacy.Release:
     return release(p, read(session, p))
 
 
-def read(session: Session, p: Prepared) -> list[int]:
+def read(session: Session, p: Prepared) -> np.ndarray:
     """The true counts of the public key set, in its order. Private: only ``release`` may see
     them. Keys come from the public key set; the warehouse's answer only fills them (a key it
     does not hold is 0, a key outside the set is ignored), so no shape depends on the data."""
     canonical = p.canonical
     counts = count_cases(session, p.version.id, canonical.group_by, canonical.filters, p.period)
-    return [counts.get(k, 0) for k in key_order(p.axes)]
+    keys = key_order(p.axes)
+    return np.fromiter((counts.get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
 
 
-def release(p: Prepared, truth: list[int]) -> privacy.Release:
+def release(p: Prepared, truth: np.ndarray) -> privacy.Release:
     return privacy.release(p.plan, truth, p.axes, p.policy)
 
 

@@ -56,6 +56,7 @@ def post_query(
         released.epsilon_charged,
         None if released.remaining_micro is None else Epsilon(released.remaining_micro),
         released.content,
+        released.parsed,
     )
 
 

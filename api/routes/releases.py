@@ -7,8 +7,9 @@ A release the caller may not read is 404, exactly as one that does not exist.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
@@ -54,12 +55,19 @@ def _flat_key(key: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {k["dimension"]: {n: k[n] for n in ("code", "label", "label_ur")} for k in key}
 
 
+def served_shape(stored: dict[str, Any]) -> bytes:
+    """A stored body (parsed) as REST serves it: ε as a JSON number, each cell's key by
+    dimension."""
+    shaped = {
+        **stored,
+        "epsilon": Epsilon.parse(stored["epsilon"]).as_float(),
+        "cells": [cell | {"key": _flat_key(cell["key"])} for cell in stored["cells"]],
+    }
+    return orjson.dumps(shaped)
+
+
 def _served(content: bytes) -> bytes:
-    """A stored body as REST serves it: ε as a JSON number, each cell's key by dimension."""
-    stored = json.loads(content)
-    stored["epsilon"] = Epsilon.parse(stored["epsilon"]).as_float()
-    stored["cells"] = [cell | {"key": _flat_key(cell["key"])} for cell in stored["cells"]]
-    return json.dumps(stored, ensure_ascii=False).encode("utf-8")
+    return served_shape(orjson.loads(content))
 
 
 def release_json(
@@ -68,11 +76,16 @@ def release_json(
     charged: Epsilon,
     remaining: Epsilon | None,
     content: bytes | None = None,
+    parsed: dict[str, Any] | None = None,
 ) -> Response:
     """The release as the service made it (``content``, or the stored body) in the served
-    shape (converted once per worker, not per request), prefixed with this request's fields."""
+    shape (converted once per worker, not per request), prefixed with this request's fields.
+    ``parsed``: ``content`` as the service built it, when it has it (a new release), so that
+    it is not parsed again."""
     stored = extracts.body(release) if content is None else content
-    body = extracts.served(stored, lambda: _served(stored))
+    body = extracts.served(
+        stored, lambda: _served(stored) if parsed is None else served_shape(parsed)
+    )
     head = json.dumps(
         {
             "release_id": release.public_id,
