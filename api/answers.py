@@ -129,7 +129,7 @@ def _count(
     """A stored release, or a new one paid for in this transaction. ``kind="publication"``:
     staff publishing an extract, charged to the dataset's cap only."""
     r = releases.resolve(session, account, query, settings)
-    budget = releases_repo.budget_of(session, account.id, r.dataset.id) if kind == "query" else None
+    budget = r.budget if kind == "query" else None
     if kind == "query" and budget is None:
         raise Forbidden(
             "this account has no query budget on this dataset; partners download the "

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import privacy
 from api.errors import InvalidQuery, NotFound, PrivacyRefused
-from schema.access import Account
+from schema.access import Account, AccountBudget
 from schema.codelists import codelists, time_codes
 from schema.models import Dataset, DatasetVersion
 from schema.repositories import catalogue as catalogue_repo
@@ -72,6 +72,7 @@ class Resolved:
     epsilon: privacy.Epsilon | None
     margin_of_error: float | None
     confidence: float
+    budget: AccountBudget | None = None  # the account's query budget on the dataset
 
 
 def dataset_for(
@@ -79,6 +80,15 @@ def dataset_for(
 ) -> tuple[Dataset, DatasetVersion]:
     """The dataset, if granted to the account (staff read every dataset), and its version
     ``number`` (the newest when None); one round trip."""
+    dataset, version, _ = dataset_and_budget(session, account, slug, number)
+    return dataset, version
+
+
+def dataset_and_budget(
+    session: Session, account: Account, slug: str, number: int | None
+) -> tuple[Dataset, DatasetVersion, AccountBudget | None]:
+    """``dataset_for``, and the account's query budget on the dataset, in the same round
+    trip."""
     # ASCII before lower(): "\u212a".lower() is "k" (the Kelvin sign).
     wanted = slug.strip(" \t").lower() if slug.isascii() else ""
     if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
@@ -86,10 +96,10 @@ def dataset_for(
     found = catalogue_repo.dataset_version(session, account.id, wanted, number)
     if found is None or not (found[1] or account.role == "admin"):
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
-    dataset, _, version = found
+    dataset, _, version, budget = found
     if version is None:
         raise NotFound(f"dataset {dataset.slug!r} has no version {number}")
-    return dataset, version
+    return dataset, version, budget
 
 
 @cache
@@ -103,7 +113,7 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
-    dataset, version = dataset_for(session, account, query.dataset, query.version)
+    dataset, version, budget = dataset_and_budget(session, account, query.dataset, query.version)
     try:
         if (query.epsilon is None) == (query.margin_of_error is None):
             raise privacy.MalformedQuery(
@@ -128,7 +138,7 @@ def resolve(session: Session, account: Account, query: CountQuery, settings: Set
         )
     except privacy.PrivacyError as exc:
         raise refused(exc) from None
-    return Resolved(dataset, version, canonical, epsilon, margin, confidence)
+    return Resolved(dataset, version, canonical, epsilon, margin, confidence, budget)
 
 
 @dataclass

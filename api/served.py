@@ -79,7 +79,8 @@ def shown(release: Release, confidence: float) -> bytes:
     """The stored body, or the same release with its intervals at the requested confidence,
     recomputed from what the release stored (never from today's settings)."""
     stored = extracts.body(release)
-    if release.noisy is None or extracts.summary(release)["confidence"] == confidence:
+    # The confidence first: it is kept per worker, while ``noisy`` is read from the database.
+    if extracts.summary(release)["confidence"] == confidence or release.noisy is None:
         return stored
     noise = json.loads(release.noisy)
     if not isinstance(noise, dict):  # stored before releases kept their policy

@@ -6,7 +6,6 @@ confidence the caller asks. Labels come from the public code lists only.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -86,7 +85,7 @@ def stored_noise(released: privacy.Release) -> str:
     and everything their post-processing read (scale, axes, policy), as it was at release
     time. Later settings or code lists never change an old release."""
     policy = released.policy
-    return json.dumps(
+    encoded = orjson.dumps(
         {
             "cells": released.noisy.tolist(),
             "scale": released.plan.scale,
@@ -100,6 +99,7 @@ def stored_noise(released: privacy.Release) -> str:
             },
         }
     )
+    return encoded.decode("utf-8")
 
 
 def at_confidence(

@@ -49,21 +49,24 @@ def wanted(request: Request, format: str | None, about: str) -> str:
     return chosen
 
 
-def _flat_key(key: list[dict[str, str]]) -> dict[str, dict[str, str]]:
-    """A cell's key as one object per dimension, so ``pandas.json_normalize`` gives the
-    columns ``key.<dimension>.code``, ``.label`` and ``.label_ur``."""
-    return {k["dimension"]: {n: k[n] for n in ("code", "label", "label_ur")} for k in key}
-
-
 def served_shape(stored: dict[str, Any]) -> bytes:
     """A stored body (parsed) as REST serves it: ε as a JSON number, each cell's key by
-    dimension."""
-    shaped = {
-        **stored,
-        "epsilon": Epsilon.parse(stored["epsilon"]).as_float(),
-        "cells": [cell | {"key": _flat_key(cell["key"])} for cell in stored["cells"]],
-    }
-    return orjson.dumps(shaped)
+    dimension (so ``pandas.json_normalize`` gives the columns ``key.<dimension>.code``,
+    ``.label`` and ``.label_ur``). A label shared by many cells (as a new release builds them)
+    is shaped once."""
+    shaped: dict[int, dict[str, str]] = {}
+
+    def flat(label: dict[str, str]) -> dict[str, str]:
+        found = shaped.get(id(label))
+        if found is None:
+            found = shaped[id(label)] = {n: label[n] for n in ("code", "label", "label_ur")}
+        return found
+
+    cells = [
+        cell | {"key": {k["dimension"]: flat(k) for k in cell["key"]}} for cell in stored["cells"]
+    ]
+    epsilon = Epsilon.parse(stored["epsilon"]).as_float()
+    return orjson.dumps({**stored, "epsilon": epsilon, "cells": cells})
 
 
 def _served(content: bytes) -> bytes:
