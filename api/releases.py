@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -288,8 +288,15 @@ def release(p: Prepared, truth: np.ndarray) -> privacy.Release:
     return privacy.release(p.plan, truth, p.axes, p.policy)
 
 
-def key_order(axes: list[privacy.Axis]) -> list[tuple[str, ...]]:
+def key_order(axes: list[privacy.Axis]) -> tuple[tuple[str, ...], ...]:
+    """The public key set, row-major over the axes (the same axes give the same tuple: kept
+    per worker, as the code lists it comes from are)."""
+    return _key_order(tuple(axes))
+
+
+@lru_cache(maxsize=32)  # at most 10,000 keys each (settings.max_cells)
+def _key_order(axes: tuple[privacy.Axis, ...]) -> tuple[tuple[str, ...], ...]:
     keys: list[tuple[str, ...]] = [()]
     for axis in axes:
         keys = [(*k, c) for k in keys for c in axis.codes]
-    return keys
+    return tuple(keys)
