@@ -135,7 +135,7 @@ def _count(
     staff publishing an extract, charged to the dataset's cap only."""
     r = releases.resolve(session, account, query, settings)
     statistic = statistics.check(query.statistic, r)
-    budget = releases_repo.budget_of(session, account.id, r.dataset.id) if kind == "query" else None
+    budget = r.budget if kind == "query" else None
     if kind == "query" and budget is None:
         raise Forbidden(
             "this account has no query budget on this dataset; partners download the "

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 import privacy
 from api.errors import InvalidQuery, NotFound, PrivacyRefused
-from schema.access import Account
+from schema.access import Account, AccountBudget
 from schema.codelists import codelists, time_codes
 from schema.models import Dataset, DatasetVersion
 from schema.repositories import catalogue as catalogue_repo
@@ -72,6 +73,7 @@ class Resolved:
     epsilon: privacy.Epsilon | None
     margin_of_error: float | None
     confidence: float
+    budget: AccountBudget | None = None  # the account's query budget on the dataset
 
 
 def dataset_for(
@@ -79,6 +81,15 @@ def dataset_for(
 ) -> tuple[Dataset, DatasetVersion]:
     """The dataset, if granted to the account (staff read every dataset), and its version
     ``number`` (the newest when None); one round trip."""
+    dataset, version, _ = dataset_and_budget(session, account, slug, number)
+    return dataset, version
+
+
+def dataset_and_budget(
+    session: Session, account: Account, slug: str, number: int | None
+) -> tuple[Dataset, DatasetVersion, AccountBudget | None]:
+    """``dataset_for``, and the account's query budget on the dataset, in the same round
+    trip."""
     # ASCII before lower(): "\u212a".lower() is "k" (the Kelvin sign).
     wanted = slug.strip(" \t").lower() if slug.isascii() else ""
     if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
@@ -86,10 +97,10 @@ def dataset_for(
     found = catalogue_repo.dataset_version(session, account.id, wanted, number)
     if found is None or not (found[1] or account.role == "admin"):
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
-    dataset, _, version = found
+    dataset, _, version, budget = found
     if version is None:
         raise NotFound(f"dataset {dataset.slug!r} has no version {number}")
-    return dataset, version
+    return dataset, version, budget
 
 
 @cache
@@ -103,7 +114,7 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
-    dataset, version = dataset_for(session, account, query.dataset, query.version)
+    dataset, version, budget = dataset_and_budget(session, account, query.dataset, query.version)
     try:
         if (query.epsilon is None) == (query.margin_of_error is None):
             raise privacy.MalformedQuery(
@@ -128,7 +139,7 @@ def resolve(session: Session, account: Account, query: CountQuery, settings: Set
         )
     except privacy.PrivacyError as exc:
         raise refused(exc) from None
-    return Resolved(dataset, version, canonical, epsilon, margin, confidence)
+    return Resolved(dataset, version, canonical, epsilon, margin, confidence, budget)
 
 
 @dataclass
@@ -264,21 +275,29 @@ def compute(session: Session, p: Prepared) -> privacy.Release:
     return release(p, read(session, p))
 
 
-def read(session: Session, p: Prepared) -> list[int]:
+def read(session: Session, p: Prepared) -> np.ndarray:
     """The true counts of the public key set, in its order. Private: only ``release`` may see
     them. Keys come from the public key set; the warehouse's answer only fills them (a key it
     does not hold is 0, a key outside the set is ignored), so no shape depends on the data."""
     canonical = p.canonical
     counts = count_cases(session, p.version.id, canonical.group_by, canonical.filters, p.period)
-    return [counts.get(k, 0) for k in key_order(p.axes)]
+    keys = key_order(p.axes)
+    return np.fromiter((counts.get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
 
 
-def release(p: Prepared, truth: list[int]) -> privacy.Release:
+def release(p: Prepared, truth: np.ndarray) -> privacy.Release:
     return privacy.release(p.plan, truth, p.axes, p.policy)
 
 
-def key_order(axes: list[privacy.Axis]) -> list[tuple[str, ...]]:
+def key_order(axes: list[privacy.Axis]) -> tuple[tuple[str, ...], ...]:
+    """The public key set, row-major over the axes (the same axes give the same tuple: kept
+    per worker, as the code lists it comes from are)."""
+    return _key_order(tuple(axes))
+
+
+@lru_cache(maxsize=32)  # at most 10,000 keys each (settings.max_cells)
+def _key_order(axes: tuple[privacy.Axis, ...]) -> tuple[tuple[str, ...], ...]:
     keys: list[tuple[str, ...]] = [()]
     for axis in axes:
         keys = [(*k, c) for k in keys for c in axis.codes]
-    return keys
+    return tuple(keys)

@@ -37,9 +37,13 @@ class Released:
     content: bytes  # the table as JSON (UTF-8), intervals at the requested confidence
     publication: Publication | None = None  # the publication, for staff publishing
     statistic: dict[str, Any] | None = None  # api.statistics.block, when one was asked
+    parsed: dict[str, object] | None = None  # ``content`` as built, for a new release
 
     @property
     def body(self) -> dict[str, object]:
+        """The table, parsed (a new release's as it was built: not to be changed)."""
+        if self.parsed is not None:
+            return self.parsed
         parsed: dict[str, object] = json.loads(self.content)
         return parsed
 
@@ -77,7 +81,8 @@ def shown(release: Release, confidence: float) -> bytes:
     """The stored body, or the same release with its intervals at the requested confidence,
     recomputed from what the release stored (never from today's settings)."""
     stored = extracts.body(release)
-    if release.noisy is None or extracts.summary(release)["confidence"] == confidence:
+    # The confidence first: it is kept per worker, while ``noisy`` is read from the database.
+    if extracts.summary(release)["confidence"] == confidence or release.noisy is None:
         return stored
     noise = json.loads(release.noisy)
     if not isinstance(noise, dict):  # stored before releases kept their policy
@@ -126,7 +131,8 @@ def _claim_charge_release(
         existing = releases_repo.find(session, p.canonical.key)
         assert existing is not None
         return hit(session, account, p.resolved, existing, budget, kind)
-    failed = not _compute_and_store(session, p, claimed)
+    made = _compute_and_store(session, p, claimed)
+    failed = made is None
     audit.append(
         session,
         action=kind,
@@ -138,10 +144,11 @@ def _claim_charge_release(
         epsilon_micro=p.plan.epsilon.micro,
         detail={"release": claimed.public_id},
     )
-    if failed:
+    if made is None:
         return None
-    table = shown(claimed, p.resolved.confidence)
-    return Released(claimed, False, p.plan.epsilon, left(budget, spent), table)
+    # Made at the requested confidence (the plan's), so served as it was stored.
+    content, parsed = made
+    return Released(claimed, False, p.plan.epsilon, left(budget, spent), content, parsed=parsed)
 
 
 def _charge(
@@ -169,8 +176,11 @@ def _charge(
         raise err from None
 
 
-def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> bool:
-    """Read, release and store; False when anything failed (the release is then marked failed).
+def _compute_and_store(
+    session: Session, p: Prepared, claimed: Release
+) -> tuple[bytes, dict[str, object]] | None:
+    """Read, release and store: the stored body (UTF-8) and what it encodes; None when
+    anything failed (the release is then marked failed).
 
     Nothing here refuses: the charge is made and stays. The one exception is a database too
     busy to answer in time (``is_busy``): nothing was released, so it is re-raised and the
@@ -179,9 +189,10 @@ def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> bool:
     try:
         with session.begin_nested():  # a database error here leaves the transaction usable
             released = releases.compute(session, p)
-            content = tables.encode(tables.body(p, released))
+            parsed = tables.body(p, released)
+            content = tables.encode(parsed)
             releases_repo.fill(session, claimed, content, tables.stored_noise(released))
-        return True
+        return content.encode("utf-8"), parsed
     except Exception as exc:
         if is_busy(exc):
             raise
@@ -191,7 +202,7 @@ def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> bool:
             type(exc).__name__,
         )
         releases_repo.fail(session, claimed)
-        return False
+        return None
 
 
 def _failed() -> ReleaseFailed:

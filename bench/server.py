@@ -55,26 +55,16 @@ def scratch_database() -> Iterator[str]:
         admin.dispose()
 
 
-@contextmanager
-def serving(url: str, workers: int = 2) -> Iterator[str]:
-    """``amaan serve`` with production settings and no rate limits in the way."""
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
-        "AMAAN_DATABASE_URL": url,
-        "AMAAN_ENVIRONMENT": "production",
-        "AMAAN_AUDIT_KEY": "bench-audit-key-" + uuid.uuid4().hex,
-        **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
-    }
-    amaan = str(Path(sys.executable).with_name("amaan"))
-    proc = subprocess.Popen(
-        [amaan, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        port: int = s.getsockname()[1]
+    return port
+
+
+@contextmanager
+def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -88,3 +78,37 @@ def serving(url: str, workers: int = 2) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@contextmanager
+def serving(url: str, workers: int = 2) -> Iterator[str]:
+    """``amaan serve`` with production settings and no rate limits in the way."""
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
+        "AMAAN_DATABASE_URL": url,
+        "AMAAN_ENVIRONMENT": "production",
+        "AMAAN_AUDIT_KEY": "bench-audit-key-" + uuid.uuid4().hex,
+        **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
+    }
+    amaan = str(Path(sys.executable).with_name("amaan"))
+    command = [amaan, "serve", "--port", str(port), "--workers", str(workers)]
+    with _running(command, env, port) as base:
+        yield base
+
+
+@contextmanager
+def serving_minimal(url: str, workers: int = 2) -> Iterator[str]:
+    """``bench.minimal_app`` under uvicorn as ``amaan serve`` runs it (httptools, uvloop)."""
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
+        "AMAAN_DATABASE_URL": url,
+    }
+    command = [
+        *(sys.executable, "-m", "uvicorn", "bench.minimal_app:create_app", "--factory"),
+        *("--port", str(port), "--workers", str(workers), "--no-access-log"),
+        *("--log-level", "warning", "--http", "httptools", "--loop", "uvloop"),
+    ]
+    with _running(command, env, port) as base:
+        yield base

@@ -63,7 +63,8 @@ def post_query(
         released.epsilon_charged,
         None if released.remaining_micro is None else Epsilon(released.remaining_micro),
         released.content,
-        released.statistic,
+        statistic=released.statistic,
+        parsed=released.parsed,
     )
 
 

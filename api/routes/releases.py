@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
@@ -48,18 +49,33 @@ def wanted(request: Request, format: str | None, about: str) -> str:
     return chosen
 
 
+def served_shape(stored: dict[str, Any]) -> bytes:
+    """A stored body (parsed) as REST serves it: ε as a JSON number, each cell's key by
+    dimension (so ``pandas.json_normalize`` gives the columns ``key.<dimension>.code``,
+    ``.label`` and ``.label_ur``). A label shared by many cells (as a new release builds them)
+    is shaped once."""
+    shaped: dict[int, dict[str, str]] = {}
+
+    def flat(label: dict[str, str]) -> dict[str, str]:
+        found = shaped.get(id(label))
+        if found is None:
+            found = shaped[id(label)] = {n: label[n] for n in ("code", "label", "label_ur")}
+        return found
+
+    cells = [
+        cell | {"key": {k["dimension"]: flat(k) for k in cell["key"]}} for cell in stored["cells"]
+    ]
+    epsilon = Epsilon.parse(stored["epsilon"]).as_float()
+    return orjson.dumps({**stored, "epsilon": epsilon, "cells": cells})
+
+
 def _flat_key(key: list[dict[str, str]]) -> dict[str, dict[str, str]]:
-    """A cell's key as one object per dimension, so ``pandas.json_normalize`` gives the
-    columns ``key.<dimension>.code``, ``.label`` and ``.label_ur``."""
+    """A cell's key as one object per dimension, as the cells are served."""
     return {k["dimension"]: {n: k[n] for n in ("code", "label", "label_ur")} for k in key}
 
 
 def _served(content: bytes) -> bytes:
-    """A stored body as REST serves it: ε as a JSON number, each cell's key by dimension."""
-    stored = json.loads(content)
-    stored["epsilon"] = Epsilon.parse(stored["epsilon"]).as_float()
-    stored["cells"] = [cell | {"key": _flat_key(cell["key"])} for cell in stored["cells"]]
-    return json.dumps(stored, ensure_ascii=False).encode("utf-8")
+    return served_shape(orjson.loads(content))
 
 
 def release_json(
@@ -69,12 +85,17 @@ def release_json(
     remaining: Epsilon | None,
     content: bytes | None = None,
     statistic: dict[str, Any] | None = None,
+    parsed: dict[str, Any] | None = None,
 ) -> Response:
     """The release as the service made it (``content``, or the stored body) in the served
     shape (converted once per worker, not per request), prefixed with this request's fields
-    and followed by its ``statistic``, if one was asked (keys by dimension, as the cells)."""
+    and followed by its ``statistic``, if one was asked (keys by dimension, as the cells).
+    ``parsed``: ``content`` as the service built it, when it has it (a new release), so that
+    it is not parsed again."""
     stored = extracts.body(release) if content is None else content
-    body = extracts.served(stored, lambda: _served(stored))
+    body = extracts.served(
+        stored, lambda: _served(stored) if parsed is None else served_shape(parsed)
+    )
     head = json.dumps(
         {
             "release_id": release.public_id,

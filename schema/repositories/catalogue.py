@@ -61,9 +61,10 @@ def budgets(session: Session, account_id: int) -> list[tuple[str, AccountBudget]
 
 def dataset_version(
     session: Session, account_id: int, slug: str, number: int | None
-) -> tuple[Dataset, bool, DatasetVersion | None] | None:
-    """The dataset of ``slug``, whether it is granted to the account, and its version
-    ``number`` (the newest when None; None when it has no such version); one round trip."""
+) -> tuple[Dataset, bool, DatasetVersion | None, AccountBudget | None] | None:
+    """The dataset of ``slug``, whether it is granted to the account, its version ``number``
+    (the newest when None; None when it has no such version) and the account's query budget
+    on it (None: none); one round trip."""
     newest = (
         select(func.max(DatasetVersion.number))
         .where(DatasetVersion.dataset_id == Dataset.id)
@@ -71,16 +72,20 @@ def dataset_version(
         .scalar_subquery()
     )
     row = session.execute(
-        select(Dataset, Grant.account_id, DatasetVersion)
+        select(Dataset, Grant.account_id, DatasetVersion, AccountBudget)
         .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
         .outerjoin(
             DatasetVersion,
             (DatasetVersion.dataset_id == Dataset.id)
             & (DatasetVersion.number == (newest if number is None else number)),
         )
+        .outerjoin(
+            AccountBudget,
+            (AccountBudget.dataset_id == Dataset.id) & (AccountBudget.account_id == account_id),
+        )
         .where(Dataset.slug == slug)
     ).one_or_none()
     if row is None:
         return None
-    dataset, granted, version = row
-    return dataset, granted is not None, version
+    dataset, granted, version, budget = row
+    return dataset, granted is not None, version, budget

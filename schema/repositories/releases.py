@@ -158,8 +158,3 @@ def charge(
     )
     session.flush()
     return spent
-
-
-def budget_of(session: Session, account_id: int, dataset_id: int) -> AccountBudget | None:
-    """The account's query budget on the dataset, if it has one."""
-    return session.get(AccountBudget, (account_id, dataset_id))
