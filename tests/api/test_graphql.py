@@ -133,7 +133,7 @@ def test_spending_rules(api):
     refused = gql(client, keys["alice"], COUNT, {"q": {**QUERY, "groupBy": ["PLATFORM"]}})
     error = refused.json()["errors"][0]
     assert error["extensions"]["code"] == "account_budget_exceeded"
-    assert (error["extensions"]["remaining"], error["extensions"]["asked"]) == ("0.05", "0.1")
+    assert (error["extensions"]["remaining"], error["extensions"]["asked"]) == (0.05, 0.1)
     assert _spent(engine) == 200_000
 
 

@@ -98,8 +98,8 @@ def test_errors_are_clear_and_refusals_are_audited(api):
         "code": "account_budget_exceeded",
         "message": None,
         "limit": "account_budget",
-        "remaining": "0.05",
-        "asked": "0.1",
+        "remaining": 0.05,
+        "asked": 0.1,
     }
     with Session(engine) as s:
         outcomes = s.scalars(select(AuditEntry.outcome).order_by(AuditEntry.id)).all()
