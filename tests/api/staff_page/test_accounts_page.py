@@ -14,7 +14,9 @@ def _shown_key(text):
 
 
 def _audit(client, keys, action):
-    return client.get(f"/v1/admin/audit?action={action}", headers=auth(keys["admin"])).json()
+    return client.get(f"/v1/admin/audit?action={action}", headers=auth(keys["admin"])).json()[
+        "items"
+    ]
 
 
 def test_every_account_is_listed_with_its_role(api):
@@ -22,7 +24,7 @@ def test_every_account_is_listed_with_its_role(api):
     sign_in(client, keys["admin"])
     page = client.get("/admin/accounts")
     assert page.status_code == 200
-    listed = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()
+    listed = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()["items"]
     for account in listed:
         assert f'href="/admin/accounts/{account["account_id"]}">{account["name"]}<' in page.text
     assert {a["role"] for a in listed} == {"researcher", "partner", "admin"}
@@ -48,7 +50,7 @@ def test_create_an_account_shows_its_key_once_and_audits_it(api):
     assert me["name"] == "Dr Sana Qureshi" and me["budgets"][0]["limit"] == 0.5
     assert key not in client.get(f"/admin/accounts/{me['id']}").text  # shown once only
 
-    admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["id"]
+    admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["items"]["id"]
     entry = _audit(client, keys, "account.create")[0]
     assert entry["account_id"] == admin_id
     assert json.loads(entry["detail"])["account"] == me["id"]
@@ -70,7 +72,7 @@ def test_issue_another_key_for_an_account(api):
     assert issued.status_code == 201
     key = _shown_key(issued.text)
     assert client.get("/v1/me", headers=auth(key)).json()["id"] == bob
-    view = client.get(f"/v1/admin/accounts/{bob}", headers=auth(keys["admin"])).json()
+    view = client.get(f"/v1/admin/accounts/{bob}", headers=auth(keys["admin"])).json()["items"]
     newest = view["keys"][-1]
     assert newest["label"] == "laptop" and newest["expires_at"].startswith("2999-01-31")
 
@@ -79,7 +81,7 @@ def test_bad_fields_are_named_with_what_they_take_and_nothing_is_created(api):
     client, keys, _ = api
     sign_in(client, keys["admin"])
     token = csrf_of(client)
-    before = len(client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json())
+    before = len(client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()["items"])
     cases = [
         ({"name": "X", "role": "root"}, "role must be one of researcher, partner, admin"),
         ({"name": "  ", "role": "partner"}, "name must not be empty"),
@@ -97,7 +99,7 @@ def test_bad_fields_are_named_with_what_they_take_and_nothing_is_created(api):
     assert r.status_code == 422 and "label must be at most 200" in r.text
     forged = client.post("/admin/accounts", data={"name": "Mallory", "role": "admin"})
     assert forged.status_code == 403
-    after = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()
+    after = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()["items"]
     assert len(after) == before and "Mallory" not in {a["name"] for a in after}
 
 
@@ -136,5 +138,5 @@ def test_the_publish_confirmation_repeats_every_choice(api):
     assert re.search(r'data-field="epsilon">0.5<', page)
     assert re.search(r'data-field="share">5.0% of ε 10<', page)  # the world's cap is 10
     assert re.search(r'data-field="left-after">ε 9.5<', page)
-    spent = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()
+    spent = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()["items"]
     assert spent["datasets"][0]["spent"] == 0  # nothing is spent before Publish
