@@ -50,7 +50,7 @@ def test_create_an_account_shows_its_key_once_and_audits_it(api):
     assert me["name"] == "Dr Sana Qureshi" and me["budgets"][0]["limit"] == 0.5
     assert key not in client.get(f"/admin/accounts/{me['id']}").text  # shown once only
 
-    admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["items"]["id"]
+    admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["id"]
     entry = _audit(client, keys, "account.create")[0]
     assert entry["account_id"] == admin_id
     assert json.loads(entry["detail"])["account"] == me["id"]
@@ -72,7 +72,7 @@ def test_issue_another_key_for_an_account(api):
     assert issued.status_code == 201
     key = _shown_key(issued.text)
     assert client.get("/v1/me", headers=auth(key)).json()["id"] == bob
-    view = client.get(f"/v1/admin/accounts/{bob}", headers=auth(keys["admin"])).json()["items"]
+    view = client.get(f"/v1/admin/accounts/{bob}", headers=auth(keys["admin"])).json()
     newest = view["keys"][-1]
     assert newest["label"] == "laptop" and newest["expires_at"].startswith("2999-01-31")
 
@@ -138,5 +138,5 @@ def test_the_publish_confirmation_repeats_every_choice(api):
     assert re.search(r'data-field="epsilon">0.5<', page)
     assert re.search(r'data-field="share">5.0% of ε 10<', page)  # the world's cap is 10
     assert re.search(r'data-field="left-after">ε 9.5<', page)
-    spent = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()["items"]
+    spent = client.get("/v1/admin/budgets", headers=auth(keys["admin"])).json()
     assert spent["datasets"][0]["spent"] == 0  # nothing is spent before Publish
