@@ -96,9 +96,17 @@ class ReleaseItem:
     released_at: datetime
 
 
-def datasets(session: Session, account: Account) -> list[DatasetInfo]:
-    """The datasets granted to the caller."""
-    return [
+DATASET_PARTS = ("dataset",)
+
+
+def datasets(
+    session: Session, account: Account, page: pages.Page
+) -> tuple[list[DatasetInfo], str | None]:
+    """A page of the datasets granted to the caller, by slug, and the ``next`` cursor."""
+    after = None if page.after is None else page.after.id
+    found = repo.granted_datasets(session, account.id, after, page.limit + 1)
+    positions = [pages.Position("dataset", dataset.id) for dataset, _, _ in found]
+    out = [
         DatasetInfo(
             slug=dataset.slug,
             title=dataset.title,
@@ -110,8 +118,9 @@ def datasets(session: Session, account: Account) -> list[DatasetInfo]:
             if budget is None
             else Epsilon(budget.limit_micro - budget.spent_micro),
         )
-        for dataset, budget, versions in repo.granted_datasets(session, account.id)
+        for dataset, budget, versions in found[: page.limit]
     ]
+    return out, pages.next_cursor(positions, page)
 
 
 def _version_of(

@@ -11,6 +11,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from privacy.loss import Epsilon
+
+
+def _shown(value: Any) -> Any:
+    """A detail as the bodies show it: ε as a JSON number (like ``budget_remaining``)."""
+    return value.as_float() if isinstance(value, Epsilon) else value
+
 
 class AmaanError(Exception):
     status = 400
@@ -25,7 +32,8 @@ class AmaanError(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, **self.details}}
+        shown = {key: _shown(value) for key, value in self.details.items()}
+        return {"error": {"code": self.code, "message": self.message, **shown}}
 
 
 class Unauthorized(AmaanError):
@@ -64,7 +72,17 @@ class PrivacyRefused(AmaanError):
 
 
 class BudgetExhausted(AmaanError):
+    """A budget refusal; ``remaining`` and ``asked`` are ε (as an Epsilon or its text), shown as
+    numbers."""
+
     status = 403
+    EPSILONS = ("remaining", "asked")
+
+    def __init__(self, message: str, **details: Any) -> None:
+        for key in self.EPSILONS:
+            if isinstance(details.get(key), str):
+                details[key] = Epsilon.parse(details[key])
+        super().__init__(message, **details)
 
 
 class Forbidden(AmaanError):

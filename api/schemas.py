@@ -159,6 +159,11 @@ class DatasetOut(BaseModel):
     budget_remaining: float | None = Field(description=f"null: no query budget; {EXACT}")
 
 
+class DatasetPage(BaseModel):
+    items: list[DatasetOut]
+    next: str | None = Field(description="the cursor of the next page; null: the last page")
+
+
 class CodeOut(BaseModel):
     code: str
     label: str

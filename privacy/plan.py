@@ -122,8 +122,8 @@ def plan_release(
             raise EpsilonAboveMaximum(
                 f"epsilon {epsilon} is above the maximum per query, {max_epsilon}",
                 field="epsilon",
-                requested=str(epsilon),
-                maximum=str(max_epsilon),
+                requested=epsilon,
+                maximum=max_epsilon,
             )
         scale, meas, loss = _for_epsilon(epsilon, sensitivity)
         return _plan(meas, scale, sensitivity, cells, confidence, loss)
@@ -142,7 +142,7 @@ def plan_release(
             f"a margin of error of ±{margin_of_error:g} at {confidence:.0%} needs epsilon "
             f"{plan.epsilon}, above the maximum per query, {max_epsilon}",
             field="margin_of_error",
-            needed=str(plan.epsilon),
-            maximum=str(max_epsilon),
+            needed=plan.epsilon,
+            maximum=max_epsilon,
         )
     return plan

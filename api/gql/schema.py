@@ -107,8 +107,10 @@ def _release(
     )
 
 
-def _datasets(c: Context) -> list[t.DatasetInfo]:
-    return [
+def _datasets(c: Context, limit: int | None, cursor: str | None) -> t.DatasetPage:
+    page = pages.parse(limit, cursor, catalogue.DATASET_PARTS)
+    found, following = catalogue.datasets(c.session, c.principal, page)
+    items = [
         t.DatasetInfo(
             slug=d.slug,
             title=d.title,
@@ -119,8 +121,9 @@ def _datasets(c: Context) -> list[t.DatasetInfo]:
             max_epsilon_per_query=d.max_epsilon_per_query.as_float(),
             budget_remaining=_float(d.budget_remaining),
         )
-        for d in catalogue.datasets(c.session, c.principal)
+        for d in found
     ]
+    return t.DatasetPage(items=items, next=following)
 
 
 def _dimensions(c: Context, dataset: str | None, version: int | None) -> list[t.DimensionInfo]:
@@ -204,9 +207,14 @@ class Query:
     async def me(self, info: Info[Context, None]) -> t.Me:
         return await info.context.run(_me, info.context)
 
-    @t.field("The datasets granted to you, with the budget you have left.")
-    async def datasets(self, info: Info[Context, None]) -> list[t.DatasetInfo]:
-        return await info.context.run(_datasets, info.context)
+    @t.field("The datasets granted to you, by slug, with the budget you have left; a page.")
+    async def datasets(
+        self,
+        info: Info[Context, None],
+        limit: t.LimitArgument = None,
+        cursor: t.CursorArgument = None,
+    ) -> t.DatasetPage:
+        return await info.context.run(_datasets, info.context, limit, cursor)
 
     @t.field("Every dimension with its codes; time codes: the version's declared coverage.")
     async def dimensions(

@@ -248,6 +248,12 @@ class ReleaseSummary:
     released_at: datetime = about("when it was released")
 
 
+@strawberry.type(description="A page of datasets, by slug.")
+class DatasetPage:
+    items: list[DatasetInfo] = about("the datasets of this page")
+    next: str | None = about("pass as `cursor` for the next page; null: the last page")
+
+
 @strawberry.type(description="A page of releases, newest first.")
 class ReleasePage:
     items: list[ReleaseSummary] = about("the releases of this page")

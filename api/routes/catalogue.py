@@ -9,13 +9,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import catalogue
+from api import catalogue, pages
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.schemas import (
     BudgetOut,
     CodeOut,
+    Cursor,
     DatasetOut,
+    DatasetPage,
     DimensionOut,
+    Limit,
     MeOut,
     PrivacySettingsOut,
     VersionOut,
@@ -36,11 +39,16 @@ VersionParam = Annotated[
 ]
 
 
-@router.get("/datasets", response_model=list[DatasetOut])
-def get_datasets(session: SessionDep, principal: PrincipalDep) -> list[DatasetOut]:
-    """The datasets granted to you: versions and their declared coverage, privacy settings,
-    and the budget you have left on each."""
-    return [
+@router.get("/datasets", response_model=DatasetPage)
+def get_datasets(
+    session: SessionDep, principal: PrincipalDep, limit: Limit = None, cursor: Cursor = None
+) -> DatasetPage:
+    """The datasets granted to you, by slug: versions and their declared coverage, privacy
+    settings, and the budget you have left on each; a page at a time (pass ``next`` as
+    ``cursor`` for the next page)."""
+    page = pages.parse(limit, cursor, catalogue.DATASET_PARTS)
+    found, following = catalogue.datasets(session, principal, page)
+    items = [
         DatasetOut(
             slug=d.slug,
             title=d.title,
@@ -52,8 +60,9 @@ def get_datasets(session: SessionDep, principal: PrincipalDep) -> list[DatasetOu
             ),
             budget_remaining=None if d.budget_remaining is None else d.budget_remaining.as_float(),
         )
-        for d in catalogue.datasets(session, principal)
+        for d in found
     ]
+    return DatasetPage(items=items, next=following)
 
 
 @router.get("/dimensions", response_model=list[DimensionOut])

@@ -7,16 +7,19 @@ typed result; the response models (``staff_models``) say how it looks as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from api import answers
+from api import answers, pages
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Forbidden
 from api.routes import staff_models as m
 from api.routes.queries import to_query
+from api.schemas import Cursor, Limit
 from api.staff import accounts, budgets, publications, records
 from api.staff.common import Actor, epsilon
 from schema.access import Account
@@ -39,6 +42,14 @@ PublicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="publication id
 CREATED = status.HTTP_201_CREATED
 
 
+def _page_of(
+    rows: Sequence[Any], page: pages.Page, part: str, id_of: str
+) -> tuple[list[Any], str | None]:
+    """The rows of a page read with ``limit + 1`` rows, and its ``next`` cursor."""
+    positions = [pages.Position(part, getattr(r, id_of)) for r in rows]
+    return list(rows[: page.limit]), pages.next_cursor(positions, page)
+
+
 # Accounts and keys.
 
 
@@ -57,9 +68,15 @@ def create_account(body: m.AccountIn, session: SessionDep, staff: StaffDep) -> a
     )
 
 
-@router.get("/accounts", response_model=list[m.AccountOut])
-def list_accounts(session: SessionDep) -> list[accounts.AccountSummary]:
-    return accounts.listed(session)
+@router.get("/accounts", response_model=m.AccountPage)
+def list_accounts(session: SessionDep, limit: Limit = None, cursor: Cursor = None) -> m.AccountPage:
+    """Every account (partners, researchers and staff), by id; a page at a time."""
+    page = pages.parse(limit, cursor, ("account",))
+    after = None if page.after is None else page.after.id
+    rows, following = _page_of(
+        accounts.listed(session, after, page.limit + 1), page, "account", "account_id"
+    )
+    return m.AccountPage(items=[m.AccountOut.model_validate(r) for r in rows], next=following)
 
 
 @router.get("/accounts/{account_id}", response_model=m.AccountViewOut)
@@ -163,10 +180,19 @@ def publish(
     return _published(session, answers.answer(session, staff, answers.Publish(extract), settings))
 
 
-@router.get("/releases", response_model=list[m.PublicationOut])
-def list_publications(session: SessionDep) -> list[publications.PublicationView]:
-    """Every published extract, newest first, with its audience, ε and downloads."""
-    return publications.described(session)
+@router.get("/releases", response_model=m.PublicationPage)
+def list_publications(
+    session: SessionDep, limit: Limit = None, cursor: Cursor = None
+) -> m.PublicationPage:
+    """Every published extract, newest first, with its audience, ε and downloads; a page at
+    a time."""
+    page = pages.parse(limit, cursor, ("publication",))
+    before = None if page.after is None else page.after.id
+    found = publications.described(session, page.limit + 1, before)
+    rows, following = _page_of(found, page, "publication", "publication_id")
+    return m.PublicationPage(
+        items=[m.PublicationOut.model_validate(r) for r in rows], next=following
+    )
 
 
 @router.post(
@@ -190,41 +216,64 @@ def _filters(
     since: Annotated[datetime | None, Query(description="from this moment (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="before this moment")] = None,
     action: Annotated[str | None, Query(max_length=32, description="audit action")] = None,
-    limit: Annotated[int, Query(ge=1, le=records.MAX_ROWS)] = 1000,
-) -> records.Filters:
-    return records.Filters(account, dataset, since, until, action, limit)
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> tuple[records.Filters, pages.Page]:
+    page = pages.parse(limit, cursor, ("entry",))
+    before = None if page.after is None else page.after.id
+    return records.Filters(account, dataset, since, until, action, page.limit + 1, before), page
 
 
-FiltersDep = Annotated[records.Filters, Depends(_filters)]
+FiltersDep = Annotated[tuple[records.Filters, pages.Page], Depends(_filters)]
 TableFormat = Annotated[Literal["json", "csv"], Query()]
 CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 
 
-def _csv(rows: list[records.Charge] | list[records.AuditRecord], name: str) -> Response:
+def _csv(
+    request: Request,
+    rows: list[records.Charge] | list[records.AuditRecord],
+    following: str | None,
+    name: str,
+) -> Response:
+    """A page as CSV; the next page's address in a ``Link: <...>; rel="next"`` header (none
+    on the last page), the same query with ``cursor`` set to the next cursor."""
     columns = records.LEDGER_COLUMNS if name == "ledger" else records.AUDIT_COLUMNS
+    headers = {"Content-Disposition": f'attachment; filename="amaan_{name}.csv"'}
+    if following is not None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        address = request.url.replace(query=urlencode([*query, ("cursor", following)]))
+        headers["Link"] = f'<{address}>; rel="next"'
     return Response(
         records.as_csv(columns, rows).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="amaan_{name}.csv"'},
+        headers=headers,
     )
 
 
-@router.get("/ledger", response_model=list[m.ChargeOut], responses=CSV)
+@router.get("/ledger", response_model=m.ChargePage, responses=CSV)
 def ledger(
-    session: SessionDep, filters: FiltersDep, format: TableFormat = "json"
-) -> list[records.Charge] | Response:
-    """Every charge of privacy loss, newest first; filter by account, dataset and time."""
-    rows = records.ledger(session, filters)
-    return rows if format == "json" else _csv(rows, "ledger")
+    request: Request, session: SessionDep, filters: FiltersDep, format: TableFormat = "json"
+) -> m.ChargePage | Response:
+    """Every charge of privacy loss, newest first; filter by account, dataset and time; a
+    page at a time (as CSV, the next page's address is in the ``Link`` header)."""
+    wanted, page = filters
+    rows, following = _page_of(records.ledger(session, wanted), page, "entry", "id")
+    if format == "csv":
+        return _csv(request, rows, following, "ledger")
+    return m.ChargePage(items=[m.ChargeOut.model_validate(r) for r in rows], next=following)
 
 
-@router.get("/audit", response_model=list[m.AuditRecordOut], responses=CSV)
+@router.get("/audit", response_model=m.AuditPage, responses=CSV)
 def audit_log(
-    session: SessionDep, filters: FiltersDep, format: TableFormat = "json"
-) -> list[records.AuditRecord] | Response:
-    """The audit log, newest first; filter by account, dataset, action and time."""
-    rows = records.audit_log(session, filters)
-    return rows if format == "json" else _csv(rows, "audit")
+    request: Request, session: SessionDep, filters: FiltersDep, format: TableFormat = "json"
+) -> m.AuditPage | Response:
+    """The audit log, newest first; filter by account, dataset, action and time; a page at a
+    time (as CSV, the next page's address is in the ``Link`` header)."""
+    wanted, page = filters
+    rows, following = _page_of(records.audit_log(session, wanted), page, "entry", "id")
+    if format == "csv":
+        return _csv(request, rows, following, "audit")
+    return m.AuditPage(items=[m.AuditRecordOut.model_validate(r) for r in rows], next=following)
 
 
 @router.get("/audit/verify", response_model=m.VerificationOut)

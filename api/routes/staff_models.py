@@ -206,6 +206,29 @@ class AuditRecordOut(Out):
     hash: str | None = Field(description="none until the entry is sealed")
 
 
+NEXT = "the cursor of the next page; null: the last page"
+
+
+class AccountPage(Out):
+    items: list[AccountOut]
+    next: str | None = Field(description=NEXT)
+
+
+class PublicationPage(Out):
+    items: list[PublicationOut]
+    next: str | None = Field(description=NEXT)
+
+
+class ChargePage(Out):
+    items: list[ChargeOut]
+    next: str | None = Field(description=NEXT)
+
+
+class AuditPage(Out):
+    items: list[AuditRecordOut]
+    next: str | None = Field(description=NEXT)
+
+
 class VerificationOut(Out):
     ok: bool
     entries: int

@@ -170,9 +170,11 @@ def set_grant(session: Session, actor: Actor, account_id: int, slug: str, grante
     )
 
 
-def listed(session: Session) -> list[AccountSummary]:
-    """Every account, by id."""
-    return [AccountSummary.of(a) for a in accounts_repo.all_accounts(session)]
+def listed(
+    session: Session, after: int | None = None, limit: int | None = None
+) -> list[AccountSummary]:
+    """Every account, by id (a page: ``limit`` of them after the id ``after``)."""
+    return [AccountSummary.of(a) for a in accounts_repo.all_accounts(session, after, limit)]
 
 
 def view(session: Session, account_id: int) -> AccountView:

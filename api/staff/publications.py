@@ -216,6 +216,8 @@ def describe(
     )
 
 
-def described(session: Session, limit: int = 1000) -> list[PublicationView]:
-    """The newest publications, described for staff."""
-    return [describe(session, p) for p in publications_repo.newest(session, limit)]
+def described(
+    session: Session, limit: int = 1000, before: int | None = None
+) -> list[PublicationView]:
+    """The newest publications (a page: those older than the id ``before``), described."""
+    return [describe(session, p) for p in publications_repo.newest(session, limit, before)]

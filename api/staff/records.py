@@ -35,6 +35,7 @@ class Filters:
     until: datetime | None = None
     action: str | None = None
     limit: int = 1000
+    before: int | None = None  # a page: rows older than this id
 
     def window(self, session: Session) -> records_repo.Window:
         """The rows these filters select; refused when they make no sense."""
@@ -43,7 +44,9 @@ class Filters:
         if self.since and self.until and self.since > self.until:
             raise InvalidQuery("since must not be after until", field="since")
         dataset = None if self.dataset is None else dataset_or_404(session, self.dataset).id
-        return records_repo.Window(self.limit, self.account_id, dataset, self.since, self.until)
+        return records_repo.Window(
+            self.limit, self.account_id, dataset, self.since, self.until, self.before
+        )
 
 
 @dataclass(frozen=True)

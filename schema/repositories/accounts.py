@@ -48,8 +48,14 @@ def get_account(session: Session, account_id: int) -> Account | None:
     return session.get(Account, account_id)
 
 
-def all_accounts(session: Session) -> Sequence[Account]:
-    return session.scalars(select(Account).order_by(Account.id)).all()
+def all_accounts(
+    session: Session, after: int | None = None, limit: int | None = None
+) -> Sequence[Account]:
+    """Accounts by id; a page by keyset: ``limit`` of them after the id ``after``."""
+    query = select(Account).order_by(Account.id).limit(limit)
+    if after is not None:
+        query = query.where(Account.id > after)
+    return session.scalars(query).all()
 
 
 def active_partners(session: Session, ids: Sequence[int] | None = None) -> Sequence[Account]:

@@ -15,9 +15,21 @@ from schema.models import Dataset, DatasetVersion
 DatasetRow = tuple[Dataset, AccountBudget | None, list[DatasetVersion]]
 
 
-def granted_datasets(session: Session, account_id: int) -> list[DatasetRow]:
+def granted_datasets(
+    session: Session, account_id: int, after: int | None = None, limit: int | None = None
+) -> list[DatasetRow]:
     """The datasets granted to the account, by slug, each with the account's budget on it
-    (None: no query budget) and its versions, oldest first; one join."""
+    (None: no query budget) and its versions, oldest first; one join. A page by keyset:
+    ``limit`` datasets whose slug follows that of the dataset of id ``after``."""
+    page = (
+        select(Dataset.id)
+        .join(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
+        .order_by(Dataset.slug)
+        .limit(limit)
+    )
+    if after is not None:
+        last = select(Dataset.slug).where(Dataset.id == after).scalar_subquery()
+        page = page.where(Dataset.slug > last)
     rows = session.execute(
         select(Dataset, AccountBudget, DatasetVersion)
         .join(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
@@ -26,6 +38,7 @@ def granted_datasets(session: Session, account_id: int) -> list[DatasetRow]:
             (AccountBudget.dataset_id == Dataset.id) & (AccountBudget.account_id == account_id),
         )
         .outerjoin(DatasetVersion, DatasetVersion.dataset_id == Dataset.id)
+        .where(Dataset.id.in_(page))
         .order_by(Dataset.slug, DatasetVersion.number)
     ).all()
     out: dict[int, DatasetRow] = {}

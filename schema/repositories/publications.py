@@ -73,8 +73,12 @@ def audience_of(session: Session, publication: Publication) -> list[int]:
     )
 
 
-def newest(session: Session, limit: int) -> Sequence[Publication]:
-    return session.scalars(select(Publication).order_by(Publication.id.desc()).limit(limit)).all()
+def newest(session: Session, limit: int, before: int | None = None) -> Sequence[Publication]:
+    """The newest publications; a page by keyset: those older than the id ``before``."""
+    query = select(Publication).order_by(Publication.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(Publication.id < before)
+    return session.scalars(query).all()
 
 
 def downloads(session: Session, release: Release) -> int:

@@ -16,13 +16,15 @@ from schema.models import Dataset
 
 @dataclass(frozen=True)
 class Window:
-    """Which rows: ``since`` inclusive, ``until`` exclusive, at most ``limit`` of them."""
+    """Which rows: ``since`` inclusive, ``until`` exclusive, at most ``limit`` of them, older
+    than the row of id ``before`` (keyset pagination) when given."""
 
     limit: int
     account_id: int | None = None
     dataset_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    before: int | None = None
 
 
 class Charge(NamedTuple):
@@ -50,6 +52,8 @@ def _within(query: Any, table: Any, time: Any, window: Window) -> Any:
         query = query.where(time >= window.since)
     if window.until is not None:
         query = query.where(time < window.until)
+    if window.before is not None:
+        query = query.where(table.id < window.before)
     return query.order_by(table.id.desc()).limit(window.limit)
 
 

@@ -67,7 +67,9 @@ def test_accounts_and_keys_lifecycle(api):
         json={"name": "x", "role": "partner", "datasets": ["nope"]},
     )
     assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
-    assert len(staff(client, keys, "GET", "/v1/admin/accounts").json()) == 7  # nothing half-made
+    assert (
+        len(staff(client, keys, "GET", "/v1/admin/accounts").json()["items"]) == 7
+    )  # nothing half-made
 
 
 def test_grants(api):
@@ -123,7 +125,7 @@ def test_budget_changes_need_a_reason_and_are_audited(api):
     assert cap.json()["old"] == {"cap": 10, "max_per_query": 0.5}
 
     admin_id = client.get("/v1/me", headers=auth(keys["admin"])).json()["id"]
-    entries = staff(client, keys, "GET", "/v1/admin/audit?action=budget.account").json()
+    entries = staff(client, keys, "GET", "/v1/admin/audit?action=budget.account").json()["items"]
     detail = json.loads(entries[0]["detail"])
     assert entries[0]["account_id"] == admin_id
     assert detail == {
@@ -133,7 +135,9 @@ def test_budget_changes_need_a_reason_and_are_audited(api):
         "new_micro": 2_000_000,
         "reason": "thesis chapter 3",
     }
-    dataset_change = staff(client, keys, "GET", "/v1/admin/audit?action=budget.dataset").json()
+    dataset_change = staff(client, keys, "GET", "/v1/admin/audit?action=budget.dataset").json()[
+        "items"
+    ]
     assert json.loads(dataset_change[0]["detail"])["reason"] == "new year"
     assert staff(client, keys, "GET", "/v1/admin/audit/verify").json()["ok"] is True
 
@@ -164,12 +168,12 @@ def test_ledger_and_audit_filters_and_csv(api):
     alice = client.get("/v1/me", headers=auth(keys["alice"])).json()["id"]
     client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
     client.post("/v1/queries", json=QUERY | {"epsilon": 0.2}, headers=auth(keys["bob"]))
-    everything = staff(client, keys, "GET", "/v1/admin/ledger").json()
+    everything = staff(client, keys, "GET", "/v1/admin/ledger").json()["items"]
     assert [e["epsilon"] for e in everything] == [0.2, 0.1]  # newest first
-    mine = staff(client, keys, "GET", f"/v1/admin/ledger?account={alice}").json()
+    mine = staff(client, keys, "GET", f"/v1/admin/ledger?account={alice}").json()["items"]
     assert [e["epsilon"] for e in mine] == [0.1]
     future = staff(client, keys, "GET", "/v1/admin/ledger?since=2999-01-01T00:00:00Z").json()
-    assert future == []
+    assert future == {"items": [], "next": None}
     bad = staff(client, keys, "GET", "/v1/admin/ledger?dataset=nope")
     assert bad.status_code == 404
     r = staff(client, keys, "GET", f"/v1/admin/audit?account={alice}&format=csv")

@@ -19,8 +19,8 @@ from schema.repositories.datasets import get_or_create_dataset
 from tests.api.conftest import auth
 
 CATALOGUE = """query ($dataset: String, $version: Int) {
-  datasets { slug title versions { number firstMonth lastMonth } maxCasesPerPerson
-    maxVulnerableGroups maxReferrals maxEpsilonPerQuery budgetRemaining }
+  datasets { items { slug title versions { number firstMonth lastMonth } maxCasesPerPerson
+    maxVulnerableGroups maxReferrals maxEpsilonPerQuery budgetRemaining } next }
   dimensions(dataset: $dataset, version: $version) { name time rollupOf multiValued
     codes { code label labelUr sensitive } }
   me { id name organisation role budgets { dataset limit spent remaining } }
@@ -55,6 +55,8 @@ def _rest_shape(data):
     """GraphQL's answer in REST's shape: enum names as dimension names, the privacy
     settings nested, the old ``createdAt`` checked against ``releasedAt`` and dropped."""
     lower = str.lower
+    assert data["datasets"].pop("next") is None
+    data["datasets"] = data["datasets"]["items"]
     for d in data["datasets"]:
         d["privacy"] = {
             "max_cases_per_person": d.pop("max_cases_per_person"),
@@ -89,8 +91,11 @@ def _both(client, key, params=None):
         "/graphql", json={"query": CATALOGUE, "variables": variables}, headers=auth(key)
     )
     assert r.status_code == 200 and "errors" not in r.json(), r.text
-    assert rest["releases"].json()["next"] is None
-    listed = {k: v.json() for k, v in rest.items()} | {"releases": rest["releases"].json()["items"]}
+    paged = ("datasets", "releases")
+    assert all(rest[name].json()["next"] is None for name in paged)
+    listed = {k: v.json() for k, v in rest.items()} | {
+        name: rest[name].json()["items"] for name in paged
+    }
     return _plain(listed), _rest_shape(_plain(r.json()["data"]))
 
 
@@ -256,9 +261,12 @@ def test_each_listing_is_one_statement(api):
             touching = [s for s in seen if "account_budgets" in s or "dataset_versions" in s]
             assert len(touching) == 1, (path, touching)
         seen.clear()
-        query = "{ datasets { slug versions { number } budgetRemaining } me { budgets { limit } } }"
+        query = (
+            "{ datasets { items { slug versions { number } budgetRemaining } }"
+            " me { budgets { limit } } }"
+        )
         r = client.post("/graphql", json={"query": query}, headers=auth(keys["bob"]))
-        assert len(r.json()["data"]["datasets"]) == 2
+        assert len(r.json()["data"]["datasets"]["items"]) == 2
         touching = [s for s in seen if "account_budgets" in s or "dataset_versions" in s]
         assert len(touching) == 2  # one for the datasets, one for the budgets
     finally:

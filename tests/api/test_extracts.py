@@ -88,7 +88,7 @@ def test_publish_once_charged_to_the_cap_then_downloads_spend_nothing(api):
     assert meta.json()["mechanism"] and meta.json()["threshold"] == 10
     with Session(engine) as s:
         assert len(s.scalars(select(LedgerEntry)).all()) == 1  # downloads spent nothing
-    after = client.get("/v1/admin/releases", headers=auth(keys["admin"])).json()
+    after = client.get("/v1/admin/releases", headers=auth(keys["admin"])).json()["items"]
     assert after[0]["downloads"] == 4
 
 

@@ -75,7 +75,7 @@ def test_estimate_and_catalogue_spend_nothing(api):
         """
       query ($q: CountQueryInput!) {
         estimate(query: $q) { epsilon marginOfError cells cached }
-        me { role } datasets { slug budgetRemaining versions { number } }
+        me { role } datasets { items { slug budgetRemaining versions { number } } next }
         dimensions { name codes { code sensitive } }
       }""",
         {"q": {**QUERY, "marginOfError": 30, "epsilon": None}},
@@ -83,9 +83,10 @@ def test_estimate_and_catalogue_spend_nothing(api):
     data = r.json()["data"]
     assert data["estimate"]["marginOfError"] <= 30 and data["estimate"]["cells"] == 4
     assert data["me"] == {"role": "researcher"}
-    assert data["datasets"] == [
-        {"slug": "helpline-cases", "budgetRemaining": 0.25, "versions": [{"number": 1}]}
-    ]
+    assert data["datasets"] == {
+        "items": [{"slug": "helpline-cases", "budgetRemaining": 0.25, "versions": [{"number": 1}]}],
+        "next": None,
+    }
     gender = next(d for d in data["dimensions"] if d["name"] == "GENDER")
     assert {"code": "GM", "sensitive": True} in gender["codes"]
     assert _spent(engine) == 0
@@ -133,7 +134,7 @@ def test_spending_rules(api):
     refused = gql(client, keys["alice"], COUNT, {"q": {**QUERY, "groupBy": ["PLATFORM"]}})
     error = refused.json()["errors"][0]
     assert error["extensions"]["code"] == "account_budget_exceeded"
-    assert (error["extensions"]["remaining"], error["extensions"]["asked"]) == ("0.05", "0.1")
+    assert (error["extensions"]["remaining"], error["extensions"]["asked"]) == (0.05, 0.1)
     assert _spent(engine) == 200_000
 
 

@@ -173,6 +173,8 @@ def test_refusals_are_audited_the_same_from_the_api_and_the_staff_page(api):
         headers=auth(keys["admin"]),
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "epsilon_above_maximum"
+    assert r.json()["error"]["requested"] == 9  # ε in details as JSON numbers, like the bodies
+    assert isinstance(r.json()["error"]["maximum"], float)
     sign_in(client, keys["admin"])
     form = {
         "title": "T",

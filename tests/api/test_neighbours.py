@@ -101,7 +101,8 @@ ESTIMATE = (
     "query ($q: CountQueryInput!) { estimate(query: $q) { epsilon marginOfError cells cached } }"
 )
 CATALOGUE = """{ me { id role budgets { dataset limit spent remaining } }
-  datasets { slug versions { number firstMonth lastMonth } budgetRemaining }
+  datasets { items { slug versions { number firstMonth lastMonth } budgetRemaining } next }
+  page: datasets(limit: 1) { items { slug } next }
   dimensions { name time codes { code label } } v1: dimensions(dataset: "helpline-cases",
   version: 1) { name codes { code } }
   releases { items { releaseId kind epsilon groupBy failed } next } }"""
@@ -232,9 +233,12 @@ def corpus() -> list[tuple]:
             out.append((role, "GET", "/v1/dimensions", {"params": params}))
         out.append((role, "POST", "/graphql", {"json": {"query": CATALOGUE}}))
         out.append((role, "GET", "/v1/releases", {"params": {"limit": "2"}}))  # a page's next
+        out.append((role, "GET", "/v1/datasets", {"params": {"limit": "1"}}))
         out.append((role, "GET", "/readyz", {}))
     for path in ("/v1/admin/budgets", "/v1/admin/ledger", "/v1/admin/audit", "/v1/admin/releases"):
         out.append(("admin", "GET", path, {}))
+    for path in ("/v1/admin/accounts", "/v1/admin/ledger", "/v1/admin/audit", "/v1/admin/releases"):
+        out.append(("admin", "GET", path, {"params": {"limit": "1"}}))  # a page and its next
     return out
 
 

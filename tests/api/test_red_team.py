@@ -71,7 +71,7 @@ def test_a_failed_release_answers_as_failed_wherever_it_is_read(api, monkeypatch
     monkeypatch.undo()
     listed = client.get("/v1/releases", headers=auth(keys["bob"]))
     assert listed.status_code == 200 and [r["failed"] for r in listed.json()["items"]] == [True]
-    admin = client.get("/v1/admin/ledger", headers=auth(keys["admin"])).json()
+    admin = client.get("/v1/admin/ledger", headers=auth(keys["admin"])).json()["items"]
     release_id = admin[0]["release_id"]
     for suffix, params in (("", {}), ("", {"format": "csv"}), ("/metadata", {})):
         r = client.get(

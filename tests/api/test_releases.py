@@ -105,7 +105,8 @@ def test_each_budget_limit_refuses_and_charges_nothing(warehouse):
     with pytest.raises(BudgetExhausted) as e:
         _count(warehouse, a, group_by=["channel"])
     assert e.value.code == "account_budget_exceeded"
-    assert (e.value.details["remaining"], e.value.details["asked"]) == ("0.05", "0.1")
+    shown = e.value.body()["error"]
+    assert (shown["remaining"], shown["asked"]) == (0.05, 0.1)  # ε as numbers, like the bodies
     with Session(warehouse) as s, s.begin():
         assert s.scalar(select(func.count()).select_from(Release)) == 2
         assert s.scalar(select(func.sum(LedgerEntry.epsilon_micro))) == 200_000
@@ -114,7 +115,7 @@ def test_each_budget_limit_refuses_and_charges_nothing(warehouse):
     b = _account(warehouse)
     with pytest.raises(BudgetExhausted) as e:
         _count(warehouse, b, group_by=["platform"])
-    assert e.value.code == "dataset_cap_exceeded" and e.value.details["remaining"] == "0.05"
+    assert e.value.code == "dataset_cap_exceeded" and e.value.body()["error"]["remaining"] == 0.05
 
 
 def test_multi_valued_groups_raise_the_sensitivity(warehouse):

@@ -98,8 +98,8 @@ def test_errors_are_clear_and_refusals_are_audited(api):
         "code": "account_budget_exceeded",
         "message": None,
         "limit": "account_budget",
-        "remaining": "0.05",
-        "asked": "0.1",
+        "remaining": 0.05,
+        "asked": 0.1,
     }
     with Session(engine) as s:
         outcomes = s.scalars(select(AuditEntry.outcome).order_by(AuditEntry.id)).all()
@@ -109,7 +109,7 @@ def test_errors_are_clear_and_refusals_are_audited(api):
 
 def test_catalogue(api):
     client, keys, _ = api
-    datasets = client.get("/v1/datasets", headers=auth(keys["alice"])).json()
+    datasets = client.get("/v1/datasets", headers=auth(keys["alice"])).json()["items"]
     assert datasets[0]["slug"] == "helpline-cases"
     assert datasets[0]["versions"] == [
         {"number": 1, "first_month": "2024-01", "last_month": "2024-12"}

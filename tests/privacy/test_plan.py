@@ -64,7 +64,7 @@ def test_refusals_name_the_problem():
     assert exc.value.code == "epsilon_above_maximum"
     with pytest.raises(MarginUnreachable, match="needs epsilon") as exc2:
         plan_release(margin_of_error=2, **kw)
-    assert exc2.value.details["maximum"] == "0.5"
+    assert exc2.value.details["maximum"] == Epsilon.parse("0.5")
     with pytest.raises(TooManyCells, match="101 cells"):
         plan_release(epsilon=Epsilon.parse("0.1"), **{**kw, "cells": 101})
     with pytest.raises(InvalidEpsilon, match="exactly one"):

@@ -97,11 +97,22 @@ class Amaan:
 
     # The catalogue: public metadata, free.
 
+    def _every(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list, following ``next`` 500 at a time."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "500"}
+        while True:
+            page = self._json("GET", path, params=params)
+            items += page["items"]
+            if page["next"] is None:
+                return items
+            params["cursor"] = page["next"]
+
     def datasets(self) -> list[dict[str, Any]]:
-        """The datasets granted to you: versions, declared coverage, privacy settings and the
-        budget you have left on each (``budget_remaining``, a number exact to six decimals)."""
-        found: list[dict[str, Any]] = self._json("GET", "/v1/datasets")
-        return found
+        """The datasets granted to you, by slug (every page): versions, declared coverage,
+        privacy settings and the budget you have left on each (``budget_remaining``, a number
+        exact to six decimals)."""
+        return self._every("/v1/datasets")
 
     def dimensions(
         self, dataset: str | None = None, version: int | None = None
@@ -228,15 +239,8 @@ class Amaan:
     # Stored releases: reading them never spends.
 
     def releases(self) -> pd.DataFrame:
-        """Extracts published to you and your own query releases, newest first."""
-        items: list[dict[str, Any]] = []
-        params: dict[str, str] = {"limit": "500"}
-        while True:  # every page, 500 releases at a time
-            page = self._json("GET", "/v1/releases", params=params)
-            items += page["items"]
-            if page["next"] is None:
-                return tables.listing(items)
-            params["cursor"] = page["next"]
+        """Extracts published to you and your own query releases, newest first (every page)."""
+        return tables.listing(self._every("/v1/releases"))
 
     def release(self, release_id: str) -> pd.DataFrame:
         """A stored release as a count table (as ``count`` returns it)."""

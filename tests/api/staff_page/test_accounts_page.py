@@ -14,7 +14,9 @@ def _shown_key(text):
 
 
 def _audit(client, keys, action):
-    return client.get(f"/v1/admin/audit?action={action}", headers=auth(keys["admin"])).json()
+    return client.get(f"/v1/admin/audit?action={action}", headers=auth(keys["admin"])).json()[
+        "items"
+    ]
 
 
 def test_every_account_is_listed_with_its_role(api):
@@ -22,7 +24,7 @@ def test_every_account_is_listed_with_its_role(api):
     sign_in(client, keys["admin"])
     page = client.get("/admin/accounts")
     assert page.status_code == 200
-    listed = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()
+    listed = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()["items"]
     for account in listed:
         assert f'href="/admin/accounts/{account["account_id"]}">{account["name"]}<' in page.text
     assert {a["role"] for a in listed} == {"researcher", "partner", "admin"}
@@ -79,7 +81,7 @@ def test_bad_fields_are_named_with_what_they_take_and_nothing_is_created(api):
     client, keys, _ = api
     sign_in(client, keys["admin"])
     token = csrf_of(client)
-    before = len(client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json())
+    before = len(client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()["items"])
     cases = [
         ({"name": "X", "role": "root"}, "role must be one of researcher, partner, admin"),
         ({"name": "  ", "role": "partner"}, "name must not be empty"),
@@ -97,7 +99,7 @@ def test_bad_fields_are_named_with_what_they_take_and_nothing_is_created(api):
     assert r.status_code == 422 and "label must be at most 200" in r.text
     forged = client.post("/admin/accounts", data={"name": "Mallory", "role": "admin"})
     assert forged.status_code == 403
-    after = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()
+    after = client.get("/v1/admin/accounts", headers=auth(keys["admin"])).json()["items"]
     assert len(after) == before and "Mallory" not in {a["name"] for a in after}
 
 

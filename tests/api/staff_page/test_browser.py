@@ -112,7 +112,7 @@ def test_change_a_limit_with_a_reason(demo, browser_page):
     assert "Hash chain intact" in page.locator('[data-field="verification"]').inner_text()
     staff = {"Authorization": f"Bearer {keys['admin']}"}
     ledger = httpx.get(f"{base}/v1/admin/audit?action=budget.account&limit=1", headers=staff)
-    assert "second year of the study" in ledger.json()[0]["detail"]
+    assert "second year of the study" in ledger.json()["items"][0]["detail"]
     assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
 
 
@@ -144,7 +144,7 @@ def test_a_forged_form_post_without_the_token_is_refused(demo, browser_page):
     )
     assert wrong.status == 403
     staff = {"Authorization": f"Bearer {keys['admin']}"}
-    audit = httpx.get(f"{base}/v1/admin/audit?action=budget.account", headers=staff).json()
+    audit = httpx.get(f"{base}/v1/admin/audit?action=budget.account", headers=staff).json()["items"]
     assert not any("forged" in e["detail"] for e in audit)
     page.goto("/admin")
     page.get_by_role("button", name="Sign out").click()
