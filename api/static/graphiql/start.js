@@ -5,7 +5,7 @@ const EXAMPLE_QUERY = `# Amaan: differentially private counts of helpline cases.
 # Put your key in the Headers tab below: {"Authorization": "Bearer <your key>"}
 # estimate costs nothing; countCases spends ε (a repeat is free).
 {
-  datasets { slug title budgetRemaining versions { number firstMonth lastMonth } }
+  datasets { items { slug title budgetRemaining versions { number firstMonth lastMonth } } next }
 }
 `;
 
