@@ -1,7 +1,8 @@
 """The one entry to the release pipeline, for every interface: ``answer()``.
 
-REST, GraphQL, the staff page and the CLI call it for every estimate, query, publication and
-republication, so each is refused, cached, charged and audited the same way:
+REST, GraphQL, the staff page and the CLI call it for every estimate, query, publication,
+republication and summary (``Summarise``: ``api.summaries``), so each is refused, cached,
+charged and audited the same way:
 
 1. Everything that can refuse runs before any case data is read (``api.releases``). A refusal
    undoes what the request wrote for it, is audited here, and is raised with ``recorded`` set:
@@ -30,6 +31,10 @@ from api.releases import CountQuery, Prepared
 from api.served import Released as Released  # re-exported: what answer() returns
 from api.staff import publications
 from api.staff.publications import Extract
+from api.summaries import measured
+from api.summaries.measured import Published
+from api.summaries.publish import Summarise as Summarise  # re-exported: an ask
+from api.summaries.publish import prepare as prepare_summary
 from schema.access import Account, AuditAction, Publication, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
@@ -58,7 +63,7 @@ class Republish:
     publication_id: int
 
 
-Ask = Estimate | Count | Publish | Republish
+Ask = Estimate | Count | Publish | Republish | Summarise
 
 
 @dataclass
@@ -75,8 +80,16 @@ def answer(session: Session, account: Account, ask: Estimate, settings: Settings
 def answer(
     session: Session, account: Account, ask: Count | Publish | Republish, settings: Settings
 ) -> Released: ...
-def answer(session: Session, account: Account, ask: Ask, settings: Settings) -> Costed | Released:
+@overload
+def answer(session: Session, account: Account, ask: Summarise, settings: Settings) -> Published: ...
+def answer(
+    session: Session, account: Account, ask: Ask, settings: Settings
+) -> Costed | Released | Published:
     try:
+        if isinstance(ask, Summarise):  # staff: a summary, checked in full before the read
+            return measured.publish(
+                session, account, prepare_summary(session, account, ask, settings)
+            )
         if isinstance(ask, Estimate):
             return _estimate(session, account, ask.query, settings)
         if isinstance(ask, Count):
@@ -94,10 +107,16 @@ def answer(session: Session, account: Account, ask: Ask, settings: Settings) -> 
 
 def record_refusal(session: Session, account: Account, ask: Ask, exc: AmaanError) -> None:
     """Audit a refusal (the caller then commits rather than rolls back: ``exc.recorded``)."""
-    actions: dict[type, AuditAction] = {Estimate: "estimate", Count: "query"}
+    actions: dict[type, AuditAction] = {
+        Estimate: "estimate",
+        Count: "query",
+        Summarise: "summary",
+    }
     action = actions.get(type(ask), "publication")
-    if isinstance(ask, Republish):
-        detail: dict[str, object] = {"publication": ask.publication_id}
+    if isinstance(ask, Summarise):
+        detail: dict[str, object] = {"dataset": ask.dataset[:64], "template": ask.template[:40]}
+    elif isinstance(ask, Republish):
+        detail = {"publication": ask.publication_id}
     else:
         query = ask.extract.query if isinstance(ask, Publish) else ask.query
         detail = {"dataset": query.dataset[:64], "group_by": [g[:40] for g in query.group_by[:10]]}

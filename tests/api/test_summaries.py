@@ -1,0 +1,158 @@
+"""Publishing summaries (issue 12): refused before any read, charged to the cap once, the
+ledger and audit agreeing, and a later version re-measuring only its new months."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schema.access import AuditEntry, LedgerEntry, StoredSummary
+from schema.models import Dataset
+from tests.api.conftest import auth
+
+SLUG = "helpline-cases"
+
+
+def _publish(client, keys, **body):
+    return client.post(
+        "/v1/admin/summaries",
+        json={"dataset": SLUG, "epsilon": 1, **body},
+        headers=auth(keys["admin"]),
+    )
+
+
+def test_publish_default_summary_charges_the_cap_once(api):
+    client, keys, engine = api
+    with Session(engine) as s:
+        before = s.scalars(select(Dataset)).one().spent_micro
+    r = _publish(client, keys)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["template"] == "default" and out["release_id"].startswith("r_")
+    assert 0 < out["epsilon_charged"] <= 1
+    assert out["epsilon_charged"] == pytest.approx(sum(t["epsilon"] for t in out["tables"]))
+    assert out["copied_slices"] == 0 and out["measured_slices"] > 12
+    with Session(engine) as s:
+        spent = s.scalars(select(Dataset)).one().spent_micro - before
+        ledger = s.scalars(select(LedgerEntry).where(LedgerEntry.kind == "summary")).all()
+        logged = s.scalars(select(AuditEntry).where(AuditEntry.action == "summary")).all()
+        assert s.scalars(select(StoredSummary)).one().measured == out["measured_slices"]
+    assert [e.epsilon_micro for e in ledger] == [spent]
+    assert [(e.outcome, e.epsilon_micro) for e in logged] == [("released", spent)]
+    assert spent == round(out["epsilon_charged"] * 1_000_000)
+    again = _publish(client, keys)  # the same summary: returned, not charged again
+    assert again.status_code == 201 and again.json()["release_id"] == out["release_id"]
+    assert again.json()["epsilon_charged"] == 0
+    listed = client.get(f"/v1/admin/summaries?dataset={SLUG}", headers=auth(keys["admin"]))
+    assert [x["release_id"] for x in listed.json()] == [out["release_id"]]
+    verify = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"]))
+    assert verify.json()["ok"] is True, verify.json()
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Every read of case data a summary makes (the GROUP BYs), recorded."""
+    from api.summaries import measured
+
+    calls: list[list[str]] = []
+    real = measured.count_cases
+
+    def spy(session, version_id, group_by, filters=None, period=None):
+        calls.append(list(group_by))
+        return real(session, version_id, group_by, filters, period)
+
+    monkeypatch.setattr(measured, "count_cases", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"dataset": "nope"}, 404, "dataset"),
+        ({"template": "everything"}, 422, "template"),
+        ({"year": 2023}, 422, "year"),
+        ({"epsilon": 0}, 422, "epsilon"),
+        ({"epsilon": "abc"}, 422, "epsilon"),
+        ({"epsilon": 11}, 403, None),  # over the dataset's cap of 10
+    ],
+)
+def test_publish_is_refused_before_any_read(api, reads, body, status, field):
+    client, keys, engine = api
+    r = _publish(client, keys, **body)
+    assert r.status_code == status, r.text
+    if field is not None:
+        assert r.json()["error"]["field"] == field, r.json()
+    assert reads == []
+    with Session(engine) as s:
+        assert s.scalars(select(Dataset)).one().spent_micro == 0
+        assert s.scalars(select(StoredSummary)).all() == []
+        refused = s.scalars(select(AuditEntry).where(AuditEntry.action == "summary")).one()
+        assert refused.outcome == r.json()["error"]["code"]
+
+
+def test_only_staff_publish_and_the_cells_bound_holds(api, reads, monkeypatch):
+    from api import answers
+    from api.errors import Forbidden, InvalidQuery
+    from api.summaries import templates
+    from schema.repositories import accounts
+    from tests.api.conftest import settings_for
+
+    client, keys, engine = api
+    r = client.post(
+        "/v1/admin/summaries", json={"dataset": SLUG, "epsilon": 1}, headers=auth(keys["alice"])
+    )
+    assert r.status_code == 403
+    settings = settings_for(engine.url.render_as_string(hide_password=False))
+    ask = answers.Summarise(SLUG, "default", 1)
+    with Session(engine) as s:
+        researcher = next(a for a in accounts.all_accounts(s) if a.role == "researcher")
+        with pytest.raises(Forbidden):
+            answers.answer(s, researcher, ask, settings)
+        monkeypatch.setattr(templates, "MAX_CELLS", 100)
+        staff = next(a for a in accounts.all_accounts(s) if a.role == "admin")
+        with pytest.raises(InvalidQuery, match="at most 100"):
+            answers.answer(s, staff, ask, settings)
+    assert reads == []
+
+
+def test_a_second_monthly_load_does_not_re_spend_the_history(api, reads, tmp_path):
+    from etl.coverage import Coverage
+    from etl.load import load_file
+    from etl.synth import SynthOptions, write_export
+    from tests.etl.helpers import options
+
+    client, keys, engine = api
+    first = _publish(client, keys).json()
+    assert len(reads) == 6  # one GROUP BY per table
+    path = tmp_path / "newer.csv"
+    write_export(path, SynthOptions(years=(2024, 2024), seed=10))
+    load_file(path, engine, options(covers=Coverage("2024-01", "2025-01")))
+    reads.clear()
+    with Session(engine) as s:
+        spent = s.scalars(select(Dataset)).one().spent_micro
+    r = _publish(client, keys)
+    assert r.status_code == 201, r.text
+    second = r.json()
+    assert second["dataset_version"] == 2 and second["extends"] == first["release_id"]
+    assert (second["measured_slices"], second["epsilon_charged"]) == (1, 0)  # 2025-01 only
+    assert second["copied_slices"] == first["measured_slices"]
+    assert reads == [["month", "gender", "complaint_type"]]
+    with Session(engine) as s:
+        assert s.scalars(select(Dataset)).one().spent_micro == spent
+        rows = s.scalars(select(StoredSummary).order_by(StoredSummary.id)).all()
+        outcomes = s.scalars(
+            select(AuditEntry.outcome).where(AuditEntry.action == "summary").order_by(AuditEntry.id)
+        ).all()
+    assert outcomes == ["released", "extended"]
+    old, new = (stored_slices(x) for x in rows)
+    assert all(new[k] == v for k, v in old.items())  # months summarised stay as they were
+    assert set(new) - set(old) == {("gender_type_month", "2025-01")}
+    verify = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"]))
+    assert verify.json()["ok"] is True, verify.json()
+
+
+def stored_slices(row: StoredSummary) -> dict[tuple[str, str], list[int]]:
+    from api.summaries.stored import slices_of
+
+    return {k: v.tolist() for k, v in slices_of(row.slices).items()}
