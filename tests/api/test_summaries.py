@@ -156,3 +156,29 @@ def stored_slices(row: StoredSummary) -> dict[tuple[str, str], list[int]]:
     from api.summaries.stored import slices_of
 
     return {k: v.tolist() for k, v in slices_of(row.slices).items()}
+
+
+@pytest.mark.slow  # the terminal's commands, each a process of its own
+def test_cli_publishes_and_lists_summaries(tmp_path):
+    import json
+
+    from tests.api.test_cli_access import _run
+    from tests.etl.helpers import case, write_export
+
+    db = tmp_path / "w.db"
+    assert _run(db, "db", "upgrade").returncode == 0
+    export = write_export(tmp_path / "x.csv", [case(contact_key=f"p{i}@x.pk") for i in range(3)])
+    load = ["etl", "load", str(export), "--dataset", "helpline-cases", "--demo-key"]
+    assert _run(db, *load, "--covers", "2024-01:2024-12").returncode == 0
+    made = _run(db, "accounts", "create", "--name", "S", "--role", "admin", "--json")
+    assert made.returncode == 0, made.stderr
+    staff = str(json.loads(made.stdout)["account_id"])
+    publish = ["summaries", "publish", "helpline-cases", "--as", staff, "--epsilon", "1"]
+    report = _run(db, *publish, "--template", "annual-report", "--year", "2024")
+    assert report.returncode == 0, report.stderr
+    out = json.loads(report.stdout)
+    assert out["template"] == "annual-report" and out["year"] == 2024
+    bad = _run(db, *publish, "--year", "2023")
+    assert bad.returncode == 1 and "complete year" in bad.stderr
+    listed = _run(db, "summaries", "list", "helpline-cases", "--as", staff)
+    assert [s["release_id"] for s in json.loads(listed.stdout)] == [out["release_id"]]
