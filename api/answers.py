@@ -25,17 +25,17 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 import privacy
-from api import metrics, releases, served
-from api.errors import AmaanError, Forbidden
+from api import metrics, releases, served, tables
+from api.errors import AmaanError, Forbidden, InvalidQuery
 from api.releases import CountQuery, Prepared
 from api.served import Released as Released  # re-exported: what answer() returns
 from api.staff import publications
 from api.staff.publications import Extract
-from api.summaries import measured
+from api.summaries import derived, measured
 from api.summaries.measured import Published
 from api.summaries.publish import Summarise as Summarise  # re-exported: an ask
 from api.summaries.publish import prepare as prepare_summary
-from schema.access import Account, AuditAction, Publication, ReleaseKind
+from schema.access import Account, AccountBudget, AuditAction, Publication, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -157,6 +157,11 @@ def _count(
         )
     # The cache is keyed by ε: a query by margin of error is planned first to learn its ε.
     p = None if r.epsilon is not None else releases.prepare(r, settings)
+    if kind == "query" and query.source != "direct":
+        p = p or releases.prepare(r, settings)
+        free = _derived(session, account, p, budget, only=query.source == "summary")
+        if free is not None:
+            return free
     canonical = (
         p.canonical if p is not None else r.canonical.with_epsilon(r.epsilon or privacy.ZERO)
     )
@@ -166,6 +171,36 @@ def _count(
     return served.charge_and_release(
         session, account, p or releases.prepare(r, settings), budget, kind
     )
+
+
+def _derived(
+    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, only: bool
+) -> Released | None:
+    """A covered query answered from the version's summary: free, audited (no charge)."""
+    found = derived.covered(session, p)
+    if found is None:
+        if only:
+            raise InvalidQuery(
+                "no published summary of this dataset version covers this query (its grouped "
+                "and filtered dimensions within one measured table, over months it covers)",
+                field="source",
+                valid=["direct"],
+            )
+        return None
+    release = releases_repo.by_public_id(session, found.public_id)
+    assert release is not None
+    content = tables.encode(derived.body(p, found, derived.answer(found, p.resolved.confidence)))
+    audit.append(
+        session,
+        action="query",
+        outcome="derived",
+        account_id=account.id,
+        dataset_id=p.dataset.id,
+        version_id=p.version.id,
+        canonical_key=p.canonical.key,
+        detail={"derived_from": found.public_id},
+    )
+    return Released(release, False, privacy.ZERO, served.left(budget), content.encode("utf-8"))
 
 
 def _publish(

@@ -42,6 +42,9 @@ class CountQuery:
     version: int | None = None
     rounding: int | None = None  # published extracts round to a base (5 by default)
     margins: bool = False
+    # "summary": only from the version's summary, free; "direct": a charged measurement;
+    # None: from the summary when it covers the query, else direct (api.summaries.derived).
+    source: str | None = None
 
     @property
     def options(self) -> dict[str, Any]:

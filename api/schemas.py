@@ -38,6 +38,11 @@ class QueryIn(BaseModel):
     epsilon: Number = None
     margin_of_error: Number = None
     confidence: Number = None
+    source: Literal["summary", "direct"] | None = Field(
+        default=None,
+        description="summary: only from the version's published summary (free); direct: a "
+        "charged measurement; omitted: from the summary when it covers the query",
+    )
 
 
 class KeyOut(BaseModel):
@@ -74,6 +79,9 @@ class ReleaseOut(BaseModel):
     contribution_bound: int | None = None
     rounding: int | None = None
     margins: bool = False
+    derived_from: str | None = Field(
+        default=None, description="the summary this answer was derived from, at no charge"
+    )
     cells: list[CellOut]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import InvalidQuery
 from api.routes.releases import XLSX, About, Bom, Format, release_file, release_json, wanted
 from api.schemas import EstimateOut, QueryIn, ReleaseOut
 from privacy import Epsilon
@@ -25,6 +28,7 @@ def to_query(body: QueryIn) -> releases.CountQuery:
         epsilon=body.epsilon,
         margin_of_error=body.margin_of_error,
         confidence=body.confidence,
+        source=body.source,
     )
 
 
@@ -46,7 +50,14 @@ def post_query(
     """Answer a count query (spends ε unless cached); JSON, or a file as for releases, its
     columns in the order of ``group_by``."""
     kind = wanted(request, format, about)
-    released = answers.answer(session, principal, answers.Count(to_query(body)), settings)
+    query = to_query(body)
+    if kind != "json":  # files are of stored releases: a derived answer is JSON only
+        if body.source == "summary":
+            raise InvalidQuery(
+                "answers from a summary are JSON only", field="format", valid=["json"]
+            )
+        query = replace(query, source="direct")
+    released = answers.answer(session, principal, answers.Count(query), settings)
     if kind != "json":
         order = list(body.group_by)
         return release_file(session, released.release, None, kind, bom, released.content, order)

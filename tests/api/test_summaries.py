@@ -182,3 +182,66 @@ def test_cli_publishes_and_lists_summaries(tmp_path):
     assert bad.returncode == 1 and "complete year" in bad.stderr
     listed = _run(db, "summaries", "list", "helpline-cases", "--as", staff)
     assert [s["release_id"] for s in json.loads(listed.stdout)] == [out["release_id"]]
+
+
+Q = {"dataset": SLUG, "epsilon": 0.1}
+
+
+def _query(client, key, **body):
+    return client.post("/v1/queries", json={**Q, **body}, headers=auth(key))
+
+
+def _total(cells):
+    return sum(c["count"] for c in cells if not c["suppressed"])
+
+
+@pytest.fixture
+def unsuppressed(world_url, world_keys):
+    """The app with thresholds of 1: every cell shown, so sums can be compared exactly."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from schema.db import make_engine
+    from tests.api.conftest import settings_for
+
+    engine = make_engine(world_url)
+    settings = settings_for(world_url, suppression_threshold=1, sensitive_threshold=1)
+    with TestClient(create_app(settings)) as client:
+        yield client, world_keys, engine
+    engine.dispose()
+
+
+def test_covered_queries_are_free_and_consistent(unsuppressed):
+    client, keys, engine = unsuppressed
+    summary = _publish(client, keys).json()["release_id"]
+    before = client.get("/v1/me", headers=auth(keys["bob"])).json()["budgets"]
+    year = _query(client, keys["bob"], group_by=[])
+    assert year.status_code == 200, year.text
+    out = year.json()
+    assert out["derived_from"] == summary and out["release_id"] == summary
+    assert out["epsilon_charged"] == 0 and out["cached"] is False
+    direct = _query(client, keys["bob"], group_by=["gender"], source="direct").json()
+    assert set(out) - {"derived_from"} == set(direct) - {"derived_from"}
+    total = out["cells"][0]["count"]
+    assert out["cells"][0]["lower"] <= total <= out["cells"][0]["upper"]
+    for dims in (["month"], ["gender"], ["quarter"], ["complaint_group"]):
+        r = _query(client, keys["bob"], group_by=dims, confidence=0.9, source="summary").json()
+        assert r["derived_from"] == summary and r["confidence"] == 0.9
+        assert not any(c["suppressed"] for c in r["cells"])
+        assert _total(r["cells"]) == total, dims  # year = sum of months = over genders ...
+    after = client.get("/v1/me", headers=auth(keys["bob"])).json()["budgets"]
+    spent = after[0]["spent"] - before[0]["spent"]
+    assert spent == pytest.approx(direct["epsilon_charged"])  # only the direct one charged
+    with Session(engine) as s:
+        outcomes = s.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "query")).all()
+    assert outcomes.count("derived") == 5 and outcomes.count("released") == 1
+
+
+def test_uncovered_queries_go_direct_or_are_refused(api):
+    client, keys, _ = api
+    _publish(client, keys)
+    plain = _query(client, keys["bob"], group_by=["gender", "city"])
+    assert plain.status_code == 200 and plain.json().get("derived_from") is None
+    assert plain.json()["epsilon_charged"] == 0.1
+    only = _query(client, keys["bob"], group_by=["gender", "city"], source="summary")
+    assert only.status_code == 422 and only.json()["error"]["field"] == "source"
