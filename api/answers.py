@@ -72,6 +72,7 @@ class Costed:
 
     prepared: Prepared
     cached: bool
+    summary: derived.Foresight  # what the version's summary says of it (free)
 
 
 @overload
@@ -139,7 +140,7 @@ def _estimate(session: Session, account: Account, query: CountQuery, settings: S
         canonical_key=p.canonical.key,
         epsilon_micro=p.plan.epsilon.micro,
     )
-    return Costed(p, cached)
+    return Costed(p, cached, derived.foresee(session, p, settings.sensitive_values))
 
 
 def _count(

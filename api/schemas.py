@@ -85,11 +85,29 @@ class ReleaseOut(BaseModel):
     cells: list[CellOut]
 
 
+class ProposalOut(BaseModel):
+    group_by: list[str]
+    cells: int
+    suppressed: int = Field(description="cells predicted suppressed")
+
+
 class EstimateOut(BaseModel):
     epsilon: float = Field(description=EXACT)
     margin_of_error: int
     cells: int
     cached: bool
+    covered: bool = Field(description="answered from the version's summary, free")
+    derived_from: str | None = Field(description="the summary that would answer it")
+    derived_margin_of_error: int | None = Field(
+        description="the largest half-width of the summary's intervals, at the confidence asked"
+    )
+    predicted_suppressed: int | None = Field(
+        description="cells the summary's estimates predict suppressed; null: cannot predict"
+    )
+    coarser: list[ProposalOut] | None = Field(
+        description="when most cells would be blank: coarser tables the summary covers"
+    )
+    prediction: str
 
 
 class VersionOut(BaseModel):

@@ -10,7 +10,7 @@ from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import InvalidQuery
 from api.routes.releases import XLSX, About, Bom, Format, release_file, release_json, wanted
-from api.schemas import EstimateOut, QueryIn, ReleaseOut
+from api.schemas import EstimateOut, ProposalOut, QueryIn, ReleaseOut
 from privacy import Epsilon
 
 router = APIRouter(tags=["queries"])
@@ -75,10 +75,21 @@ def post_estimate(
     body: QueryIn, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> EstimateOut:
     costed = answers.answer(session, principal, answers.Estimate(to_query(body)), settings)
-    plan = costed.prepared.plan
+    plan, ahead = costed.prepared.plan, costed.summary
     return EstimateOut(
         epsilon=plan.epsilon.as_float(),
         margin_of_error=plan.margin_of_error,
         cells=plan.cells,
         cached=costed.cached,
+        covered=ahead.covered,
+        derived_from=ahead.derived_from,
+        derived_margin_of_error=ahead.margin_of_error,
+        predicted_suppressed=ahead.predicted_suppressed,
+        coarser=None
+        if ahead.coarser is None
+        else [
+            ProposalOut(group_by=x.group_by, cells=x.cells, suppressed=x.suppressed)
+            for x in ahead.coarser
+        ],
+        prediction=ahead.note,
     )

@@ -27,6 +27,7 @@ from api import tables
 from api.releases import Prepared, key_order
 from api.summaries import stored
 from privacy.derive import Summary
+from privacy.predict import coarser, predict
 from privacy.questions import TIME, Answer, Question
 from privacy.suppression import REASONS
 from schema.codelists import months_between
@@ -124,3 +125,51 @@ def body(p: Prepared, c: Covered, a: Answer) -> dict[str, Any]:
         "derived_from": c.public_id,
         "cells": cells,
     }
+
+
+@dataclass
+class Proposal:
+    group_by: list[str]
+    cells: int
+    suppressed: int
+
+
+@dataclass
+class Foresight:
+    """What ``estimate`` says of the summary: whether it covers the query, its margin of
+    error, and the cells its estimates predict suppressed (with coarser tables when most
+    would be). Nothing is charged: post-processing of the published summary."""
+
+    covered: bool
+    derived_from: str | None = None
+    margin_of_error: int | None = None
+    predicted_suppressed: int | None = None
+    coarser: list[Proposal] | None = None
+    note: str = "no published summary covers this query: suppression cannot be predicted"
+
+
+COARSER = {"complaint_type": ["complaint_group"], "city": ["fia_city"]}
+
+
+def foresee(session: Session, p: Prepared, sensitive: dict[str, list[str]]) -> Foresight:
+    c = covered(session, p)
+    if c is None:
+        return Foresight(False)
+    a = answer(c, p.resolved.confidence)
+    marks = {d: frozenset(v) for d, v in sensitive.items()}
+    found = predict(a, c.question, p.policy, marks)
+    widths = np.maximum(a.upper - a.shown, a.shown - a.lower) if len(a.shown) else np.zeros(1)
+    proposals = None
+    if found.share > 0.5:
+        proposals = [
+            Proposal(list(x.question.group_by), x.cells, x.suppressed)
+            for x in coarser(c.summary, c.question, p.policy, marks, COARSER)
+        ]
+    return Foresight(
+        True,
+        c.public_id,
+        int(np.max(widths)),
+        found.suppressed,
+        proposals,
+        "answered from the summary at no charge; suppression predicted from its estimates",
+    )

@@ -192,7 +192,8 @@ def _query(client, key, **body):
 
 
 def _total(cells):
-    return sum(c["count"] for c in cells if not c["suppressed"])
+    """The sum of a table's cells; at a threshold of 1 only a cell shown as 0 is suppressed."""
+    return sum(c["count"] or 0 for c in cells)
 
 
 @pytest.fixture
@@ -227,7 +228,6 @@ def test_covered_queries_are_free_and_consistent(unsuppressed):
     for dims in (["month"], ["gender"], ["quarter"], ["complaint_group"]):
         r = _query(client, keys["bob"], group_by=dims, confidence=0.9, source="summary").json()
         assert r["derived_from"] == summary and r["confidence"] == 0.9
-        assert not any(c["suppressed"] for c in r["cells"])
         assert _total(r["cells"]) == total, dims  # year = sum of months = over genders ...
     after = client.get("/v1/me", headers=auth(keys["bob"])).json()["budgets"]
     spent = after[0]["spent"] - before[0]["spent"]
@@ -245,3 +245,67 @@ def test_uncovered_queries_go_direct_or_are_refused(api):
     assert plain.json()["epsilon_charged"] == 0.1
     only = _query(client, keys["bob"], group_by=["gender", "city"], source="summary")
     assert only.status_code == 422 and only.json()["error"]["field"] == "source"
+
+
+GQL_COUNT = """
+mutation Count($q: CountQueryInput!) {
+  countCases(query: $q) { releaseId epsilonCharged derivedFrom cells { key { code } count } }
+}
+"""
+GQL_ESTIMATE = """
+query Estimate($q: CountQueryInput!) {
+  estimate(query: $q) {
+    epsilon marginOfError covered derivedFrom derivedMarginOfError predictedSuppressed
+    coarser { groupBy cells suppressed } prediction
+  }
+}
+"""
+
+
+def test_graphql_derived_counts_agree_with_rest(unsuppressed):
+    from tests.api.test_graphql import gql
+
+    client, keys, _ = unsuppressed
+    summary = _publish(client, keys).json()["release_id"]
+    q = {"dataset": SLUG, "groupBy": ["GENDER"], "epsilon": 0.1}
+    r = gql(client, keys["alice"], GQL_COUNT, {"q": q}).json()
+    assert "errors" not in r, r
+    out = r["data"]["countCases"]
+    assert (out["derivedFrom"], out["epsilonCharged"]) == (summary, 0)
+    rest = _query(client, keys["bob"], group_by=["gender"]).json()
+    assert [c["count"] for c in rest["cells"]] == [c["count"] for c in out["cells"]]
+    year = _query(client, keys["bob"], group_by=[]).json()["cells"][0]["count"]
+    assert _total(out["cells"]) == year
+    direct = gql(client, keys["alice"], GQL_COUNT, {"q": q | {"source": "DIRECT"}}).json()
+    assert direct["data"]["countCases"]["derivedFrom"] is None
+    assert direct["data"]["countCases"]["epsilonCharged"] == 0.1
+    est = gql(client, keys["alice"], GQL_ESTIMATE, {"q": q}).json()["data"]["estimate"]
+    assert est["covered"] is True and est["derivedFrom"] == summary
+    blank = sum(c["count"] is None for c in out["cells"])
+    assert est["predictedSuppressed"] == blank and est["derivedMarginOfError"] > 0
+
+
+def test_estimate_says_covered_and_predicts_suppression(api):
+    client, keys, _ = api
+    q = {**Q, "group_by": ["month", "complaint_type", "gender"]}
+    before = client.post("/v1/queries/estimate", json=q, headers=auth(keys["bob"])).json()
+    assert before["covered"] is False and before["predicted_suppressed"] is None
+    assert "cannot be predicted" in before["prediction"]
+    summary = _publish(client, keys).json()["release_id"]
+    est = client.post("/v1/queries/estimate", json=q, headers=auth(keys["bob"])).json()
+    assert est["covered"] is True and est["derived_from"] == summary
+    assert est["cells"] == 12 * 12 * 4 and est["margin_of_error"] == before["margin_of_error"]
+    assert 0 < est["predicted_suppressed"] <= est["cells"]
+    answer = client.post("/v1/queries", json=q, headers=auth(keys["bob"])).json()
+    blank = sum(c["suppressed"] for c in answer["cells"])
+    assert blank >= est["predicted_suppressed"]  # the first rule, predicted exactly
+    if est["predicted_suppressed"] > est["cells"] / 2:  # proposes coarser tables, least blank first
+        shares = [p["suppressed"] / p["cells"] for p in est["coarser"]]
+        assert shares and shares == sorted(shares), est
+    else:
+        assert est["coarser"] is None
+    sensitive = client.post(
+        "/v1/queries", json={**Q, "group_by": ["age_band"]}, headers=auth(keys["bob"])
+    ).json()
+    u18 = next(c for c in sensitive["cells"] if c["key"]["age_band"]["code"] == "U18")
+    assert u18["suppressed"] is False or u18["reason"] == "sensitive_threshold"
