@@ -1,12 +1,13 @@
-"""Free answers from the current summary of a dataset version (``privacy.derive.Summary``).
+"""Free answers from the summaries of a dataset version (``privacy.derive.Summary``).
 
-A count query is *covered* when the version has a published summary and the query's grouped
-and filtered dimensions lie within one of its measured tables over months it covers (roll-ups
-taken to their base). The decision reads the stored design and declared months only: the
-question is checked against them (``Summary.answer`` refuses an uncovered question before
-it sums a cell), never the data. Also not covered: a filter on time (the period restricts
-time), and a multi-valued dimension filtered on several values without being grouped (a
-direct query counts cases holding any of them; a summary's table counts case-values).
+A count query is *covered* when a published summary of the version (the newest that can,
+of its newest few) has the query's grouped and filtered dimensions within one of its
+measured tables over months it covers (roll-ups taken to their base). The decision reads
+the stored design and declared months only: the question is checked against them
+(``Summary.answer`` refuses an uncovered question before it sums a cell), never the data.
+Also not covered: a filter on time (the period restricts time), and a multi-valued
+dimension filtered on several values without being grouped (a direct query counts cases
+holding any of them; a summary's table counts case-values).
 
 A covered query is answered from the summary: ``derived_from`` names it, nothing is charged,
 intervals come from the reconciliation's exact noise law at the requested confidence, and
@@ -57,24 +58,30 @@ def question(p: Prepared) -> Question | None:
 
 
 def covered(session: Session, p: Prepared) -> Covered | None:
-    """The version's current summary and the question, when it covers the query."""
+    """The newest summary of the version that covers the query, and the question."""
     q = question(p)
-    found = summaries_repo.current(session, p.version.id) if q is not None else None
-    if q is None or found is None:
+    if q is None:
         return None
-    row, public_id = found
-    summary = stored.rebuilt(row, public_id)
-    try:
-        answer = summary.answer(q)
-    except privacy.PrivacyError:  # not within one measured table, or months not covered
-        return None
-    if set(answer.keys) != set(key_order(p.axes)):  # the public key set, or no answer
-        return None
-    return Covered(summary, public_id, q)
+    for row, public_id in summaries_repo.of_version(session, p.version.id):
+        summary = stored.rebuilt(row, public_id)
+        try:
+            answer = summary.answer(q)
+        except privacy.PrivacyError:  # not within one measured table, or months not covered
+            continue
+        if set(answer.keys) == set(key_order(p.axes)):  # the public key set
+            return Covered(summary, public_id, q)
+    return None
 
 
 def answer(c: Covered, confidence: float) -> Answer:
     return c.summary.answer(c.question, confidence)
+
+
+def margin(a: Answer) -> int:
+    """The largest half-width of the answer's intervals, from the noise law alone (public:
+    the same whatever the data, as a direct release's margin of error is)."""
+    halves = a.half_width if a.half_width is not None and len(a.half_width) else np.zeros(1)
+    return int(np.ceil(np.max(halves)))
 
 
 def body(p: Prepared, c: Covered, a: Answer) -> dict[str, Any]:
@@ -101,7 +108,6 @@ def body(p: Prepared, c: Covered, a: Answer) -> dict[str, Any]:
                 "total": False,
             }
         )
-    widths = np.maximum(upper - shown, shown - lower) if len(shown) else np.zeros(1)
     return {
         "dataset": p.dataset.slug,
         "dataset_version": p.version.number,
@@ -109,7 +115,7 @@ def body(p: Prepared, c: Covered, a: Answer) -> dict[str, Any]:
         "epsilon": "0",
         "mechanism": privacy.MECHANISM,
         "noise_scale": max(c.summary.scales.values()),
-        "margin_of_error": int(np.max(widths)),
+        "margin_of_error": margin(a),
         "confidence": a.confidence,
         "threshold": p.policy.threshold,
         "sensitive_threshold": p.policy.sensitive_threshold,
@@ -158,7 +164,6 @@ def foresee(session: Session, p: Prepared, sensitive: dict[str, list[str]]) -> F
     a = answer(c, p.resolved.confidence)
     marks = {d: frozenset(v) for d, v in sensitive.items()}
     found = predict(a, c.question, p.policy, marks)
-    widths = np.maximum(a.upper - a.shown, a.shown - a.lower) if len(a.shown) else np.zeros(1)
     proposals = None
     if found.share > 0.5:
         proposals = [
@@ -168,7 +173,7 @@ def foresee(session: Session, p: Prepared, sensitive: dict[str, list[str]]) -> F
     return Foresight(
         True,
         c.public_id,
-        int(np.max(widths)),
+        margin(a),
         found.suppressed,
         proposals,
         "answered from the summary at no charge; suppression predicted from its estimates",

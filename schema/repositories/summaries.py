@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 
 from schema.access import Release, StoredSummary
 
+MAX_PER_VERSION = 8  # summaries of one version a query may be answered from, newest first
+
 
 def add(session: Session, summary: StoredSummary) -> StoredSummary:
     session.add(summary)
@@ -14,17 +16,17 @@ def add(session: Session, summary: StoredSummary) -> StoredSummary:
     return summary
 
 
-def current(session: Session, version_id: int) -> tuple[StoredSummary, str] | None:
-    """The summary that answers for a dataset version: the newest published (not failed)
-    summary of that version, and its release's public id."""
-    row = session.execute(
+def of_version(session: Session, version_id: int) -> list[tuple[StoredSummary, str]]:
+    """The summaries that answer for a dataset version, newest first: its published (not
+    failed) summaries, each with its release's public id."""
+    rows = session.execute(
         select(StoredSummary, Release.public_id)
         .join(Release, Release.id == StoredSummary.release_id)
         .where(StoredSummary.version_id == version_id, Release.failed.is_(False))
         .order_by(StoredSummary.id.desc())
-        .limit(1)
-    ).one_or_none()
-    return None if row is None else (row[0], row[1])
+        .limit(MAX_PER_VERSION)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
 
 
 def of_release(session: Session, release_id: int) -> StoredSummary | None:
