@@ -1,7 +1,8 @@
 """The one entry to the release pipeline, for every interface: ``answer()``.
 
-REST, GraphQL, the staff page and the CLI call it for every estimate, query, publication and
-republication, so each is refused, cached, charged and audited the same way:
+REST, GraphQL, the staff page and the CLI call it for every estimate, query, publication,
+republication and summary (``Summarise``: ``api.summaries``), so each is refused, cached,
+charged and audited the same way:
 
 1. Everything that can refuse runs before any case data is read (``api.releases``). A refusal
    undoes what the request wrote for it, is audited here, and is raised with ``recorded`` set:
@@ -27,13 +28,17 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 import privacy
-from api import metrics, releases, served, statistics
-from api.errors import AmaanError, Forbidden
+from api import metrics, releases, served, statistics, tables
+from api.errors import AmaanError, Forbidden, InvalidQuery
 from api.releases import CountQuery, Prepared
 from api.served import Released as Released  # re-exported: what answer() returns
 from api.staff import publications
 from api.staff.publications import Extract
-from schema.access import Account, AuditAction, Publication, ReleaseKind
+from api.summaries import derived, measured
+from api.summaries.measured import Published
+from api.summaries.publish import Summarise as Summarise  # re-exported: an ask
+from api.summaries.publish import prepare as prepare_summary
+from schema.access import Account, AccountBudget, AuditAction, Publication, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -61,7 +66,7 @@ class Republish:
     publication_id: int
 
 
-Ask = Estimate | Count | Publish | Republish
+Ask = Estimate | Count | Publish | Republish | Summarise
 
 
 @dataclass
@@ -70,6 +75,7 @@ class Costed:
 
     prepared: Prepared
     cached: bool
+    summary: derived.Foresight  # what the version's summary says of it (free)
 
 
 @overload
@@ -78,8 +84,16 @@ def answer(session: Session, account: Account, ask: Estimate, settings: Settings
 def answer(
     session: Session, account: Account, ask: Count | Publish | Republish, settings: Settings
 ) -> Released: ...
-def answer(session: Session, account: Account, ask: Ask, settings: Settings) -> Costed | Released:
+@overload
+def answer(session: Session, account: Account, ask: Summarise, settings: Settings) -> Published: ...
+def answer(
+    session: Session, account: Account, ask: Ask, settings: Settings
+) -> Costed | Released | Published:
     try:
+        if isinstance(ask, Summarise):  # staff: a summary, checked in full before the read
+            return measured.publish(
+                session, account, prepare_summary(session, account, ask, settings)
+            )
         if isinstance(ask, Estimate):
             return _estimate(session, account, ask.query, settings)
         if isinstance(ask, Count):
@@ -97,10 +111,16 @@ def answer(session: Session, account: Account, ask: Ask, settings: Settings) -> 
 
 def record_refusal(session: Session, account: Account, ask: Ask, exc: AmaanError) -> None:
     """Audit a refusal (the caller then commits rather than rolls back: ``exc.recorded``)."""
-    actions: dict[type, AuditAction] = {Estimate: "estimate", Count: "query"}
+    actions: dict[type, AuditAction] = {
+        Estimate: "estimate",
+        Count: "query",
+        Summarise: "summary",
+    }
     action = actions.get(type(ask), "publication")
-    if isinstance(ask, Republish):
-        detail: dict[str, object] = {"publication": ask.publication_id}
+    if isinstance(ask, Summarise):
+        detail: dict[str, object] = {"dataset": ask.dataset[:64], "template": ask.template[:40]}
+    elif isinstance(ask, Republish):
+        detail = {"publication": ask.publication_id}
     else:
         query = ask.extract.query if isinstance(ask, Publish) else ask.query
         detail = {"dataset": query.dataset[:64], "group_by": [g[:40] for g in query.group_by[:10]]}
@@ -125,7 +145,7 @@ def _estimate(session: Session, account: Account, query: CountQuery, settings: S
         canonical_key=p.canonical.key,
         epsilon_micro=p.plan.epsilon.micro,
     )
-    return Costed(p, cached)
+    return Costed(p, cached, derived.foresee(session, p, settings.sensitive_values))
 
 
 def _count(
@@ -144,6 +164,19 @@ def _count(
         )
     # The cache is keyed by ε: a query by margin of error is planned first to learn its ε.
     p = None if r.epsilon is not None else releases.prepare(r, settings)
+    if statistic is not None and query.source == "summary":
+        raise InvalidQuery(
+            "statistic: shares, changes and rates are computed from direct releases (for now)",
+            field="statistic",
+            valid=["source: direct"],
+        )
+    # A statistic is computed from a direct release's stored noise; a summary's derived
+    # cells (privacy.statistics.cell_table) are not wired to it yet.
+    if kind == "query" and query.source != "direct" and statistic is None:
+        p = p or releases.prepare(r, settings)
+        free = _derived(session, account, p, budget, only=query.source == "summary")
+        if free is not None:
+            return free
     canonical = (
         p.canonical if p is not None else r.canonical.with_epsilon(r.epsilon or privacy.ZERO)
     )
@@ -158,6 +191,36 @@ def _count(
             statistic, released.release, released.content, r.confidence
         )
     return released
+
+
+def _derived(
+    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, only: bool
+) -> Released | None:
+    """A covered query answered from the version's summary: free, audited (no charge)."""
+    found = derived.covered(session, p)
+    if found is None:
+        if only:
+            raise InvalidQuery(
+                "no published summary of this dataset version covers this query (its grouped "
+                "and filtered dimensions within one measured table, over months it covers)",
+                field="source",
+                valid=["direct"],
+            )
+        return None
+    release = releases_repo.by_public_id(session, found.public_id)
+    assert release is not None
+    content = tables.encode(derived.body(p, found, derived.answer(found, p.resolved.confidence)))
+    audit.append(
+        session,
+        action="query",
+        outcome="derived",
+        account_id=account.id,
+        dataset_id=p.dataset.id,
+        version_id=p.version.id,
+        canonical_key=p.canonical.key,
+        detail={"derived_from": found.public_id},
+    )
+    return Released(release, False, privacy.ZERO, served.left(budget), content.encode("utf-8"))
 
 
 def _publish(

@@ -44,6 +44,9 @@ class CountQuery:
     rounding: int | None = None  # published extracts round to a base (5 by default)
     margins: bool = False
     statistic: dict[str, Any] | None = None  # api.statistics checks it; never in the cache key
+    # "summary": only from the version's summary, free; "direct": a charged measurement;
+    # None: from the summary when it covers the query, else direct (api.summaries.derived).
+    source: str | None = None
 
     @property
     def options(self) -> dict[str, Any]:

@@ -63,6 +63,11 @@ class QueryIn(BaseModel):
     margin_of_error: Number = None
     confidence: Number = None
     statistic: StatisticIn | None = None
+    source: Literal["summary", "direct"] | None = Field(
+        default=None,
+        description="summary: only from the version's published summary (free); direct: a "
+        "charged measurement; omitted: from the summary when it covers the query",
+    )
 
 
 class KeyOut(BaseModel):
@@ -126,10 +131,19 @@ class ReleaseOut(BaseModel):
     contribution_bound: int | None = None
     rounding: int | None = None
     margins: bool = False
+    derived_from: str | None = Field(
+        default=None, description="the summary this answer was derived from, at no charge"
+    )
     cells: list[CellOut]
     statistic: StatisticOut | None = Field(
         default=None, description="the statistic asked for, computed from these cells, free"
     )
+
+
+class ProposalOut(BaseModel):
+    group_by: list[str]
+    cells: int
+    suppressed: int = Field(description="cells predicted suppressed")
 
 
 class EstimateOut(BaseModel):
@@ -137,6 +151,18 @@ class EstimateOut(BaseModel):
     margin_of_error: int
     cells: int
     cached: bool
+    covered: bool = Field(description="answered from the version's summary, free")
+    derived_from: str | None = Field(description="the summary that would answer it")
+    derived_margin_of_error: int | None = Field(
+        description="the largest half-width of the summary's intervals, at the confidence asked"
+    )
+    predicted_suppressed: int | None = Field(
+        description="cells the summary's estimates predict suppressed; null: cannot predict"
+    )
+    coarser: list[ProposalOut] | None = Field(
+        description="when most cells would be blank: coarser tables the summary covers"
+    )
+    prediction: str
 
 
 class VersionOut(BaseModel):

@@ -38,6 +38,11 @@ def _labels(axis: privacy.Axis) -> dict[str | None, dict[str, Any]]:
     return labels
 
 
+def labels(axis: privacy.Axis) -> dict[str | None, dict[str, Any]]:
+    """Each code of an axis with its labels (as every release body shows them)."""
+    return _labels(axis)
+
+
 def body(p: Prepared, released: privacy.Release) -> dict[str, Any]:
     labels = [_labels(a) for a in p.axes]
 

@@ -1,6 +1,6 @@
 """The helpline's 2024 annual report from one summary at total ε 1 (issue 12 §4).
 
-The template, as plain data for the service to own later: four marginal tables and one
+The template (the service owns it: ``api.summaries.templates``): four marginal tables and one
 count (``summary_data.annual_report_design``), with the budget split optimised for the
 report's figures. Each figure is shown with its 95% interval and the value the helpline
 published (DOMAIN.md); the consistency equalities between figures are checked exactly.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+from api.summaries import templates
 from bench import summary_data as data
 from privacy import Epsilon
 from privacy.derive import Summary
@@ -26,15 +27,8 @@ from privacy.summary import measure_summary, plan_summary
 M23 = tuple(f"2023-{m:02d}" for m in range(1, 13))
 M24 = tuple(f"2024-{m:02d}" for m in range(1, 13))
 CH = {"complaint_group": ("CYBER_HARASSMENT",)}
-COUNTRIES_SHARE = 0.1  # of ε, for the count of countries (no marginal target measures it)
-TARGETS = [
-    ((), 4.0),
-    (("gender",), 1.0),
-    (("gender", "complaint_type"), 2.0),
-    (("complaint_type", "fia_city"), 1.0),
-    (("vulnerable_group",), 4.0),
-    (("month",), 0.2),
-]
+COUNTRIES_SHARE = templates.COUNTRIES_SHARE
+TARGETS = templates.REPORT_TARGETS
 PUBLISHED = {  # DOMAIN.md; shares and changes as fractions
     "cases in 2024": 3171,
     "cases since the service began": 20020,

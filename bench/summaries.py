@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from api.summaries import templates
 from bench import summary_data as data
 from bench.annual_report import publish_report, report_coverage
 from bench.summary_estimators import compare
@@ -31,21 +32,8 @@ EPSILON = Epsilon.parse("1")
 REPS = {"independent": 300, "reconciled": 300, "reconciled, unrounded": 300, "mbi": 100}
 M24 = tuple(f"2024-{m:02d}" for m in range(1, 13))
 SENSITIVE = {k: frozenset(v) for k, v in data.SENSITIVE.items()}
-# The figures a general summary should serve best: totals, the two-way tables, and
-# month × type × gender itself (weights per cell variance).
-DEFAULT_TARGETS = [
-    ((), 1.0),
-    (("gender",), 1.0),
-    (("complaint_type",), 1.0),
-    (("month",), 1.0),
-    (("gender", "complaint_type"), 1.0),
-    (("age_band", "gender"), 1.0),
-    (("province", "complaint_type"), 1.0),
-    (("channel", "platform"), 1.0),
-    (("vulnerable_group", "gender"), 1.0),
-    (("referral",), 1.0),
-    (("gender", "complaint_type", "month"), 1.0),
-]
+# The figures a general summary should serve best (the service's default template).
+DEFAULT_TARGETS = templates.DEFAULT_TARGETS
 
 
 def splits() -> dict[str, dict[str, float]]:

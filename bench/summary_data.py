@@ -15,12 +15,13 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.summaries import templates
 from etl.coverage import Coverage
 from etl.load import LoadOptions, load_file
 from etl.synth import SynthOptions, write_export
 from privacy.layout import Axis
 from privacy.questions import Rollup
-from privacy.summary import MONTH, Design, Slice, TableSpec
+from privacy.summary import MONTH, Design, Slice
 from schema import facts
 from schema.codelists import codelists
 from schema.db import make_engine
@@ -75,16 +76,7 @@ def axis(dim: str) -> Axis:
 
 
 def rollups() -> list[Rollup]:
-    lists = codelists()
-    return [
-        Rollup(
-            "complaint_group",
-            "complaint_type",
-            tuple(lists["complaint_group"].code_list()),
-            lists.complaint_group_of(),
-        ),
-        Rollup("fia_city", "city", tuple(lists["fia_city"].code_list()), lists.fia_city_of()),
-    ]
+    return templates.rollups()
 
 
 def _exploded(frame: pd.DataFrame, dim: str) -> pd.DataFrame:
@@ -126,32 +118,16 @@ def true_slices(frame: pd.DataFrame, design: Design) -> dict[Slice, np.ndarray]:
     return out
 
 
+def _design(template: str) -> Design:
+    sensitive = {d: axis(d).sensitive for d in ("age_band", "gender", "vulnerable_group")}
+    return templates.design(template, BOUND, LIMITS, sensitive)
+
+
 def annual_report_design() -> Design:
-    """Every figure of the annual report (DOMAIN.md) from five tables and one count."""
-    c = BOUND
-    return Design(
-        (
-            TableSpec("gender_type", (axis("gender"), axis("complaint_type")), "year", c),
-            TableSpec("type_fia", (axis("complaint_type"), axis("fia_city")), "year", c),
-            TableSpec("month", (), "month", c),
-            TableSpec("vulnerable", (axis("vulnerable_group"),), "year", c * 2),
-            TableSpec("countries", (), "year", c, distinct_of=axis("country")),
-        ),
-        frozenset({"vulnerable_group"}),
-    )
+    """Every figure of the annual report (DOMAIN.md): the service's template."""
+    return _design("annual-report")
 
 
 def default_design() -> Design:
-    """A general-purpose summary: month × type × gender and the other common breakdowns."""
-    c = BOUND
-    return Design(
-        (
-            TableSpec("gender_type_month", (axis("gender"), axis("complaint_type")), "month", c),
-            TableSpec("age_gender", (axis("age_band"), axis("gender")), "year", c),
-            TableSpec("province_type", (axis("province"), axis("complaint_type")), "year", c),
-            TableSpec("channel_platform", (axis("channel"), axis("platform")), "year", c),
-            TableSpec("vulnerable_gender", (axis("vulnerable_group"), axis("gender")), "year", 4),
-            TableSpec("referral", (axis("referral"),), "year", c * 3),
-        ),
-        frozenset({"vulnerable_group", "referral"}),
-    )
+    """A general-purpose summary: the service's default template."""
+    return _design("default")

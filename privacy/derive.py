@@ -244,7 +244,7 @@ class Summary:
         """A covered question answered from the summary: free, whole, consistent."""
         cells = self._cells(q)
         cache: dict[Hashable, tuple[Term, ...]] = {}
-        shown, value, lower, upper = [], [], [], []
+        shown, value, lower, upper, halves = [], [], [], [], []
         for parts in cells.values():
             ts: list[Term] = []
             for c in parts:
@@ -255,6 +255,7 @@ class Summary:
             s = sum(c.shown for c in parts)
             v = sum(c.value for c in parts)
             h = half_width(tuple(sorted(ts, reverse=True)), confidence)
+            halves.append(h)
             shown.append(s)
             value.append(v)
             lower.append(max(0, int(np.floor(min(v - h, s)))))
@@ -267,4 +268,5 @@ class Summary:
             np.array(lower, dtype=np.int64),
             np.array(upper, dtype=np.int64),
             confidence,
+            np.array(halves, dtype=float),
         )

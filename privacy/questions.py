@@ -41,6 +41,9 @@ class Answer:
     lower: np.ndarray
     upper: np.ndarray
     confidence: float
+    # Per cell, the half-width of its interval from the noise law alone (no value in it):
+    # public, the same whatever the data.
+    half_width: np.ndarray | None = None
 
 
 def quarter_of(month: str) -> str:

@@ -26,9 +26,9 @@ from schema.models import Base, utcnow
 Role = Literal["researcher", "partner", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
-# A release asked for by a caller (charged to their budget) or made for a publication (charged
-# to the dataset's cap only).
-ReleaseKind = Literal["query", "publication"]
+# A release asked for by a caller (charged to their budget), made for a publication or a
+# summary (charged to the dataset's cap only).
+ReleaseKind = Literal["query", "publication", "summary"]
 
 # What the audit log records. A new action is added here (and, if it charges, to
 # ``schema.repositories.audit_verify.CHARGES``).
@@ -37,6 +37,7 @@ AuditAction = Literal[
     "estimate",
     "publication",
     "publish",
+    "summary",
     "download",
     "account.create",
     "account.update",
@@ -205,6 +206,32 @@ class Publication(Base):
     # The dimensions in the order the query grouped them (JSON list): the files' column order.
     # None for publications made before it was kept: the release's sorted order.
     group_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoredSummary(Base):
+    """A published summary: its release (kind "summary": charged, audited, immutable) and
+    what rebuilds it. The design (tables, axes, codes, sensitivities, roll-ups) is stored as
+    it was, so later code lists never change an old summary; ``slices`` holds every noisy
+    slice it answers from, those measured for it and those copied from the summary it
+    extends (``extends_id``); ``charged`` is the series' ε per table (micro-ε, JSON)."""
+
+    __tablename__ = "summaries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    template: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int | None] = mapped_column()
+    first_month: Mapped[str] = mapped_column(String(7))
+    last_month: Mapped[str] = mapped_column(String(7))
+    design: Mapped[str] = mapped_column(Text)  # JSON
+    scales: Mapped[str] = mapped_column(Text)  # JSON: table -> noise scale
+    charged: Mapped[str] = mapped_column(Text)  # JSON: table -> micro-ε of the series
+    slices: Mapped[str] = mapped_column(Text)  # JSON: table -> period -> noisy cells
+    measured: Mapped[int] = mapped_column()  # slices measured for this summary (not copied)
+    extends_id: Mapped[int | None] = mapped_column(ForeignKey("summaries.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -10,6 +10,7 @@ from api.cli.data import db, etl, synth
 from api.cli.demo import demo
 from api.cli.releases import releases_group
 from api.cli.serve import serve
+from api.cli.summaries import summaries_group
 
 
 @click.group()
@@ -30,3 +31,4 @@ main.add_command(audit_group)
 main.add_command(budgets)
 main.add_command(ledger)
 main.add_command(releases_group)
+main.add_command(summaries_group)

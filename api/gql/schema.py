@@ -34,6 +34,7 @@ def _query(q: t.CountQueryInput) -> releases.CountQuery:
         epsilon=q.epsilon,
         margin_of_error=q.margin_of_error,
         confidence=q.confidence,
+        source=None if q.source is None else q.source.value,
         statistic=None if q.statistic is None else _statistic(q.statistic),
     )
 
@@ -104,6 +105,7 @@ def _release(
         interpretation=body["interpretation"],
         cells=cells,
         statistic=None if statistic is None else _statistic_out(statistic),
+        derived_from=body.get("derived_from"),
     )
 
 
@@ -159,12 +161,23 @@ def _float(epsilon: Epsilon | None) -> float | None:
 
 def _estimate(c: Context, query: t.CountQueryInput) -> t.Estimate:
     costed = answers.answer(c.session, c.principal, answers.Estimate(_query(query)), c.settings)
-    plan = costed.prepared.plan
+    plan, ahead = costed.prepared.plan, costed.summary
     return t.Estimate(
         epsilon=plan.epsilon.as_float(),
         margin_of_error=plan.margin_of_error,
         cells=plan.cells,
         cached=costed.cached,
+        covered=ahead.covered,
+        derived_from=ahead.derived_from,
+        derived_margin_of_error=ahead.margin_of_error,
+        predicted_suppressed=ahead.predicted_suppressed,
+        coarser=None
+        if ahead.coarser is None
+        else [
+            t.Proposal(group_by=x.group_by, cells=x.cells, suppressed=x.suppressed)
+            for x in ahead.coarser
+        ],
+        prediction=ahead.note,
     )
 
 

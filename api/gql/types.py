@@ -23,6 +23,12 @@ Dimension = enum.Enum(  # type: ignore[misc]  # members from data, not literals
 strawberry.enum(Dimension, description="A dimension a query may group or filter by.")
 
 
+@strawberry.enum(description="Where a count comes from.")
+class Source(enum.Enum):
+    SUMMARY = "summary"  # only from the version's published summary, free
+    DIRECT = "direct"  # a charged measurement
+
+
 def about(description: str, **kwargs: Any) -> Any:
     """A field with its description (the field's type stays the annotation's)."""
     return strawberry.field(description=description, **kwargs)
@@ -96,6 +102,11 @@ class CountQueryInput:
     statistic: StatisticInput | None = about(
         "a share, change or rate of the counts, at the same confidence", default=None
     )
+    source: Source | None = about(
+        "SUMMARY: only from the version's summary (free); DIRECT: a charged measurement; "
+        "omitted: from the summary when it covers the query",
+        default=None,
+    )
 
 
 QueryArgument = Annotated[CountQueryInput, strawberry.argument(description="the count query")]
@@ -167,6 +178,16 @@ class CountRelease:
     interpretation: str = about("what the numbers mean, in words")
     cells: list[Cell] = about("one per combination of codes, zeros included")
     statistic: Statistic | None = about("the statistic asked for, if any", default=None)
+    derived_from: str | None = about(
+        "the summary this answer was derived from, at no charge", default=None
+    )
+
+
+@strawberry.type(description="A coarser table a summary covers, with its prediction.")
+class Proposal:
+    group_by: list[str] = about("its grouped dimensions")
+    cells: int = about("its cells")
+    suppressed: int = about("cells predicted suppressed")
 
 
 @strawberry.type(description="What a count query would cost; spends nothing.")
@@ -175,6 +196,18 @@ class Estimate:
     margin_of_error: int = about("half-width of each cell's interval, at the confidence asked")
     cells: int = about("how many cells it would release")
     cached: bool = about("already released: asking costs nothing")
+    covered: bool = about("answered from the version's summary, free", default=False)
+    derived_from: str | None = about("the summary that would answer it", default=None)
+    derived_margin_of_error: int | None = about(
+        "the largest half-width of the summary's intervals, at the confidence asked", default=None
+    )
+    predicted_suppressed: int | None = about(
+        "cells the summary's estimates predict suppressed; null: cannot predict", default=None
+    )
+    coarser: list[Proposal] | None = about(
+        "when most cells would be blank: coarser tables the summary covers", default=None
+    )
+    prediction: str = about("what the prediction rests on", default="")
 
 
 @strawberry.type(description="A version of a dataset and the period its loads declared.")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import InvalidQuery
 from api.routes.releases import XLSX, About, Bom, Format, release_file, release_json, wanted
-from api.schemas import EstimateOut, QueryIn, ReleaseOut
+from api.schemas import EstimateOut, ProposalOut, QueryIn, ReleaseOut
 from privacy import Epsilon
 
 router = APIRouter(tags=["queries"])
@@ -27,6 +29,7 @@ def to_query(body: QueryIn) -> releases.CountQuery:
         margin_of_error=body.margin_of_error,
         confidence=body.confidence,
         statistic=None if body.statistic is None else body.statistic.asked(),
+        source=body.source,
     )
 
 
@@ -48,11 +51,18 @@ def post_query(
     """Answer a count query (spends ε unless cached); JSON, or a file as for releases, its
     columns in the order of ``group_by``."""
     kind = wanted(request, format, about)
-    ask = answers.Count(to_query(body))
+    query = to_query(body)
+    ask = answers.Count(query)
     if kind != "json" and body.statistic is not None:
         err = InvalidQuery("statistic: only in JSON responses", field="statistic", valid=["json"])
         answers.record_refusal(session, principal, ask, err)
         raise err
+    if kind != "json":  # files are of stored releases: a derived answer is JSON only
+        if body.source == "summary":
+            raise InvalidQuery(
+                "answers from a summary are JSON only", field="format", valid=["json"]
+            )
+        ask = answers.Count(replace(query, source="direct"))
     released = answers.answer(session, principal, ask, settings)
     if kind != "json":
         order = list(body.group_by)
@@ -73,10 +83,21 @@ def post_estimate(
     body: QueryIn, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> EstimateOut:
     costed = answers.answer(session, principal, answers.Estimate(to_query(body)), settings)
-    plan = costed.prepared.plan
+    plan, ahead = costed.prepared.plan, costed.summary
     return EstimateOut(
         epsilon=plan.epsilon.as_float(),
         margin_of_error=plan.margin_of_error,
         cells=plan.cells,
         cached=costed.cached,
+        covered=ahead.covered,
+        derived_from=ahead.derived_from,
+        derived_margin_of_error=ahead.margin_of_error,
+        predicted_suppressed=ahead.predicted_suppressed,
+        coarser=None
+        if ahead.coarser is None
+        else [
+            ProposalOut(group_by=x.group_by, cells=x.cells, suppressed=x.suppressed)
+            for x in ahead.coarser
+        ],
+        prediction=ahead.note,
     )

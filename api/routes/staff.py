@@ -22,6 +22,7 @@ from api.routes.queries import to_query
 from api.schemas import Cursor, Limit
 from api.staff import accounts, budgets, publications, records
 from api.staff.common import Actor, epsilon
+from api.summaries import views as summaries
 from schema.access import Account
 from schema.repositories.audit_verify import Verification
 
@@ -205,6 +206,29 @@ def republish(
     release stays downloadable."""
     ask = answers.Republish(publication_id)
     return _published(session, answers.answer(session, staff, ask, settings))
+
+
+# Summaries: measured once, answered from for free.
+
+
+@router.post("/summaries", status_code=CREATED, response_model=m.SummaryOut)
+def publish_summary(
+    body: m.SummaryIn, session: SessionDep, staff: StaffDep, settings: SettingsDep
+) -> summaries.SummaryView:
+    """Publish a summary of a dataset's newest version from a template, charged to the
+    dataset's cap; a later version measures only its new months (extending the series)."""
+    ask = answers.Summarise(body.dataset, body.template, body.epsilon, body.year)
+    return summaries.published(answers.answer(session, staff, ask, settings))
+
+
+@router.get("/summaries", response_model=list[m.SummaryOut])
+def list_summaries(
+    session: SessionDep,
+    staff: StaffDep,
+    dataset: Annotated[str, Query(min_length=1, max_length=64, description="dataset slug")],
+) -> list[summaries.SummaryView]:
+    """Every summary of a dataset, newest first, with the ε each charged."""
+    return summaries.listed(session, staff, dataset)
 
 
 # The ledger and the audit log.

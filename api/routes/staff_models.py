@@ -79,6 +79,39 @@ class PublishIn(Body):
     margins: bool = False
 
 
+class SummaryIn(Body):
+    dataset: str = Field(min_length=1, max_length=64)
+    template: str = Field(default="default", min_length=1, max_length=40)
+    epsilon: EpsilonIn
+    year: int | None = Field(default=None, ge=1900, le=2999, description="summarise to its end")
+
+
+class SummaryTableOut(Out):
+    name: str
+    dimensions: list[str]
+    time: str
+    epsilon: EpsilonOut
+    noise_scale: float
+
+
+class SummaryOut(Out):
+    release_id: str
+    dataset: str
+    dataset_version: int
+    template: str
+    year: int | None
+    first_month: str
+    last_month: str
+    epsilon: EpsilonOut = Field(description="the sum of the tables' privacy maps")
+    epsilon_charged: EpsilonOut = Field(description="what publishing this summary charged")
+    tables: list[SummaryTableOut]
+    measured_slices: int
+    copied_slices: int = Field(description="slices copied from the summary it extends")
+    extends: str | None
+    failed: bool
+    created_at: Moment
+
+
 class IssuedKeyOut(Out):
     account_id: int
     key_id: int

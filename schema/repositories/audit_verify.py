@@ -50,6 +50,10 @@ CHARGES: Final[Mapping[tuple[str, str], bool]] = {
     # A release that failed after its data was read is charged all the same.
     ("query", "failed"): True,
     ("publication", "failed"): False,
+    # A summary is charged to the dataset's cap; one that extends a series at the same ε
+    # charges nothing ("extended", not a charge).
+    ("summary", "released"): False,
+    ("summary", "failed"): False,
 }
 
 KEY_INFO = "amaan_audit_key"  # Session.info entry of the key (the app's sessions carry it)

@@ -133,6 +133,8 @@ RELEASE_ID = re.compile(r"r[_-][0-9a-f]{24}")  # also in file names, where _ bec
 MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?")
 NOISY = ("count", "lower", "upper", "suppressed", "reason", "value", "percent")
 CHAINED = ("hash", "prev_hash", "mac")
+# An estimate's prediction from a summary: post-processing of its noisy values.
+FORESEEN = ("predicted_suppressed", "coarser", "predictedSuppressed")
 # Clock-driven: the time, and rate-limit windows (a request near a window's end lands in the
 # next one in the other world). Neither depends on the data.
 IGNORED_HEADERS = {"date", "content-length", "server", "retry-after"}
@@ -143,7 +145,11 @@ AUDITED += ("epsilon_micro",)
 
 def _clean(value: Any) -> Any:
     if isinstance(value, dict):  # chain hashes cover times, so they differ like times do
-        out = {k: _clean(v) for k, v in value.items() if k not in CHAINED}
+        out = {
+            k: "<noisy>" if k in FORESEEN else _clean(v)
+            for k, v in value.items()
+            if k not in CHAINED
+        }
         if isinstance(out.get("cells"), list):
             out["cells"] = [{k: v for k, v in c.items() if k not in NOISY} for c in out["cells"]]
         return out

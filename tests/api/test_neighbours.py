@@ -78,6 +78,8 @@ def as_graphql(body: dict[str, Any]) -> dict[str, Any]:
     names = {"group_by": "groupBy", "margin_of_error": "marginOfError"}
     out = {names.get(k, k): v for k, v in body.items()}
     out["groupBy"] = [g.upper() for g in body["group_by"]]
+    if isinstance(body.get("source"), str):
+        out["source"] = body["source"].upper()
     out["filters"] = [
         {"dimension": f["dimension"].upper(), "values": f["values"]} for f in body["filters"]
     ]
@@ -204,6 +206,7 @@ def corpus() -> list[tuple]:
                 {"json": query([d], [("gender", [["F", "M", "GM"][i % 3]])])},
             )
         )
+    out += summaries(dims, profile)
     for filters, rounding, margins in (
         ((), 5, True),
         (profile[:2], 5, False),
@@ -239,6 +242,52 @@ def corpus() -> list[tuple]:
         out.append(("admin", "GET", path, {}))
     for path in ("/v1/admin/accounts", "/v1/admin/ledger", "/v1/admin/audit", "/v1/admin/releases"):
         out.append(("admin", "GET", path, {"params": {"limit": "1"}}))  # a page and its next
+    return out
+
+
+FORESEE = """query ($q: CountQueryInput!) { estimate(query: $q) { epsilon marginOfError cells
+  cached covered derivedFrom derivedMarginOfError predictedSuppressed prediction
+  coarser { groupBy cells suppressed } } }"""
+
+
+def summaries(dims: list[str], profile: list[tuple[str, list[str]]]) -> list[tuple]:
+    """Publishing summaries (refusals, the same one twice, a second template), then queries
+    answered from them, forced direct or refused, and estimates that predict from them."""
+    out: list[tuple] = []
+    summary = {"dataset": "helpline-cases", "epsilon": 1}
+    refused = [
+        {"template": "nope"},
+        {"year": 2025},  # not complete within the coverage
+        {"year": 2023},
+        {"epsilon": 0},
+        {"epsilon": 50},
+        {"epsilon": "x"},
+        {"dataset": "no-such-dataset"},
+        {"unexpected": 1},
+    ]
+    for extra in refused:
+        out.append(("admin", "POST", "/v1/admin/summaries", {"json": summary | extra}))
+    out.append(("researcher", "POST", "/v1/admin/summaries", {"json": summary}))
+    out.append(("admin", "POST", "/v1/admin/summaries", {"json": summary}))
+    out.append(("admin", "POST", "/v1/admin/summaries", {"json": summary}))  # the same one
+    report = summary | {"template": "annual-report", "year": 2024}
+    out.append(("admin", "POST", "/v1/admin/summaries", {"json": report}))
+    out.append(("admin", "GET", "/v1/admin/summaries", {"params": {"dataset": "helpline-cases"}}))
+    for d in dims:
+        out += asks_for(query([d]))
+        out.append(("researcher", "POST", "/v1/queries", {"json": query([d], source="summary")}))
+    for d, v in PERSON:
+        out += asks_for(query(["gender"], [(d, [v])]))
+        out += asks_for(query(["complaint_group"], [(d, [v])], source="summary"))
+        out.append(("researcher", "POST", "/v1/queries", {"json": query([], [(d, [v])])}))
+        table = query(["month", "complaint_type", "gender"], [(d, [v])])
+        out.append(("researcher", "POST", "/v1/queries/estimate", {"json": table}))
+        gql = {"query": FORESEE, "variables": {"q": as_graphql(table)}}
+        out.append(("researcher", "POST", "/graphql", {"json": gql}))
+    for period in PERIODS:
+        out += asks_for(query(["quarter", "gender"], period=period))
+    out += asks_for(query(["vulnerable_group"], profile[6:7]))
+    out += asks_for(query(["gender"], source="direct"))
     return out
 
 
@@ -303,6 +352,9 @@ def test_every_request_is_answered_alike(worlds):
     a, b = (records(w) for w in worlds)
     assert a == b
     assert len(asks) > 800 and len(a["ledger"]) > 150  # the corpus exercises charged releases
+    outcomes = [(e[1], e[2]) for e in a["audit"]]  # summaries published, answers derived
+    assert outcomes.count(("summary", "released")) >= 2 and ("summary", "cache_hit") in outcomes
+    assert outcomes.count(("query", "derived")) > 30
 
 
 def _values(dimension: str) -> list[str]:

@@ -68,7 +68,10 @@ def test_query_cache_and_release_by_id(api):
     assert stored.status_code == 200 and stored.json()["cells"] == body["cells"]
     assert client.get("/v1/releases/r_nope", headers=auth(keys["bob"])).status_code == 404
     estimate = client.post("/v1/queries/estimate", json=QUERY, headers=auth(keys["bob"]))
-    assert estimate.json() == {"epsilon": 0.1, "margin_of_error": 60, "cells": 4, "cached": True}
+    plain = {k: estimate.json()[k] for k in ("epsilon", "margin_of_error", "cells", "cached")}
+    assert plain == {"epsilon": 0.1, "margin_of_error": 60, "cells": 4, "cached": True}
+    assert estimate.json()["covered"] is False  # no summary published: cannot predict
+    assert estimate.json()["predicted_suppressed"] is None
     with Session(engine) as s:
         assert audit.verify(s).ok
         actions = s.scalars(select(AuditEntry.action)).all()
