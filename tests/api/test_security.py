@@ -67,6 +67,13 @@ POLICY = [
     ),
     ("GET", "/v1/admin/releases", None, (401, 403, 403, 200)),
     ("POST", "/v1/admin/releases/{publication}/republish", None, (401, 403, 403, 409)),
+    (
+        "POST",
+        "/v1/admin/summaries",
+        {"dataset": "helpline-cases", "template": "default", "epsilon": 0.5},
+        (401, 403, 403, 201),
+    ),
+    ("GET", "/v1/admin/summaries?dataset=helpline-cases", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/ledger", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/audit", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/audit/verify", None, (401, 403, 403, 200)),
