@@ -24,7 +24,7 @@ from api.routes import catalogue, queries, releases, staff
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
 from api.surfaces import API, GRAPHQL, Surfaces
-from schema import migrate
+from schema import generation, migrate
 from schema.db import Timeouts, is_busy, make_engine
 from schema.repositories import audit
 from schema.repositories.audit_verify import KEY_INFO
@@ -71,8 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.cache = generation.WorkerCache()  # keys, datasets, releases: schema.generation
     app.state.sessions = sessionmaker(
-        engine, expire_on_commit=False, info={KEY_INFO: settings.audit_secret()}
+        engine,
+        expire_on_commit=False,
+        info={KEY_INFO: settings.audit_secret(), generation.CACHE_INFO: app.state.cache},
     )
 
     @app.exception_handler(AmaanError)

@@ -89,15 +89,16 @@ def dataset_for(
 
 
 def dataset_and_budget(
-    session: Session, account: Account, slug: str, number: int | None
+    session: Session, account: Account, slug: str, number: int | None, cached: bool = False
 ) -> tuple[Dataset, DatasetVersion, AccountBudget | None]:
     """``dataset_for``, and the account's query budget on the dataset, in the same round
-    trip."""
+    trip; ``cached``: the dataset, grant and version from the worker's cache when it holds
+    them (``schema.repositories.catalogue.dataset_version``)."""
     # ASCII before lower(): "\u212a".lower() is "k" (the Kelvin sign).
     wanted = slug.strip(" \t").lower() if slug.isascii() else ""
     if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
-    found = catalogue_repo.dataset_version(session, account.id, wanted, number)
+    found = catalogue_repo.dataset_version(session, account.id, wanted, number, cached)
     if found is None or not (found[1] or account.role == "admin"):
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
     dataset, _, version, budget = found
@@ -117,7 +118,9 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
-    dataset, version, budget = dataset_and_budget(session, account, query.dataset, query.version)
+    dataset, version, budget = dataset_and_budget(
+        session, account, query.dataset, query.version, cached=True
+    )
     try:
         if (query.epsilon is None) == (query.margin_of_error is None):
             raise privacy.MalformedQuery(
