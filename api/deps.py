@@ -19,7 +19,7 @@ from schema import generation
 from schema.access import Account, ApiKey
 from schema.db import READ_ONLY
 from schema.models import utcnow
-from schema.repositories import accounts
+from schema.repositories import accounts, catalogue
 from schema.settings import Settings
 
 
@@ -127,9 +127,19 @@ def lookup(
 def verify(request: Request, session: Session) -> None:
     """In the route's transaction, first: an identity taken from the worker's cache is
     checked against the cache generation, and looked up again when anything changed (a
-    revoked key or suspended account is then refused by ``principal_of``)."""
+    revoked key or suspended account is then refused by ``principal_of``). The account's
+    budgets are read in the same statement (``BUDGETS``)."""
     tag = request.scope.get("state", {}).get("generation")
-    if tag is None or generation.read(session) == tag:
+    if tag is None:
+        return
+    account = request.state.identity[0]
+    token, budgets = accounts.generation_and_budgets(session, account.id)
+    generation.saw(session, token)
+    if token == tag:
+        session.info[catalogue.BUDGETS] = (
+            account.id,
+            budgets,
+        )  # read: no second statement for them
         return
     request.state.generation = None
     request.state.identity = bearer(session, request)

@@ -260,20 +260,43 @@ def prepare(r: Resolved, settings: Settings) -> Prepared:
 def _plan(r: Resolved, sensitivity: int, cells: int, settings: Settings) -> privacy.Plan:
     """The plan at the requested confidence. A margin of error is turned into the ε it needs
     and planned from that ε, so that equal ε means one release whatever was asked."""
+    epsilon = None if r.epsilon is None else r.epsilon.micro
+    try:
+        return _planned(
+            sensitivity,
+            cells,
+            r.dataset.max_per_query_micro,
+            settings.max_cells,
+            r.confidence,
+            epsilon,
+            r.margin_of_error,
+        )
+    except privacy.PrivacyError as exc:
+        raise refused(exc) from None
+
+
+@lru_cache(maxsize=256)  # a plan is immutable, and the same inputs give the same plan
+def _planned(
+    sensitivity: int,
+    cells: int,
+    max_micro: int,
+    max_cells: int,
+    confidence: float,
+    epsilon_micro: int | None,
+    margin: float | None,
+) -> privacy.Plan:
     common: dict[str, Any] = {
         "sensitivity": sensitivity,
         "cells": cells,
-        "max_epsilon": privacy.Epsilon(r.dataset.max_per_query_micro),
-        "max_cells": settings.max_cells,
-        "confidence": r.confidence,
+        "max_epsilon": privacy.Epsilon(max_micro),
+        "max_cells": max_cells,
+        "confidence": confidence,
     }
-    try:
-        epsilon = r.epsilon
-        if epsilon is None:
-            epsilon = privacy.plan_release(margin_of_error=r.margin_of_error, **common).epsilon
-        return privacy.plan_release(epsilon=epsilon, **common)
-    except privacy.PrivacyError as exc:
-        raise refused(exc) from None
+    if epsilon_micro is None:
+        epsilon = privacy.plan_release(margin_of_error=margin, **common).epsilon
+    else:
+        epsilon = privacy.Epsilon(epsilon_micro)
+    return privacy.plan_release(epsilon=epsilon, **common)
 
 
 def compute(session: Session, p: Prepared) -> privacy.Release:

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schema import generation
-from schema.access import ROLES, Account, AccountBudget, ApiKey, Grant, Role
+from schema.access import ROLES, Account, AccountBudget, ApiKey, CacheGeneration, Grant, Role
 from schema.models import Dataset, utcnow
 
 KEY_BYTES = 32
@@ -140,6 +140,22 @@ def find_key(session: Session, digest: str) -> tuple[Account, ApiKey] | None:
     key, account, token = row
     generation.saw(session, token)
     return account, key
+
+
+def generation_and_budgets(
+    session: Session, account_id: int
+) -> tuple[int | None, dict[int, AccountBudget]]:
+    """The cache generation's token and the account's query budgets by dataset id, in one
+    statement (a hit checks what it took from the worker's cache and reads its budget at
+    once)."""
+    rows = session.execute(
+        select(CacheGeneration.token, AccountBudget)
+        .select_from(CacheGeneration)
+        .outerjoin(AccountBudget, AccountBudget.account_id == account_id)
+        .where(CacheGeneration.id == 1)
+    ).all()
+    token = rows[0][0] if rows else None
+    return token, {budget.dataset_id: budget for _, budget in rows if budget is not None}
 
 
 def valid(
