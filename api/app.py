@@ -154,7 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     in_flight = min(settings.max_in_flight, CONNECTIONS_PER_WORKER)
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(Checks, rate_limited=rate_limited, surfaces=surfaces, limit=in_flight)
+    in_memory = settings.rate_limit_storage.startswith("memory://")
+    app.add_middleware(
+        Checks, rate_limited=rate_limited, surfaces=surfaces, limit=in_flight, in_memory=in_memory
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

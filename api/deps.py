@@ -124,6 +124,21 @@ def lookup(
     return found
 
 
+def lookup_cached(
+    request: Request, credential: Callable[[Session, Request], Identity | None]
+) -> bool:
+    """``lookup`` with no I/O at all, when the worker's cache holds a valid bearer key that
+    needs no touch (True); False: call ``lookup`` (in a thread)."""
+    request.state.generation = None
+    found = _cached(request) if credential is bearer else None
+    if found is None or accounts.needs_touch(found[1]):
+        request.state.generation = None
+        return False
+    request.state.identity = found
+    request.state.credential = credential
+    return True
+
+
 def verify(request: Request, session: Session) -> None:
     """In the route's transaction, first: an identity taken from the worker's cache is
     checked against the cache generation, and looked up again when anything changed (a
