@@ -111,9 +111,8 @@ def test_changes_reach_both_workers_at_once(world_url, world_keys, tmp_path):
     admin.close()
 
 
-def test_a_write_behind_the_orm_needs_a_new_token(world_url):
-    """What the caches depend on is only changed through the ORM (whose flushes change the
-    token) or with the token changed by hand; a truncated table has no row: no cache."""
+def test_an_orm_write_changes_the_token(world_url):
+    """Every ORM flush that adds, changes or deletes what the caches hold sets a new token."""
     engine = make_engine(world_url)
     with engine.begin() as conn:
         first = conn.execute(text("SELECT token FROM cache_generation WHERE id = 1")).scalar()
@@ -123,3 +122,21 @@ def test_a_write_behind_the_orm_needs_a_new_token(world_url):
         second = conn.execute(text("SELECT token FROM cache_generation WHERE id = 1")).scalar()
     assert first is not None and second is not None and first != second
     engine.dispose()
+
+
+def test_without_the_row_nothing_is_cached(api):
+    """A truncated table has no row: every request reads the key again, so a key revoked
+    behind the ORM's back is refused at once."""
+    client, keys, engine = api
+    for _ in range(3):
+        assert client.get("/v1/me", headers=auth(keys["bob"])).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM cache_generation"))
+    assert client.get("/v1/me", headers=auth(keys["bob"])).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE key_hash = :h"),
+            {"h": accounts.hash_key(keys["bob"])},
+        )
+    for _ in range(3):
+        assert client.get("/v1/me", headers=auth(keys["bob"])).status_code == 401
