@@ -107,7 +107,6 @@ def of_release(session: Session, account: Account, public_id: str, conf: float) 
         "contribution_bound": dataset.max_cases_per_person,
         "confidence": conf,
         "simultaneous": conf == report.SIMULTANEOUS,
-        "figures": report.FIGURES,
         "released_at": release.created_at.isoformat(),
         "interpretation": (
             f"The helpline's {year} report from summary {release.public_id}, at no further "
