@@ -72,7 +72,7 @@ def form_of(release: Release) -> dict[str, Any]:
 def check(session: Session, account: Account, public_id: str) -> Release:
     """A release the account may read that holds an annual report (404 for one it may not
     read; refused naming ``release_id`` for one that holds no report)."""
-    release = publications.readable(session, account, public_id)
+    release = publications.readable(session, account, public_id, summary=True)
     form = form_of(release)
     if release.kind != "summary" or form.get("summary") != TEMPLATE or form.get("year") is None:
         raise InvalidQuery(

@@ -197,6 +197,9 @@ def test_report_refusals_name_the_field(api):
     r = client.get(f"/v1/reports/{release}?format=xlsx", headers=admin)
     assert r.status_code == 422 and "format" in r.text
     assert client.get("/v1/reports/r_" + "0" * 24, headers=admin).status_code == 404
+    for path in (f"/v1/releases/{release}", f"/v1/releases/{release}/metadata"):
+        r = client.get(path, headers=admin)  # a summary holds no table
+        assert r.status_code == 422 and r.json()["error"]["field"] == "release_id", r.text
     assert client.get(f"/v1/reports/{release}", headers=auth(keys["partner"])).status_code == 404
     assert client.get(f"/v1/reports/{release}", headers=auth(keys["alice"])).status_code == 200
     publish = f"/v1/admin/summaries/{default}/publish"
