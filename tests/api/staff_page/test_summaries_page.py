@@ -77,4 +77,6 @@ def test_publish_then_download_and_share_the_report(api):
     assert r.status_code == 303 and r.headers["location"].endswith("done=shared")
     items = client.get("/v1/reports", headers=auth(keys["partner"])).json()["items"]
     assert [i["title"] for i in items] == ["Annual report 2024"]
+    said = html.unescape(client.get("/admin/audit?action=publish").text)
+    assert "published the annual report" in said
     assert client.get("/admin/summaries?cursor=nope!").status_code == 422
