@@ -15,7 +15,6 @@ from api import answers
 from api.cli.data import settings_or_exit
 from api.cli.releases import _staff
 from api.cli.staff import show, transaction
-from api.routes.releases import _audit_download as audit_download
 from api.summaries import extract, templates, views
 
 
@@ -65,7 +64,7 @@ def summaries_report(release_id: str, staff_id: int, form: str, confidence: floa
     with transaction() as s:
         staff = _staff(s, staff_id)
         found = extract.of_release(s, staff, release_id, extract.confidence(confidence))
-        audit_download(s, staff, found.release, f"report_{form}")
+        extract.downloaded(s, staff, found, f"report_{form}")
         if form == "csv":
             click.echo(extract.as_csv(found, bom=False).decode("utf-8"), nl=False)
         else:

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Response
 from api import pages
 from api.deps import PrincipalDep, SessionDep
 from api.routes import staff_models as m
-from api.routes.releases import _audit_download
 from api.schemas import Cursor, Limit
 from api.summaries import extract, partners
 
@@ -54,7 +53,7 @@ def get_report(
     """The annual report of a published ``annual-report`` summary: its fourteen figures
     (name, English and Urdu label, unit, value, interval), free."""
     found = extract.of_release(session, principal, release_id, extract.confidence(confidence))
-    _audit_download(session, principal, found.release, f"report_{format}")
+    extract.downloaded(session, principal, found, f"report_{format}")
     head = extract.headers(found)
     if format == "csv":
         return Response(

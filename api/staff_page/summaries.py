@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from api import answers, pages
 from api.deps import SessionDep, SettingsDep
 from api.errors import InvalidChange
-from api.routes.releases import _audit_download
 from api.staff import accounts, budgets
 from api.staff_page.refusals import PageRoute, shown_on
 from api.staff_page.web import FormStaffDep, Staff, StaffDep, back, page
@@ -114,7 +113,7 @@ def publish_summary(
 def report_csv(release_id: str, session: SessionDep, who: StaffDep) -> Response:
     """The annual report's figures (English and Urdu labels), as partners download it."""
     found = extract.of_release(session, who.account, release_id, extract.confidence(None))
-    _audit_download(session, who.account, found.release, "report_csv")
+    extract.downloaded(session, who.account, found, "report_csv")
     data = extract.as_csv(found, bom=True)  # Excel reads the Urdu with the byte-order mark
     return Response(data, media_type="text/csv; charset=utf-8", headers=extract.headers(found))
 

@@ -23,6 +23,7 @@ from api.errors import InvalidQuery
 from api.extract_table import Value
 from api.summaries import report, stored
 from schema.access import Account, Release
+from schema.repositories import audit
 from schema.repositories import datasets as datasets_repo
 from schema.repositories import summaries as summaries_repo
 
@@ -124,6 +125,20 @@ def of_release(session: Session, account: Account, public_id: str, conf: float) 
     summary = stored.rebuilt(row, release.public_id)
     shown = [_shown(f) for f in report.figures(summary, year, conf)]
     return Report(release, meta, shown)
+
+
+def downloaded(session: Session, account: Account, r: Report, what: str) -> None:
+    """A download of the report, audited as a release's download is."""
+    audit.append(
+        session,
+        action="download",
+        outcome=what,
+        account_id=account.id,
+        dataset_id=r.release.dataset_id,
+        version_id=r.release.version_id,
+        canonical_key=r.release.canonical_key,
+        detail={"release": r.release.public_id},
+    )
 
 
 def as_json(r: Report) -> dict[str, Any]:
