@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from schema.repositories import summaries as summaries_repo
 
 TEMPLATE = "annual-report"
 COLUMNS = ["figure", "label", "label_ur", "unit", "value", "lower", "upper"]
+MAX_CONFIDENCE = 0.999999999
 PLACES = {"count": 0, "countries": 0, "share": 4, "change": 4}
 
 
@@ -55,14 +57,26 @@ def _shown(f: report.Figure) -> report.Figure:
     return report.Figure(f.name, f.label, f.label_ur, f.unit, value, low, high)
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back the stored UTC time without its zone; PostgreSQL with it."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def confidence(value: object) -> float:
     """The confidence asked (default: the simultaneous level of the report's figures)."""
     if value is None:
         return report.SIMULTANEOUS
     try:
-        return privacy.parse_confidence(value)
+        found = privacy.parse_confidence(value)
     except privacy.PrivacyError as exc:
         raise releases.refused(exc) from None
+    if found > MAX_CONFIDENCE:  # beyond it the exact noise law's search gives out
+        raise InvalidQuery(
+            f"confidence of a report must be greater than 0.5 and at most {MAX_CONFIDENCE}",
+            field="confidence",
+            valid=f"greater than 0.5 and at most {MAX_CONFIDENCE}",
+        )
+    return found
 
 
 def form_of(release: Release) -> dict[str, Any]:
@@ -108,7 +122,7 @@ def of_release(session: Session, account: Account, public_id: str, conf: float) 
         "contribution_bound": dataset.max_cases_per_person,
         "confidence": conf,
         "simultaneous": conf == report.SIMULTANEOUS,
-        "released_at": release.created_at.isoformat(),
+        "released_at": _utc(release.created_at).isoformat(),
         "interpretation": (
             f"The helpline's {year} report from summary {release.public_id}, at no further "
             "charge: every figure is post-processing of its noisy, reconciled counts, and "
