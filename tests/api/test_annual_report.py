@@ -19,19 +19,26 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import answers
 from api.app import create_app
-from api.summaries import report, stored
+from api.summaries import extract, report, stored, templates
 from etl.coverage import Coverage
 from etl.load import LoadOptions, load_file
 from etl.synth import SynthOptions, write_export
+from privacy import Epsilon
+from privacy.derive import Summary
+from privacy.summary import plan_summary, slices
 from schema.access import Account, AuditEntry, StoredSummary
 from schema.db import make_engine
 from schema.migrate import upgrade
@@ -250,3 +257,34 @@ def test_partners_get_the_report_published_to_them(api):
         assert r.status_code == 200 and release not in r.text, r.text
     verify = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"]))
     assert verify.json()["ok"] is True, verify.json()
+
+
+MONTHS = tuple(f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.sampled_from([0, 3, 1_000, 10**9]),
+    shift=st.sampled_from([0, -1, 1]),
+    conf=st.floats(0.5000001, extract.MAX_CONFIDENCE),
+)
+def test_the_figures_never_raise_on_any_noisy_values(seed, size, shift, conf):
+    """Post-processing is total: whatever the noisy slices hold (zeros, negatives, huge),
+    fourteen figures come out, each value and bound a finite number or empty."""
+    design = templates.design(
+        "annual-report", 2, {"vulnerable_group": 2, "referral": 3}, {"gender": frozenset({"GM"})}
+    )
+    plan = plan_summary(design, Epsilon.parse("1"), templates.weights("annual-report", design))
+    rng = np.random.default_rng(seed)
+    noisy = {
+        (name, period): rng.integers(-size, size + 1, design.spec(name).cells) + shift * size
+        for name, period in slices(design, list(MONTHS))
+    }
+    scales = {k: p.scale for k, p in plan.plans.items()}
+    summary = Summary(design, scales, noisy, list(MONTHS), templates.rollups())
+    found = report.figures(summary, 2024, conf)
+    assert [f.name for f in found] == list(report.NAMES)
+    for f in found:
+        for v in (f.value, f.lower, f.upper):
+            assert v is None or math.isfinite(v), f
