@@ -7,9 +7,9 @@ value the helpline published (DOMAIN.md) at the simultaneous level ``LEVEL``, an
 figures are consistent with each other exactly.
 
 LEVEL: each figure's interval misses the value before noise with probability at most
-α = 1e-5 / 14 / 2 ≈ 3.6e-7 (the intervals of counts come from the exact law of their noise;
-shares and changes from Fieller's, whose multiplier is taken from that law), so by the union
-bound all fourteen hold the truth at once but with probability 7e-6 at most. The demo data
+α = 1e-5 / 14 / 2 ≈ 3.6e-7 (exactly so for counts, whose intervals come from the exact law of
+their noise; approximately for shares and changes, Fieller's with the multiplier taken from
+that law), so by the union bound some figure misses it with probability 5e-6 at most. The demo data
 is calibrated to the published values (equal for counts; shares and changes differ only by
 the published rounding, 0.0001 to 0.002, against half-widths of 0.2 and more), which the
 other half of the 1e-5 covers: a spurious failure is below 1e-5 a run.
