@@ -20,7 +20,7 @@ from api.gql.router import graphql_router
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
 from api.rate_limits import Checks, rate_limiter
 from api.request_log import RequestLog
-from api.routes import catalogue, queries, releases, staff
+from api.routes import catalogue, queries, releases, reports, staff
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
 from api.surfaces import API, GRAPHQL, Surfaces
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     data.include_router(catalogue.router)
     data.include_router(queries.router)
     data.include_router(releases.router)
+    data.include_router(reports.router)
     data.include_router(staff.router)
     app.include_router(data, prefix=API.prefix)
     app.include_router(graphql_router(development), prefix=GRAPHQL.prefix)

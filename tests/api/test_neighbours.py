@@ -272,7 +272,10 @@ def summaries(dims: list[str], profile: list[tuple[str, list[str]]]) -> list[tup
     out.append(("admin", "POST", "/v1/admin/summaries", {"json": summary}))  # the same one
     report = summary | {"template": "annual-report", "year": 2024}
     out.append(("admin", "POST", "/v1/admin/summaries", {"json": report}))
-    out.append(("admin", "GET", "/v1/admin/summaries", {"params": {"dataset": "helpline-cases"}}))
+    out += reports()  # "{-1}": the annual report's release, the last one seen
+    listing = {"dataset": "helpline-cases"}
+    out.append(("admin", "GET", "/v1/admin/summaries", {"params": listing}))
+    out.append(("admin", "GET", "/v1/admin/summaries", {"params": listing | {"limit": "1"}}))
     for d in dims:
         out += asks_for(query([d]))
         out.append(("researcher", "POST", "/v1/queries", {"json": query([d], source="summary")}))
@@ -288,6 +291,25 @@ def summaries(dims: list[str], profile: list[tuple[str, list[str]]]) -> list[tup
         out += asks_for(query(["quarter", "gender"], period=period))
     out += asks_for(query(["vulnerable_group"], profile[6:7]))
     out += asks_for(query(["gender"], source="direct"))
+    return out
+
+
+def reports() -> list[tuple]:
+    """The annual report of the summary just published ("{-1}"): read by each role before and
+    after it is published to partners, as JSON and CSV, with its refusals."""
+    out: list[tuple] = []
+    report = "/v1/reports/{-1}"
+    publish = {"title": "Report", "audience": ["all-partners"]}
+    for when in ("before", "after"):
+        for role in ("admin", "researcher", "partner", "stranger"):
+            out.append((role, "GET", report, {}))
+            out.append((role, "GET", report, {"params": {"format": "csv", "bom": "true"}}))
+            out.append((role, "GET", "/v1/reports", {"params": {"limit": "1"}}))
+        if when == "before":
+            out.append(("admin", "POST", "/v1/admin/summaries/{-1}/publish", {"json": publish}))
+    for params in ({"confidence": "0.9"}, {"confidence": "2"}, {"format": "xlsx"}):
+        out.append(("admin", "GET", report, {"params": params}))
+    out.append(("admin", "GET", "/v1/reports/{0}", {}))  # not a summary: refused
     return out
 
 
@@ -355,6 +377,8 @@ def test_every_request_is_answered_alike(worlds):
     outcomes = [(e[1], e[2]) for e in a["audit"]]  # summaries published, answers derived
     assert outcomes.count(("summary", "released")) >= 2 and ("summary", "cache_hit") in outcomes
     assert outcomes.count(("query", "derived")) > 30
+    assert outcomes.count(("download", "report_json")) >= 3  # staff, researcher, partner
+    assert ("download", "report_csv") in outcomes and ("publish", "published") in outcomes
 
 
 def _values(dimension: str) -> list[str]:

@@ -229,3 +229,30 @@ def test_shares_changes_and_rates_are_the_apis_statistics_and_free(served, amaan
     with pytest.raises(AmaanError) as bad:
         amaan.share(DATASET, ["gender"], of="province", epsilon=0.1)
     assert (bad.value.field, bad.value.valid) == ("statistic.of", ["gender"])
+
+
+# Last: once a summary is published, the queries it covers are answered from it for free.
+def test_an_annual_report_published_to_a_partner(served):
+    staff = auth(served.keys["admin"])
+    body = {"dataset": DATASET, "template": "annual-report", "year": 2024, "epsilon": 0.5}
+    made = httpx.post(f"{served.url}/v1/admin/summaries", json=body, headers=staff)
+    assert made.status_code == 201, made.text
+    release_id = made.json()["release_id"]
+    share = {"title": "Annual report 2024", "audience": ["all-partners"]}
+    shared = httpx.post(
+        f"{served.url}/v1/admin/summaries/{release_id}/publish", json=share, headers=staff
+    )
+    assert shared.status_code == 201, shared.text
+    with Amaan(served.url, served.keys["partner"]) as partner:
+        listed = partner.reports()
+        assert list(listed["release_id"]) == [release_id]
+        assert listed["epsilon"].iloc[0] == Decimal(str(made.json()["epsilon"]))
+        figures = partner.report(release_id, confidence=0.9)
+        with pytest.raises(AmaanError) as refused:
+            partner.report(release_id, confidence=2)
+    raw = httpx.get(
+        f"{served.url}/v1/reports/{release_id}?confidence=0.9", headers=auth(served.keys["partner"])
+    ).json()
+    assert records(figures) == raw["figures"]
+    assert figures.attrs["confidence"] == 0.9 and figures.attrs["year"] == 2024
+    assert refused.value.field == "confidence"

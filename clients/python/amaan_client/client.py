@@ -262,3 +262,23 @@ class Amaan:
             if name.lower().startswith("x-amaan-")
         }
         return tables.csv_table(response.content, meta)
+
+    # Annual reports: the figures of an annual-report summary, free.
+
+    def reports(self) -> pd.DataFrame:
+        """Annual reports published to you, newest first (every page)."""
+        found = pd.DataFrame(self._every("/v1/reports"))
+        if not found.empty:
+            found["epsilon"] = found["epsilon"].map(tables.epsilon)
+            found["published_at"] = pd.to_datetime(found["published_at"], utc=True)
+        return found
+
+    def report(self, release_id: str, confidence: float | None = None) -> pd.DataFrame:
+        """An annual report's figures (``name``, ``label``, ``label_ur``, ``unit``, ``value``,
+        ``lower``, ``upper``; shares and changes as fractions); its metadata on ``.attrs``.
+        The default confidence is the simultaneous level of its fourteen figures."""
+        params = {} if confidence is None else {"confidence": str(confidence)}
+        body: dict[str, Any] = self._json("GET", f"/v1/reports/{release_id}", params=params)
+        frame = pd.DataFrame(body.pop("figures"))
+        frame.attrs = body | {"epsilon": tables.epsilon(body["epsilon"])}
+        return frame
