@@ -40,6 +40,9 @@ from privacy.ratios import Linear
 from privacy.release import Policy, decide
 
 Summing = Callable[[Sequence[int], Sequence[int]], Linear]
+# Why a figure is suppressed: a count it uses is, a total it uses is, or it could not be
+# computed (``api.statistics``: a failure no input should reach, answered the same way).
+REASONS = ("count_suppressed", "total_suppressed", "not_computable")
 
 
 @dataclass(frozen=True)
