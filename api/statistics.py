@@ -38,7 +38,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -175,30 +175,40 @@ def _whole(unit: str, counted: list[str]) -> list[str]:
 
 
 def block(stat: Statistic, release: Release, content: bytes, confidence: float) -> dict[str, Any]:
-    """The statistic of a release served (``content``: its body at this confidence).
-
-    It runs after the read, in the transaction that charged the release, so it must not
-    raise: should the computation fail all the same (a bug, never an input: the tests drive
-    it with every extreme value), each cell is suppressed with reason ``not_computable`` and
-    only the error's type is logged, never a value."""
+    """The statistic of a direct release served (``content``: its body at this confidence),
+    from the noisy cells, scale and policy it stored."""
     stored = json.loads(release.noisy) if release.noisy else None
     if not isinstance(stored, dict):
         raise Conflict("this release was stored before statistics could be asked of it")
-    body = json.loads(content)
     axes = [Axis(d, tuple(codes), frozenset(sens)) for d, codes, sens in stored["axes"]]
+
+    def table(hidden: list[bool]) -> statistics.Table:
+        scale, policy = float(stored["scale"]), Policy(**stored["policy"])
+        return statistics.direct_table(axes, stored["cells"], scale, hidden, policy)
+
+    return render(stat, axes, json.loads(content), confidence, table)
+
+
+def render(
+    stat: Statistic,
+    axes: Sequence[Axis],
+    body: Mapping[str, Any],
+    confidence: float,
+    table: Callable[[list[bool]], statistics.Table],
+) -> dict[str, Any]:
+    """The block of a table served (``body``), built by ``table`` from which of its cells
+    are suppressed: a direct release's (``block``) or one derived from a summary.
+
+    It runs after the read (a direct release's, in the transaction that charged it), so it
+    must not raise: should the computation fail all the same (a bug, never an input: the
+    tests drive it with every extreme value), each cell is suppressed with reason
+    ``not_computable`` and only the error's type is logged, never a value."""
     cells = [c for c in body["cells"] if not c["total"]]
     labels = {(k["dimension"], k["code"]): k for c in cells for k in c["key"]}
     kept = [a for a in axes if stat.kind == "share" or a.dimension != stat.time]
     places = 4 if stat.kind == "share" else 0 if stat.kind == "change" else 1
     try:
-        table = statistics.direct_table(
-            axes,
-            stored["cells"],
-            float(stored["scale"]),
-            [c["suppressed"] for c in cells],
-            Policy(**stored["policy"]),
-        )
-        figures = figures_of(stat, table, confidence)
+        figures = figures_of(stat, table([bool(c["suppressed"]) for c in cells]), confidence)
         out = [_cell(f, _key(labels, kept, f.key), places) for f in figures]
     except Exception as exc:  # total by design: see the docstring
         log.error("statistic %s not computable: %s", stat.kind, type(exc).__name__)

@@ -90,13 +90,13 @@ def test_statistics_of_a_direct_table_never_raise(drawn, scale, confidence):
 @PROPERTY
 @given(tables(), scales, confidences)
 def test_statistics_of_a_table_of_linears_never_raise(drawn, scale, confidence):
-    axes, noisy, hidden, _ = drawn
+    axes, noisy, hidden, policy = drawn
     n = len(noisy)
     cells = [
         ratios.Linear(float(v), max(int(v), 0), {"t": (scale, np.eye(n)[i])}, suppressed=h)
         for i, (v, h) in enumerate(zip(noisy, hidden, strict=True))
     ]
-    table = statistics.cell_table([a.dimension for a in axes], [a.codes for a in axes], cells)
+    table = statistics.cell_table(axes, cells, hidden, policy)
     for a in axes:
         _check(statistics.shares(table, a.dimension, confidence))
     if axes[-1] is not GENDER:
