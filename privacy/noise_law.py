@@ -8,8 +8,9 @@ whose sum has an exact integer law) and a remainder of small terms as a normal. 
 rounding moves each term by at most half a step, which is added to the half-width, so the
 interval never claims more confidence than it has. A term too wide for a bounded grid (a
 huge scale: a tiny ε) sums its noises each read in bins of a few whole numbers, exactly,
-and adds what the bins move them. So time and memory stay bounded on every scale. No
-randomness: this is arithmetic on public scales.
+and adds what the bins may move them (at most count × the bins' half-width, a few percent
+of the half-width unless a term has thousands of noises). So time and memory stay bounded
+on every scale (at most ~2^18 points a term). No randomness: arithmetic on public scales.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 Term = tuple[float, int, float]  # weight, how many noises carry it, their scale
 EXACT_TERMS = 12
 REMAINDER_SHARE = 0.01  # terms beyond the largest, while their variance stays under this share
-MAX_REACH = 1 << 15  # a term's law spans at most about twice this many points
+MAX_REACH = 1 << 17  # a term's law spans at most about twice this many points
 
 
 def dlap_variance(scale: float) -> float:

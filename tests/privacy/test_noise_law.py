@@ -61,9 +61,9 @@ def test_weights_scale_the_interval_and_confidence_widens_it():
         half_width([(1.0, 1, 1.0)], 1.0)
 
 
-@pytest.mark.parametrize(("scale", "m"), [(1_000.0, 1), (3_000.0, 4), (10_000.0, 10)])
+@pytest.mark.parametrize(("scale", "m"), [(3_000.0, 1), (10_000.0, 4), (10_000.0, 10)])
 def test_a_huge_scale_is_read_in_bins_and_stays_just_above_the_exact_law(scale, m):
-    h = half_width([(1.0, m, scale)], 0.95)  # the law spans over 2^15 points: binned
+    h = half_width([(1.0, m, scale)], 0.95)  # the law spans over 2^17 points: binned
     exact = sum_half_width(scale, m, 0.95)
     assert exact <= h <= 1.01 * exact
 
