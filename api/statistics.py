@@ -5,9 +5,10 @@ A query may ask for one (``statistic`` on REST's ``POST /v1/queries`` and on Gra
 dimensions, its period, the version's declared coverage) before any case data is read; a
 refusal names the field (``statistic.kind``, ``.of``, ``.from``, ``.to``, ``.per``) and the
 valid values. ``block`` computes it after the release, from the release's stored noisy cells
-and noise scale (``privacy.statistics``): no new randomness and no charge, and the release's
-canonical key never holds the statistic, so the counts are bought once whatever is asked of
-them. Intervals are at the query's confidence.
+and noise scale (``privacy.statistics``); a query a summary covers has it from the derived
+cells' noise weights (``render``, with ``api.summaries.derived.table``). No new randomness
+and no charge, and the release's canonical key never holds the statistic, so the counts are
+bought once whatever is asked of them. Intervals are at the query's confidence.
 
 The block (REST keys each cell by dimension, as the release's cells; GraphQL lists them)::
 
