@@ -59,3 +59,19 @@ def test_weights_scale_the_interval_and_confidence_widens_it():
     assert half_width([], 0.95) == 0.0
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         half_width([(1.0, 1, 1.0)], 1.0)
+
+
+@pytest.mark.parametrize(("scale", "m"), [(3_000.0, 1), (10_000.0, 4), (10_000.0, 10)])
+def test_a_huge_scale_is_read_in_bins_and_stays_just_above_the_exact_law(scale, m):
+    h = half_width([(1.0, m, scale)], 0.95)  # the law spans over 2^17 points: binned
+    exact = sum_half_width(scale, m, 0.95)
+    assert exact <= h <= 1.01 * exact
+
+
+def test_any_scale_and_any_confidence_below_one_give_a_finite_half_width():
+    # A tiny ε: once 128 GiB of grid; a confidence a float below 1: once no interval found.
+    assert 2.9e8 < half_width([(1.0, 1, 1e8)], 0.95) < 3.1e8
+    top = math.nextafter(1.0, 0.0)
+    h = half_width([(1.0, 1, 1.0)], top)
+    assert math.isfinite(h) and h >= half_width([(1.0, 1, 1.0)], 1 - 1e-14)
+    assert within_probability(1.0, math.floor(h)) >= 1 - 2e-16
