@@ -152,6 +152,8 @@ def _clean(value: Any) -> Any:
         }
         if isinstance(out.get("cells"), list):
             out["cells"] = [{k: v for k, v in c.items() if k not in NOISY} for c in out["cells"]]
+        elif isinstance(out.get("cells"), dict):  # ?layout=columns: one list per field
+            out["cells"] = {k: v for k, v in out["cells"].items() if k not in NOISY}
         return out
     if isinstance(value, list):
         return [_clean(v) for v in value]
