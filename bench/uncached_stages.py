@@ -32,18 +32,18 @@ from bench.server import UNLIMITED, scratch_database
 STAGES = [
     ("api.releases", "resolve", "resolve"),
     ("api.releases", "prepare", "prepare"),
-    ("api.releases", "count_cases", "group by + decode"),
+    ("api.releases", "count_grid", "group by + decode"),
     ("privacy.release", "measure", "opendp noise"),
     ("privacy.release", "postprocess", "post-processing"),
-    ("api.tables", "body", "cell dicts"),
-    ("api.tables", "encode", "encode body"),
+    ("api.tables", "in_columns", "body in columns"),
+    ("api.columns", "pack", "pack body"),
     ("api.tables", "stored_noise", "encode noise"),
     ("schema.repositories.releases", "find", "cache lookup"),
     ("schema.repositories.releases", "claim", "claim"),
     ("schema.repositories.releases", "charge", "charge + ledger"),
     ("schema.repositories.releases", "fill", "store body"),
     ("schema.repositories.audit", "append", "audit"),
-    ("api.routes.releases", "served_shape", "REST shape"),
+    ("api.columns", "served_rows", "REST shape"),
 ]
 times: dict[str, list[float]] = defaultdict(list)
 
@@ -122,7 +122,7 @@ def _run(url: str, n: int, profile: bool) -> None:
             r = answers.answer(s, account, answers.Count(query), settings)
             remaining = None if r.remaining_micro is None else Epsilon(r.remaining_micro)
             release_json(
-                r.release, r.cached, r.epsilon_charged, remaining, r.content, None, r.parsed
+                r.release, r.cached, r.epsilon_charged, remaining, r.stored, in_columns=r.columns
             )
         return time.perf_counter() - start
 

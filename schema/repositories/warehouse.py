@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -108,8 +109,10 @@ def _grouped(
         .where(and_(*conditions))
         .group_by(*[_position(b) for b in bases])
     )
-    # SUM over nothing is NULL (no grouping and no matching row): no row then.
-    return bases, [row for row in session.execute(stmt).all() if row[-1] is not None]
+    # SUM over nothing is NULL (no grouping and no matching row): no row then. Core rows
+    # (the ORM's row processing costs about 2 ms over 2,000 rows).
+    rows = session.connection().execute(stmt).all()
+    return bases, [row for row in rows if row[-1] is not None]
 
 
 def count_cases(
@@ -158,7 +161,9 @@ def count_grid(
     size = int(np.prod(shape, dtype=np.int64))
     if not rows:
         return np.zeros(size, dtype=np.int64)
-    table = np.array(rows, dtype=np.int64).reshape(len(rows), len(bases) + 1)
+    # From one flat iterator: numpy's own conversion of row objects takes 20 µs a row.
+    flat_values = np.fromiter(chain.from_iterable(rows), dtype=np.int64)
+    table = flat_values.reshape(len(rows), len(bases) + 1)
     source = np.arange(len(rows))  # the GROUP BY row each item comes from
     flat = np.zeros(len(rows), dtype=np.int64)  # its index in the key set so far
     for (name, codes), n in zip(axes, shape, strict=True):
