@@ -30,6 +30,7 @@ from privacy.layout import Axis
 FIELDS = ("count", "lower", "upper", "suppressed", "reason", "total")
 TOTAL = {"code": "TOTAL", "label": "Total", "label_ur": "کل"}
 _FORM = ("layout", "axes", "cells")
+_LABEL = ("code", "label", "label_ur")
 
 
 def build(
@@ -152,19 +153,23 @@ def unpack(packed: bytes) -> dict[str, Any]:
 
 def served_rows(columns: dict[str, Any]) -> bytes:
     """REST's row shape straight from columns: ε as a JSON number, each cell's key by
-    dimension (one object per label, shared by the cells that show it)."""
-    labels = [
-        [{n: k[n] for n in ("code", "label", "label_ur")} for k in axis]
-        for axis in _key_labels(columns)
+    dimension. Each label is encoded once, and a cell's key joined from them (an
+    ``orjson.Fragment``): the same document, in about a third of the time."""
+    parts = [
+        [
+            orjson.dumps(a["dimension"]) + b":" + orjson.dumps({n: k[n] for n in _LABEL})
+            for k in labels
+        ]
+        for a, labels in zip(columns["axes"], _key_labels(columns), strict=True)
     ]
-    names = [a["dimension"] for a in columns["axes"]]
+    keys = [
+        orjson.Fragment(b"{" + b",".join([p[i] for p, i in zip(parts, key, strict=True)]) + b"}")
+        for key in _keys(columns)
+    ]
     cells = columns["cells"]
     rows = [
-        {
-            "key": {d: ls[i] for d, ls, i in zip(names, labels, key, strict=True)},
-            **dict(zip(FIELDS, values, strict=True)),
-        }
-        for key, *values in zip(_keys(columns), *(cells[f] for f in FIELDS), strict=True)
+        {"key": k, "count": c, "lower": lo, "upper": hi, "suppressed": s, "reason": r, "total": t}
+        for k, c, lo, hi, s, r, t in zip(keys, *(cells[f] for f in FIELDS), strict=True)
     ]
     shown = {**head(columns), "cells": rows}
     shown["epsilon"] = privacy.Epsilon.parse(shown["epsilon"]).as_float()
