@@ -115,7 +115,8 @@ def charge_and_release(
     kind: ReleaseKind,
 ) -> Released:
     # Everything of a new release in one savepoint: should the database be too busy to finish
-    # (a bounded wait ran out), the claim and the charge go with it and the caller may retry.
+    # (a bounded wait ran out) or the charge be refused, the claim and the charge go with it
+    # and the caller may retry (or audit the refusal).
     with session.begin_nested():
         released = _claim_charge_release(session, account, p, budget, kind)
     if released is None:  # failed after the read: kept, charged and audited, then answered
@@ -126,20 +127,20 @@ def charge_and_release(
 def _claim_charge_release(
     session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: ReleaseKind
 ) -> Released | None:
-    with session.begin_nested():  # a refused charge undoes the claim
-        claimed = releases_repo.claim(
-            session,
-            Release(
-                canonical_key=p.canonical.key,
-                dataset_id=p.dataset.id,
-                version_id=p.version.id,
-                account_id=account.id,
-                kind=kind,
-                query=json.dumps(p.canonical.form),
-                epsilon_micro=p.plan.epsilon.micro,
-            ),
-        )
-        spent = None if claimed is None else _charge(session, account, p, claimed, kind)
+    # A refused charge raises out of the caller's savepoint, which undoes the claim with it.
+    claimed = releases_repo.claim(
+        session,
+        Release(
+            canonical_key=p.canonical.key,
+            dataset_id=p.dataset.id,
+            version_id=p.version.id,
+            account_id=account.id,
+            kind=kind,
+            query=json.dumps(p.canonical.form),
+            epsilon_micro=p.plan.epsilon.micro,
+        ),
+    )
+    spent = None if claimed is None else _charge(session, account, p, claimed, kind)
     if claimed is None:  # an identical query was released while we checked: use that one
         existing = releases_repo.find(session, p.canonical.key)
         assert existing is not None

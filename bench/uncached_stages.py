@@ -92,7 +92,7 @@ def _run(url: str, n: int, profile: bool) -> None:
         **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
     )
     from fastapi.testclient import TestClient
-    from sqlalchemy import select
+    from sqlalchemy import event, select
     from sqlalchemy.orm import Session
 
     from api import answers
@@ -111,11 +111,14 @@ def _run(url: str, n: int, profile: bool) -> None:
     serial = iter(range(1, 10**5))
     if not profile:
         _instrument()
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0]))
 
     def once(group_by: list[str]) -> float:
         query = CountQuery(
             "helpline-cases", group_by, epsilon=f"0.2{next(serial):05d}", source="direct"
         )
+        statements.clear()
         start = time.perf_counter()
         with Session(engine) as s, s.begin():
             account = s.scalars(select(Account).where(Account.name == "bench")).one()
@@ -124,7 +127,9 @@ def _run(url: str, n: int, profile: bool) -> None:
             release_json(
                 r.release, r.cached, r.epsilon_charged, remaining, r.stored, in_columns=r.columns
             )
-        return time.perf_counter() - start
+        took = time.perf_counter() - start
+        times["statements: " + " ".join(statements)].append(0.0)
+        return took
 
     with TestClient(create_app(settings)) as client:  # its start-up, as a worker's
         _tables(client, key, once, n, profile)
@@ -157,6 +162,9 @@ def _tables(
             f"\n{label}: service {statistics.median(service) * 1000:.1f} ms, through the ASGI "
             f"app {statistics.median(http) * 1000:.1f} ms (medians of {n})"
         )
+        for kinds in [k for k in stages if k.startswith("statements: ")]:
+            stages.pop(kinds)
+            print(f"  {len(kinds.split()) - 1} {kinds} (and COMMIT)")
         for stage, ms in sorted(stages.items(), key=lambda kv: -kv[1]):
             print(f"  {stage:<20} {ms:7.2f} ms")
         if profiler:
