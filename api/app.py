@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sealer.start()
         # What the worker built at start (modules, code lists, the app) is never garbage: out
         # of the collector's full passes, which a 4,608-cell release's dicts would otherwise
-        # trigger over it (about 30 ms a request there).
-        gc.freeze()
+        # trigger over it (about 30 ms a request there). In production only: a test process
+        # starts many apps, and what is frozen is never collected.
+        if settings.environment == "production":
+            gc.freeze()
         try:
             yield
         finally:
