@@ -129,8 +129,17 @@ def corpus() -> list[tuple]:
     dims = list(DIMENSIONS)
     for d in dims:
         out += asks_for(query([d]))
-    for a, b in combinations(dims, 2):
+    columns = {"layout": "columns"}
+    for a, b in combinations(dims, 2):  # new in columns, then cached in rows and columns
+        out.append(
+            ("researcher", "POST", "/v1/queries", {"json": query([a, b]), "params": columns})
+        )
         out.append(("researcher", "POST", "/v1/queries", {"json": query([a, b])}))
+    out.append(("researcher", "POST", "/v1/queries", {"json": query(dims[:2]), "params": columns}))
+    for params in ({"layout": "columns", "format": "csv"}, {"layout": "diagonal"}):
+        out.append(
+            ("researcher", "POST", "/v1/queries", {"json": query(["gender"]), "params": params})
+        )
     for d, v in PERSON:
         out += asks_for(query([], [(d, [v])]))
         out += asks_for(query(["gender"], [(d, [v])], confidence=0.9))
@@ -225,7 +234,12 @@ def corpus() -> list[tuple]:
     for i in range(0, 40, 3):
         for role in ("researcher", "partner", "admin"):
             out.append((role, "GET", f"/v1/releases/{{{i}}}", {}))
-            for params in ({"format": "csv"}, {"format": "csv", "about": "1"}, {"format": "xlsx"}):
+            for params in (
+                {"format": "csv"},
+                {"format": "csv", "about": "1"},
+                {"format": "xlsx"},
+                {"layout": "columns"},
+            ):
                 out.append((role, "GET", f"/v1/releases/{{{i}}}", {"params": params}))
             out.append((role, "GET", f"/v1/releases/{{{i}}}/metadata", {}))
     for role in ("researcher", "partner", "budgeted_partner", "admin", "stranger", None):

@@ -231,6 +231,22 @@ def test_shares_changes_and_rates_are_the_apis_statistics_and_free(served, amaan
     assert (bad.value.field, bad.value.valid) == ("statistic.of", ["gender"])
 
 
+def test_a_count_table_reads_the_same_from_rows_and_columns(served, amaan):
+    from amaan_client import tables
+
+    table = amaan.count(DATASET, ["gender", "age_band"], epsilon=0.1)
+    path = f"{served.url}/v1/releases/{table.attrs['release_id']}"
+    headers = auth(served.keys["researcher"])
+    in_rows = httpx.get(path, headers=headers).json()
+    in_columns = httpx.get(path, headers=headers, params={"layout": "columns"}).json()
+    assert in_columns["layout"] == "columns" and isinstance(in_rows["cells"], list)
+    for asked in ([], ["age_band", "gender"]):
+        rows, columns = (tables.count_table(b, asked) for b in (in_rows, in_columns))
+        assert rows.equals(columns) and list(rows.columns) == list(columns.columns)
+        assert rows.attrs == columns.attrs
+    assert table.drop(columns=[]).equals(tables.count_table(in_rows, ["gender", "age_band"]))
+
+
 # Last: once a summary is published, the queries it covers are answered from it for free.
 def test_an_annual_report_published_to_a_partner(served):
     staff = auth(served.keys["admin"])

@@ -19,6 +19,9 @@ from amaan_client.errors import ConnectionFailed, from_response
 
 Filters = dict[str, list[str]]
 Period = tuple[str | None, str | None]
+# Count tables are read in columns (labels once per axis): a server that predates the layout
+# ignores the parameter and answers in rows, which ``tables.count_table`` reads as well.
+COLUMNS = {"layout": "columns"}
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ class Amaan:
         (``release_id``, ``epsilon_charged``, ``budget_remaining``, ``cached``, ...) is on
         ``.attrs``."""
         body = _query(dataset, group_by, filters, period, epsilon, margin_of_error, confidence)
-        return tables.count_table(self._json("POST", "/v1/queries", json=body), list(group_by))
+        found = self._json("POST", "/v1/queries", json=body, params=COLUMNS)
+        return tables.count_table(found, list(group_by))
 
     # Statistics of a count table: computed from its release, nothing more spent.
 
@@ -244,7 +248,7 @@ class Amaan:
 
     def release(self, release_id: str) -> pd.DataFrame:
         """A stored release as a count table (as ``count`` returns it)."""
-        body = self._json("GET", f"/v1/releases/{release_id}")
+        body = self._json("GET", f"/v1/releases/{release_id}", params=COLUMNS)
         return tables.count_table(body, [])
 
     def metadata(self, release_id: str) -> dict[str, Any]:
