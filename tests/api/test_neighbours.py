@@ -400,6 +400,8 @@ def _run(worlds, ask) -> str | None:
                 if rid and rid not in w.releases:
                     w.releases.append(rid)
         responses.append(normalise(r))
+        if r.status_code >= 500:  # alike is not enough: a 500 in both worlds is a failure too
+            return f"{method} {path} {str(kwargs)[:300]}: {r.status_code} {r.text[:300]}"
     if responses[0] != responses[1]:
         return f"{method} {path} {str(kwargs)[:300]}: {difference(*responses)}"
     return None
