@@ -21,8 +21,9 @@ router = APIRouter(tags=["releases"])
 
 ReportFormat = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Confidence = Annotated[
-    float | None,
+    str | None,
     Query(
+        max_length=19,
         description="of the intervals, strictly between 0.5 and 1; default the simultaneous "
         "level 1 - 0.05/14, at which all fourteen figures hold at once with 95%",
     ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,10 +63,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_DECIMAL = re.compile(r"0\.[0-9]{1,17}", re.ASCII)  # any float in (0.5, 1) as Python writes it
+
+
 def confidence(value: object) -> float:
     """The confidence asked (default: the simultaneous level of the report's figures)."""
     if value is None:
         return report.SIMULTANEOUS
+    if isinstance(value, str):  # a query string: ASCII digits in the one declared form
+        if not _DECIMAL.fullmatch(value):
+            raise InvalidQuery(
+                f"confidence must be written as a decimal such as 0.95, not {value[:20]!r}",
+                field="confidence",
+                valid=f"greater than 0.5 and at most {MAX_CONFIDENCE}",
+            )
+        value = float(value)
     try:
         found = privacy.parse_confidence(value)
     except privacy.PrivacyError as exc:
