@@ -15,8 +15,8 @@ charged and audited the same way:
    the read is still charged and audited, and answered by ``ReleaseFailed``, the same on every
    repeat: retrying a failure never buys fresh noise.
 4. A statistic asked of a count (a share, change or rate, ``api.statistics``) is checked with
-   the other refusals and computed from the release served, new or cached: it is not part of
-   the canonical key and costs nothing more.
+   the other refusals and computed from the table served, new, cached or derived from a
+   summary: it is not part of the canonical key and costs nothing more.
 """
 
 from __future__ import annotations
@@ -165,17 +165,10 @@ def _count(
         )
     # The cache is keyed by ε: a query by margin of error is planned first to learn its ε.
     p = None if r.epsilon is not None else releases.prepare(r, settings)
-    if statistic is not None and query.source == "summary":
-        raise InvalidQuery(
-            "statistic: shares, changes and rates are computed from direct releases (for now)",
-            field="statistic",
-            valid=["source: direct"],
-        )
-    # A statistic is computed from a direct release's stored noise; a summary's derived
-    # cells (privacy.statistics.cell_table) are not wired to it yet.
-    if kind == "query" and query.source != "direct" and statistic is None:
+    if kind == "query" and query.source != "direct":
         p = p or releases.prepare(r, settings)
-        free = _derived(session, account, p, budget, only=query.source == "summary")
+        only = query.source == "summary"
+        free = _derived(session, account, p, budget, only, statistic)
         if free is not None:
             return free
     canonical = (
@@ -208,9 +201,15 @@ def _stored(session: Session, key: str) -> Release | None:
 
 
 def _derived(
-    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, only: bool
+    session: Session,
+    account: Account,
+    p: Prepared,
+    budget: AccountBudget | None,
+    only: bool,
+    statistic: statistics.Statistic | None,
 ) -> Released | None:
-    """A covered query answered from the version's summary: free, audited (no charge)."""
+    """A covered query answered from the version's summary, with its statistic if one is
+    asked: free, audited (no charge)."""
     found = derived.covered(session, p)
     if found is None:
         if only:
@@ -223,7 +222,9 @@ def _derived(
         return None
     release = releases_repo.by_public_id(session, found.public_id)
     assert release is not None
-    content = tables.encode(derived.body(p, found, derived.answer(found, p.resolved.confidence)))
+    confidence = p.resolved.confidence
+    shown = derived.body(p, found, derived.answer(found, confidence))
+    content = tables.encode(shown)
     audit.append(
         session,
         action="query",
@@ -234,7 +235,12 @@ def _derived(
         canonical_key=p.canonical.key,
         detail={"derived_from": found.public_id},
     )
-    return Released(release, False, privacy.ZERO, served.left(budget), content.encode("utf-8"))
+    out = Released(release, False, privacy.ZERO, served.left(budget), content.encode("utf-8"))
+    if statistic is not None:  # from the derived cells' exact noise weights
+        out.statistic = statistics.render(
+            statistic, p.axes, shown, confidence, lambda hidden: derived.table(found, p, hidden)
+        )
+    return out
 
 
 def _publish(

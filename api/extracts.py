@@ -19,7 +19,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from api import about, workbook
+import orjson
+
+from api import about, columns, workbook
 from api.extract_table import FORMULA_TRIGGERS, Value, neutralise, table
 from schema.access import Publication, Release
 from schema.models import Dataset
@@ -82,11 +84,16 @@ _cache = _Cache(max_bytes=128 * 1024 * 1024)
 
 
 def body(release: Release) -> bytes:
-    """The release's stored JSON, UTF-8 (loaded from the database once per worker)."""
+    """The release's stored JSON in the row form, UTF-8 (loaded from the database once per
+    worker): its text ``body``, or its ``packed`` columns as rows (``api.columns``)."""
     key = ("body", release.public_id)
     found: bytes | None = _cache.get(key)
     if found is None:
-        encoded = release.body.encode("utf-8")
+        packed = release.packed
+        if packed is not None:
+            encoded = orjson.dumps(columns.to_rows(columns.unpack(packed)))
+        else:
+            encoded = release.body.encode("utf-8")
         found = _cache.put(key, encoded, len(encoded))
     return found
 
@@ -101,10 +108,11 @@ def rendered(release: Release, confidence: float, make: Callable[[], str]) -> by
     return found
 
 
-def served(content: bytes, make: Callable[[], bytes]) -> bytes:
-    """``content`` (a body from ``body`` or ``rendered``) in the REST API's shape, made once
-    per worker: the bytes object is the key (its hash is computed once and kept)."""
-    key = ("served", content)
+def served(content: bytes, make: Callable[[], bytes], layout: str = "rows") -> bytes:
+    """``content`` (a body from ``body`` or ``rendered``) in the REST API's shape (``layout``
+    rows or columns), made once per worker: the bytes object is the key (its hash is computed
+    once and kept)."""
+    key = ("served", content, layout)
     found: bytes | None = _cache.get(key)
     if found is None:
         made = make()

@@ -11,7 +11,7 @@ import re
 
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound, ReleaseFailed
+from api.errors import InvalidQuery, NotFound, ReleaseFailed
 from schema.access import Account, Publication, Release
 from schema.repositories import publications as publications_repo
 from schema.repositories import releases as releases_repo
@@ -19,14 +19,22 @@ from schema.repositories import releases as releases_repo
 RELEASE_ID = re.compile(r"r_[0-9a-f]{24}", re.ASCII)  # as ``releases_repo.claim`` makes them
 
 
-def readable(session: Session, account: Account, public_id: str) -> Release:
+def readable(session: Session, account: Account, public_id: str, summary: bool = False) -> Release:
     """A release the account may read, or 404: the same answer as for one that does not exist.
 
     Staff read everything; researchers read releases of datasets granted to them; partners
     read what was published to them and the releases of their own ad-hoc queries. A release
-    that failed answers as its query did: ``release_failed``.
+    that failed answers as its query did: ``release_failed``. A summary holds no table: it is
+    refused (naming ``release_id``) unless ``summary`` (its annual report is read so).
     """
     release = _readable(session, account, public_id)
+    if release.kind == "summary" and not summary:  # it holds no table
+        raise InvalidQuery(
+            f"release {public_id} is a summary, not a table: its annual report (template "
+            "annual-report) is at /v1/reports/{release_id}; queries it covers are answered "
+            "from it for free",
+            field="release_id",
+        )
     if release.failed:
         raise ReleaseFailed("this release failed; it holds no table")
     return release

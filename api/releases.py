@@ -23,7 +23,7 @@ from schema.access import Account, AccountBudget
 from schema.codelists import codelists, time_codes
 from schema.models import Dataset, DatasetVersion
 from schema.repositories import catalogue as catalogue_repo
-from schema.repositories.warehouse import count_cases
+from schema.repositories.warehouse import count_grid
 from schema.settings import Settings
 from schema.vocabulary import NAMES as DIMENSIONS
 from schema.vocabulary import TIME
@@ -308,10 +308,8 @@ def read(session: Session, p: Prepared) -> np.ndarray:
     """The true counts of the public key set, in its order. Private: only ``release`` may see
     them. Keys come from the public key set; the warehouse's answer only fills them (a key it
     does not hold is 0, a key outside the set is ignored), so no shape depends on the data."""
-    canonical = p.canonical
-    counts = count_cases(session, p.version.id, canonical.group_by, canonical.filters, p.period)
-    keys = key_order(p.axes)
-    return np.fromiter((counts.get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
+    axes = [(a.dimension, a.codes) for a in p.axes]  # the canonical group_by, in order
+    return count_grid(session, p.version.id, axes, p.canonical.filters, p.period)
 
 
 def release(p: Prepared, truth: np.ndarray) -> privacy.Release:

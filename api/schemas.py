@@ -99,7 +99,7 @@ class StatisticCellOut(BaseModel):
     upper: float | None
     percent: IntervalOut | None = Field(description="a change, in percent (1 decimal)")
     suppressed: bool
-    reason: str | None = Field(description="count_suppressed or total_suppressed")
+    reason: str | None = Field(description="count_suppressed, total_suppressed or not_computable")
 
 
 class StatisticOut(BaseModel):

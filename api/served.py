@@ -14,9 +14,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 import privacy
+from api import columns as api_columns
 from api import extracts, metrics, releases, tables
 from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
@@ -34,18 +36,29 @@ class Released:
     cached: bool
     epsilon_charged: privacy.Epsilon
     remaining_micro: int | None  # the account's budget left after this request
-    content: bytes  # the table as JSON (UTF-8), intervals at the requested confidence
+    stored: bytes | None  # the table as JSON (UTF-8, rows), when that is what was read
     publication: Publication | None = None  # the publication, for staff publishing
     statistic: dict[str, Any] | None = None  # api.statistics.block, when one was asked
-    parsed: dict[str, object] | None = None  # ``content`` as built, for a new release
+    columns: dict[str, Any] | None = None  # a new release's body, in columns, as built
+    parsed: dict[str, object] | None = None  # ``body``, once made
+
+    @property
+    def content(self) -> bytes:
+        """The table as JSON (UTF-8, the row form), intervals at the requested confidence; a
+        new release's made from its columns when first asked for."""
+        if self.stored is None:
+            self.stored = orjson.dumps(self.body)
+        return self.stored
 
     @property
     def body(self) -> dict[str, object]:
-        """The table, parsed (a new release's as it was built: not to be changed)."""
-        if self.parsed is not None:
-            return self.parsed
-        parsed: dict[str, object] = json.loads(self.content)
-        return parsed
+        """The table in the row form, parsed (not to be changed)."""
+        if self.parsed is None:
+            if self.columns is not None:
+                self.parsed = api_columns.to_rows(self.columns)
+            else:
+                self.parsed = json.loads(self.content)
+        return self.parsed
 
 
 def left(budget: AccountBudget | None, spent: int | None = None) -> int | None:
@@ -102,7 +115,8 @@ def charge_and_release(
     kind: ReleaseKind,
 ) -> Released:
     # Everything of a new release in one savepoint: should the database be too busy to finish
-    # (a bounded wait ran out), the claim and the charge go with it and the caller may retry.
+    # (a bounded wait ran out) or the charge be refused, the claim and the charge go with it
+    # and the caller may retry (or audit the refusal).
     with session.begin_nested():
         released = _claim_charge_release(session, account, p, budget, kind)
     if released is None:  # failed after the read: kept, charged and audited, then answered
@@ -113,20 +127,20 @@ def charge_and_release(
 def _claim_charge_release(
     session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: ReleaseKind
 ) -> Released | None:
-    with session.begin_nested():  # a refused charge undoes the claim
-        claimed = releases_repo.claim(
-            session,
-            Release(
-                canonical_key=p.canonical.key,
-                dataset_id=p.dataset.id,
-                version_id=p.version.id,
-                account_id=account.id,
-                kind=kind,
-                query=json.dumps(p.canonical.form),
-                epsilon_micro=p.plan.epsilon.micro,
-            ),
-        )
-        spent = None if claimed is None else _charge(session, account, p, claimed, kind)
+    # A refused charge raises out of the caller's savepoint, which undoes the claim with it.
+    claimed = releases_repo.claim(
+        session,
+        Release(
+            canonical_key=p.canonical.key,
+            dataset_id=p.dataset.id,
+            version_id=p.version.id,
+            account_id=account.id,
+            kind=kind,
+            query=json.dumps(p.canonical.form),
+            epsilon_micro=p.plan.epsilon.micro,
+        ),
+    )
+    spent = None if claimed is None else _charge(session, account, p, claimed, kind)
     if claimed is None:  # an identical query was released while we checked: use that one
         existing = releases_repo.find(session, p.canonical.key)
         assert existing is not None
@@ -147,8 +161,7 @@ def _claim_charge_release(
     if made is None:
         return None
     # Made at the requested confidence (the plan's), so served as it was stored.
-    content, parsed = made
-    return Released(claimed, False, p.plan.epsilon, left(budget, spent), content, parsed=parsed)
+    return Released(claimed, False, p.plan.epsilon, left(budget, spent), None, columns=made)
 
 
 def _charge(
@@ -176,11 +189,9 @@ def _charge(
         raise err from None
 
 
-def _compute_and_store(
-    session: Session, p: Prepared, claimed: Release
-) -> tuple[bytes, dict[str, object]] | None:
-    """Read, release and store: the stored body (UTF-8) and what it encodes; None when
-    anything failed (the release is then marked failed).
+def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> dict[str, Any] | None:
+    """Read, release and store: the body in columns (``api.columns``; stored compressed);
+    None when anything failed (the release is then marked failed).
 
     Nothing here refuses: the charge is made and stays. The one exception is a database too
     busy to answer in time (``is_busy``): nothing was released, so it is re-raised and the
@@ -189,10 +200,10 @@ def _compute_and_store(
     try:
         with session.begin_nested():  # a database error here leaves the transaction usable
             released = releases.compute(session, p)
-            parsed = tables.body(p, released)
-            content = tables.encode(parsed)
-            releases_repo.fill(session, claimed, content, tables.stored_noise(released))
-        return content.encode("utf-8"), parsed
+            body = tables.in_columns(p, released)
+            packed = api_columns.pack(body)
+            releases_repo.fill(session, claimed, "", tables.stored_noise(released), packed)
+        return body
     except Exception as exc:
         if is_busy(exc):
             raise
@@ -203,14 +214,6 @@ def _compute_and_store(
         )
         releases_repo.fail(session, claimed)
         return None
-
-
-def _failed() -> ReleaseFailed:
-    err = ReleaseFailed(
-        "this release failed; its ε was charged, and asking again returns this same error"
-    )
-    err.recorded = True
-    return err
 
 
 def failed() -> ReleaseFailed:

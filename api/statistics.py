@@ -5,9 +5,10 @@ A query may ask for one (``statistic`` on REST's ``POST /v1/queries`` and on Gra
 dimensions, its period, the version's declared coverage) before any case data is read; a
 refusal names the field (``statistic.kind``, ``.of``, ``.from``, ``.to``, ``.per``) and the
 valid values. ``block`` computes it after the release, from the release's stored noisy cells
-and noise scale (``privacy.statistics``): no new randomness and no charge, and the release's
-canonical key never holds the statistic, so the counts are bought once whatever is asked of
-them. Intervals are at the query's confidence.
+and noise scale (``privacy.statistics``); a query a summary covers has it from the derived
+cells' noise weights (``render``, with ``api.summaries.derived.table``). No new randomness
+and no charge, and the release's canonical key never holds the statistic, so the counts are
+bought once whatever is asked of them. Intervals are at the query's confidence.
 
 The block (REST keys each cell by dimension, as the release's cells; GraphQL lists them)::
 
@@ -26,28 +27,33 @@ The block (REST keys each cell by dimension, as the release's cells; GraphQL lis
 
 Values are rounded to the nearest; lower bounds down and upper bounds up, so an interval
 never narrows. A suppressed cell has null numbers and a ``reason``: ``count_suppressed`` (a
-count it uses is suppressed) or ``total_suppressed`` (a count of a share's total is). A share
-of a zero total has a null value and no reason.
+count it uses is suppressed), ``total_suppressed`` (a count of a share's total is) or
+``not_computable`` (every cell: the computation failed, which no input should make it do). A
+share of a zero total has a null value and no reason.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 from api.errors import Conflict, InvalidQuery
 from api.releases import Resolved
 from privacy import Axis, Policy, statistics
 from privacy.ratios import Ratio
+from privacy.statistics import Figure
 from schema.access import Release
 from schema.codelists import month_of_quarter, months_between
 from schema.vocabulary import MULTI_VALUED, TIME
 
+log = logging.getLogger("amaan.statistics")
 KINDS = ("share", "change", "rate")
 FIELDS = {"share": ("of",), "change": ("from", "to"), "rate": ("per",)}
 PER = ("month",)
@@ -170,44 +176,70 @@ def _whole(unit: str, counted: list[str]) -> list[str]:
 
 
 def block(stat: Statistic, release: Release, content: bytes, confidence: float) -> dict[str, Any]:
-    """The statistic of a release served (``content``: its body at this confidence)."""
+    """The statistic of a direct release served (``content``: its body at this confidence),
+    from the noisy cells, scale and policy it stored."""
     stored = json.loads(release.noisy) if release.noisy else None
     if not isinstance(stored, dict):
         raise Conflict("this release was stored before statistics could be asked of it")
-    body = json.loads(content)
     axes = [Axis(d, tuple(codes), frozenset(sens)) for d, codes, sens in stored["axes"]]
-    dimensions = [a.dimension for a in axes]
-    codes = [a.codes for a in axes]
+
+    def table(hidden: list[bool]) -> statistics.Table:
+        scale, policy = float(stored["scale"]), Policy(**stored["policy"])
+        return statistics.direct_table(axes, stored["cells"], scale, hidden, policy)
+
+    return render(stat, axes, json.loads(content), confidence, table)
+
+
+def render(
+    stat: Statistic,
+    axes: Sequence[Axis],
+    body: Mapping[str, Any],
+    confidence: float,
+    table: Callable[[list[bool]], statistics.Table],
+) -> dict[str, Any]:
+    """The block of a table served (``body``), built by ``table`` from which of its cells
+    are suppressed: a direct release's (``block``) or one derived from a summary.
+
+    It runs after the read (a direct release's, in the transaction that charged it), so it
+    must not raise: should the computation fail all the same (a bug, never an input: the
+    tests drive it with every extreme value), each cell is suppressed with reason
+    ``not_computable`` and only the error's type is logged, never a value."""
     cells = [c for c in body["cells"] if not c["total"]]
     labels = {(k["dimension"], k["code"]): k for c in cells for k in c["key"]}
-    table = statistics.direct_table(
-        axes,
-        stored["cells"],
-        float(stored["scale"]),
-        [c["suppressed"] for c in cells],
-        Policy(**stored["policy"]),
-    )
+    kept = [a for a in axes if stat.kind == "share" or a.dimension != stat.time]
+    places = 4 if stat.kind == "share" else 0 if stat.kind == "change" else 1
+    try:
+        figures = figures_of(stat, table([bool(c["suppressed"]) for c in cells]), confidence)
+        out = [_cell(f, _key(labels, kept, f.key), places) for f in figures]
+    except Exception as exc:  # total by design: see the docstring
+        log.error("statistic %s not computable: %s", stat.kind, type(exc).__name__)
+        out = [
+            _cell(_hidden(key), _key(labels, kept, key), places)
+            for key in product(*[a.codes for a in kept])
+        ]
+    return stat.head(confidence) | {"cells": out}
+
+
+def figures_of(stat: Statistic, table: statistics.Table, confidence: float) -> list[Figure]:
+    """The statistic's figures over a released table (direct, or derived from a summary)."""
     if stat.kind == "share":
         assert stat.of is not None
-        figures = statistics.shares(table, stat.of, confidence)
-        kept = dimensions
-    else:
-        assert stat.time is not None or stat.kind == "rate"
-        kept = [d for d in dimensions if d != stat.time]
-        if stat.kind == "rate":
-            figures = statistics.rates(table, stat.time, stat.months or 1, confidence)
-        else:
-            assert stat.time is not None
-            axis = codes[dimensions.index(stat.time)]
-            before = [i for i, c in enumerate(axis) if _within(stat.time, c, stat.before)]
-            after = [i for i, c in enumerate(axis) if _within(stat.time, c, stat.after)]
-            figures = statistics.changes(table, stat.time, before, after, confidence)
-    places = 4 if stat.kind == "share" else 0 if stat.kind == "change" else 1
-    out = [
-        _cell(f, [labels[(d, k)] for d, k in zip(kept, f.key, strict=True)], places)
-        for f in figures
-    ]
-    return stat.head(confidence) | {"cells": out}
+        return statistics.shares(table, stat.of, confidence)
+    if stat.kind == "rate":
+        return statistics.rates(table, stat.time, stat.months or 1, confidence)
+    assert stat.time is not None
+    axis = table.codes[table.dimensions.index(stat.time)]
+    before = [i for i, c in enumerate(axis) if _within(stat.time, c, stat.before)]
+    after = [i for i, c in enumerate(axis) if _within(stat.time, c, stat.after)]
+    return statistics.changes(table, stat.time, before, after, confidence)
+
+
+def _key(labels: Mapping[tuple[str, str], Any], kept: list[Axis], key: tuple[str, ...]) -> Any:
+    return [labels[(a.dimension, k)] for a, k in zip(kept, key, strict=True)]
+
+
+def _hidden(key: tuple[str, ...]) -> Figure:
+    return Figure(key, None, None, None, True, "not_computable")
 
 
 def _within(time: str, code: str, period: str | None) -> bool:
@@ -238,7 +270,7 @@ def _number(x: float | None, places: int) -> float | int | None:
     return int(x) if places == 0 and x is not None else x
 
 
-def _cell(f: statistics.Figure, key: list[dict[str, str]], places: int) -> dict[str, Any]:
+def _cell(f: Figure, key: list[dict[str, str]], places: int) -> dict[str, Any]:
     percent: dict[str, Any] | None = None
     if f.percent is not None and not f.suppressed:
         p: Ratio = f.percent

@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 
 import privacy
+from api import columns
 from api.releases import Prepared
 from schema.codelists import codelists
 from schema.vocabulary import TIME
@@ -44,6 +45,7 @@ def labels(axis: privacy.Axis) -> dict[str | None, dict[str, Any]]:
 
 
 def body(p: Prepared, released: privacy.Release) -> dict[str, Any]:
+    """The row form: one object per cell (``api.columns`` gives the same in columns)."""
     labels = [_labels(a) for a in p.axes]
 
     def cell(c: privacy.Cell) -> dict[str, Any]:
@@ -57,6 +59,17 @@ def body(p: Prepared, released: privacy.Release) -> dict[str, Any]:
             "total": c.total,
         }
 
+    cells = [cell(c) for c in released.cells()] + [cell(c) for c in released.totals()]
+    return {**_head(p, released), "cells": cells}
+
+
+def in_columns(p: Prepared, released: privacy.Release) -> dict[str, Any]:
+    """The columnar form (``api.columns``), built from the release's arrays: what a new
+    release stores."""
+    return columns.build(_head(p, released), [_labels(a) for a in p.axes], released)
+
+
+def _head(p: Prepared, released: privacy.Release) -> dict[str, Any]:
     plan = released.plan
     options = p.canonical.form["options"]
     return {
@@ -75,7 +88,6 @@ def body(p: Prepared, released: privacy.Release) -> dict[str, Any]:
         "rounding": options.get("rounding"),
         "margins": bool(options.get("margins")),
         "interpretation": released.interpretation,
-        "cells": [cell(c) for c in released.cells()] + [cell(c) for c in released.totals()],
     }
 
 

@@ -1,6 +1,7 @@
 """The helpline's 2024 annual report from one summary at total ε 1 (issue 12 §4).
 
-The template (the service owns it: ``api.summaries.templates``): four marginal tables and one
+The template and the figures (the service owns them: ``api.summaries.templates`` and
+``api.summaries.report``): four marginal tables and one
 count (``summary_data.annual_report_design``), with the budget split optimised for the
 report's figures. Each figure is shown with its 95% interval and the value the helpline
 published (DOMAIN.md); the consistency equalities between figures are checked exactly.
@@ -15,109 +16,41 @@ from __future__ import annotations
 
 import time
 
-from api.summaries import templates
+from api.summaries import report, templates
 from bench import summary_data as data
 from privacy import Epsilon
 from privacy.derive import Summary
-from privacy.questions import Question
-from privacy.ratios import Linear, change, rate, share
 from privacy.split import optimised
 from privacy.summary import measure_summary, plan_summary
 
-M23 = tuple(f"2023-{m:02d}" for m in range(1, 13))
-M24 = tuple(f"2024-{m:02d}" for m in range(1, 13))
-CH = {"complaint_group": ("CYBER_HARASSMENT",)}
 COUNTRIES_SHARE = templates.COUNTRIES_SHARE
 TARGETS = templates.REPORT_TARGETS
-PUBLISHED = {  # DOMAIN.md; shares and changes as fractions
-    "cases in 2024": 3171,
-    "cases since the service began": 20020,
-    "monthly average, 2024": 264,
-    "cyber-harassment cases": 2741,
-    "share of them from FIA cities": 0.36,
-    "cases involving women": 1772,
-    "women's share of NCII": 0.85,
-    "women's share of other image-based abuse": 0.81,
-    "cases involving minors": 124,
-    "change in minors from 2023": 0.51,
+YEAR = 2024
+PUBLISHED = {  # DOMAIN.md, by the report's figure names; shares and changes as fractions
+    "cases_year": 3171,
+    "cases_since_start": 20020,
+    "monthly_average": 264,
+    "cyber_harassment": 2741,
+    "cyber_harassment_fia_share": 0.36,
+    "women": 1772,
+    "women_share_ncii": 0.85,
+    "women_share_iba_other": 0.81,
+    "minors": 124,
+    "minors_change": 0.51,
     "journalists": 121,
-    "human-rights defenders": 44,
-    "religious and ethnic minorities": 24,
-    "countries with cases": 25,
+    "human_rights_defenders": 44,
+    "religious_ethnic_minorities": 24,
+    "countries": 25,
 }
 
 
 def _figures(s: Summary, conf: float = 0.95) -> dict[str, tuple]:
-    def cell(group: tuple[str, ...], key: tuple[str, ...], months=M24, filters=None) -> Linear:
-        return s.figure(Question(group, filters or {}, months), key)
-
-    def count(x: Linear) -> tuple[float, float | None, float | None]:
-        return (x.shown, *x.interval(conf))
-
-    year = cell((), ())
-    ch = cell(("complaint_group",), ("CYBER_HARASSMENT",))
-    fia_yes = cell(("fia_city",), ("YES",), filters=CH)
-    fia_known = fia_yes + cell(("fia_city",), ("NO",), filters=CH)
-    ncii = {"complaint_type": ("NCII",)}
-    iba = {"complaint_type": ("IBA_OTHER",)}
-    vg = ("vulnerable_group",)
-    minors = cell(vg, ("MINOR",))
-    _, pct = change(cell(vg, ("MINOR",), M23), minors, conf)
-    countries = s.distinct("countries", "2024")
-    lo, hi = countries.interval(conf)
-    out = {
-        "cases in 2024": count(year),
-        "cases since the service began": count(s.figure(Question(()), ())),
-        "monthly average, 2024": rate(year, 12, conf),
-        "cyber-harassment cases": count(ch),
-        "share of them from FIA cities": _ratio(share(fia_yes, fia_known, conf)),
-        "cases involving women": count(cell(("gender",), ("F",))),
-        "women's share of NCII": _ratio(
-            share(cell(("gender",), ("F",), filters=ncii), cell((), (), filters=ncii), conf)
-        ),
-        "women's share of other image-based abuse": _ratio(
-            share(cell(("gender",), ("F",), filters=iba), cell((), (), filters=iba), conf)
-        ),
-        "cases involving minors": count(minors),
-        "change in minors from 2023": tuple(
-            None if v is None else v / 100 for v in (pct.value, pct.lower, pct.upper)
-        ),
-        "journalists": count(cell(vg, ("JOURNALIST",))),
-        "human-rights defenders": count(cell(vg, ("HRD",))),
-        "religious and ethnic minorities": count(
-            cell(vg, ("RELIGIOUS_MINORITY",)) + cell(vg, ("ETHNIC_MINORITY",))
-        ),
-        "countries with cases": (countries.shown, lo, min(hi, 27)),
-    }
-    return out
-
-
-def _ratio(r) -> tuple[float | None, float | None, float | None]:
-    return r.value, r.lower, r.upper
+    return {f.name: (f.value, f.lower, f.upper) for f in report.figures(s, YEAR, conf)}
 
 
 def consistency(s: Summary) -> list[tuple[str, bool]]:
     """Equalities that must hold exactly between the shown figures."""
-    total = int(s.answer(Question((), months=M24)).shown[0])
-    by = {
-        d: int(s.answer(Question((d,), months=M24)).shown.sum())
-        for d in ("month", "gender", "complaint_type", "complaint_group", "fia_city")
-    }
-    years = s.answer(Question(("year",)))
-    since = int(s.answer(Question(())).shown[0])
-    ch = s.answer(Question(("fia_city",), CH, M24)).shown.sum()
-    ch_total = s.answer(Question(("complaint_group",), {}, M24))
-    quarters = s.answer(Question(("quarter",), months=M24)).shown.sum()
-    checks = [(f"2024 total = sum over {d}", v == total) for d, v in by.items()]
-    checks += [
-        ("2024 total = sum of its quarters", quarters == total),
-        ("since 2017 = sum of the years", int(years.shown.sum()) == since),
-        (
-            "cyber-harassment = sum over FIA city",
-            int(ch) == int(ch_total.shown[ch_total.keys.index(("CYBER_HARASSMENT",))]),
-        ),
-    ]
-    return checks
+    return report.consistency(s, YEAR)
 
 
 def _holds(name: str, lo, hi) -> bool:
@@ -133,7 +66,7 @@ def report_coverage(frame, runs: int) -> None:
     plan = plan_summary(design, Epsilon.parse("1"), weights)
     truth = data.true_slices(frame, design)
     scales = {k: p.scale for k, p in plan.plans.items()}
-    joint = 1 - 0.05 / len(PUBLISHED)
+    joint = report.SIMULTANEOUS
     hits = {c: dict.fromkeys(PUBLISHED, 0) for c in (0.95, joint)}
     every = dict.fromkeys(hits, 0)
     for _ in range(runs):
@@ -170,7 +103,7 @@ def publish_report(frame) -> None:
         pub = PUBLISHED[name]
         holds = _holds(name, lo, hi)
         fmt = "{:.1%}" if isinstance(pub, float) and pub < 1 else "{:,.0f}"
-        if name == "change in minors from 2023":
+        if name == "minors_change":
             fmt = "{:+.0%}"
         interval = (
             f"{'-∞' if lo is None else fmt.format(lo)} to {'∞' if hi is None else fmt.format(hi)}"

@@ -2,7 +2,11 @@
 
 A cell carries OpenDP's discrete-Laplace accuracy. A total is a sum of ``m`` independent
 discrete-Laplace noises; its half-width comes from the exact distribution of that sum,
-computed from the characteristic function by an inverse FFT.
+computed from the characteristic function by an inverse FFT while its grid stays small
+(``MAX_POINTS``); past that (a tiny ε: a huge scale) or at a confidence closer to 1 than the
+grid resolves, from ``noise_law``, whose bounded computation is as conservative (binned
+exactly, or a union bound). So it takes bounded time and memory, and never raises, on every
+scale and confidence.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from functools import lru_cache
 
 import numpy as np
 import opendp.prelude as dp
+
+from privacy import noise_law
+
+MAX_POINTS = 1 << 20  # the FFT grid's size at most (16 MiB of complex numbers)
 
 
 def cell_half_width(scale: float, confidence: float) -> int:
@@ -43,11 +51,18 @@ def sum_half_width(scale: float, m: int, confidence: float) -> int:
     sd = math.sqrt(m * 2.0 * p / (1.0 - p) ** 2)
     reach = math.ceil(14.0 * sd + 60.0 * scale) + 1
     n = 1 << (2 * reach + 1).bit_length()
+    if n > MAX_POINTS:
+        return _bounded(scale, m, confidence)
     t = 2.0 * np.pi * np.arange(n) / n
     char = ((1.0 - p) ** 2 / (1.0 - 2.0 * p * np.cos(t) + p * p)) ** m
     pmf = np.clip(np.fft.ifft(char).real, 0.0, None)
     within = pmf[0] + 2.0 * np.cumsum(pmf[1 : reach + 1])
     below = np.flatnonzero(within >= confidence)
-    if len(below) == 0:
-        raise ArithmeticError("interval search range too small")
+    if len(below) == 0:  # a confidence closer to 1 than the cumulative sum resolves
+        return _bounded(scale, m, confidence)
     return int(below[0]) + 1 if pmf[0] < confidence else 0
+
+
+def _bounded(scale: float, m: int, confidence: float) -> int:
+    """A whole half-width at least the exact one, in bounded time: ``noise_law``'s."""
+    return math.ceil(noise_law.half_width(((1.0, m, scale),), confidence))

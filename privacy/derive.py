@@ -229,16 +229,11 @@ class Summary:
         parts = self._cells(q).get(tuple(key))
         if parts is None:
             raise MalformedQuery(f"no cell {key} in the answer", field="key")
-        out: Linear | None = None
-        for c in parts:
-            noise: dict[Hashable, tuple[float, np.ndarray]] = {
-                (c.year, c.universe, t.dims): (t.scale, g)
-                for t, g in c.part.fit.coefficients(c.dims, c.weights)
-            }
-            one = Linear(c.value, c.shown, noise)
-            out = one if out is None else out + one
-        assert out is not None
-        return out
+        return _linear(parts)
+
+    def figures(self, q: Question) -> dict[tuple[str, ...], Linear]:
+        """Every cell of an answer with its full noise weights, by key."""
+        return {key: _linear(parts) for key, parts in self._cells(q).items()}
 
     def answer(self, q: Question, confidence: float = 0.95) -> Answer:
         """A covered question answered from the summary: free, whole, consistent."""
@@ -270,3 +265,17 @@ class Summary:
             confidence,
             np.array(halves, dtype=float),
         )
+
+
+def _linear(parts: list[_Cell]) -> Linear:
+    """A cell of an answer (one part per year) as a linear combination of the noises."""
+    out: Linear | None = None
+    for c in parts:
+        noise: dict[Hashable, tuple[float, np.ndarray]] = {
+            (c.year, c.universe, t.dims): (t.scale, g)
+            for t, g in c.part.fit.coefficients(c.dims, c.weights)
+        }
+        one = Linear(c.value, c.shown, noise)
+        out = one if out is None else out + one
+    assert out is not None
+    return out

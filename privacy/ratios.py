@@ -21,6 +21,7 @@ import numpy as np
 from privacy import noise_law
 
 Noise = Mapping[Hashable, tuple[float, np.ndarray]]  # measured table -> (scale, weights)
+RATIO_LIMIT = 1e12  # beyond it a ratio's denominator counts as zero for its multiplier
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ def ratio(
     if x.suppressed or y.suppressed:
         return Ratio(None, None, None, True)
     shown = x.shown / y.shown if y.shown > 0 else None
-    r0 = round(x.value / y.value, 2) if y.value > 0 else 0.0  # rounded: shared computations
+    # The multiplier's law is taken at the estimate, rounded so that computations are shared;
+    # at 0 when the denominator is next to nothing (a summary's estimate may be 1e-300: its
+    # ratio would overflow the noise weights), where Fieller's interval is unbounded anyway.
+    sane = y.value > 0 and abs(x.value) <= RATIO_LIMIT * y.value
+    r0 = round(x.value / y.value, 2) if sane else 0.0
     k = _multiplier(x, y, r0, confidence)
     vx, vy, cxy = x.variance(), y.variance(), covariance(x, y)
     a = y.value**2 - k * k * vy

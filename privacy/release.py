@@ -114,6 +114,25 @@ class Release:
     def totals(self) -> list[Cell]:
         return self._items(self.n_cells, len(self.keys), total=True)
 
+    def columns(self) -> dict[str, list[object]]:
+        """What ``cells()`` then ``totals()`` show, as one list per field (no keys): a
+        suppressed item has no count and no interval, as there."""
+        hidden = self.reasons != 0
+
+        def numbers(values: np.ndarray) -> list[object]:
+            out = values.astype(object)
+            out[hidden] = None
+            return list(out.tolist())
+
+        return {
+            "count": numbers(self.counts),
+            "lower": numbers(self.lower),
+            "upper": numbers(self.upper),
+            "suppressed": hidden.tolist(),
+            "reason": _REASON_NAMES[self.reasons].tolist(),
+            "total": [False] * self.n_cells + [True] * (len(self.keys) - self.n_cells),
+        }
+
     def _items(self, start: int, stop: int, total: bool) -> list[Cell]:
         part = slice(start, stop)
         reasons = self.reasons[part]

@@ -4,8 +4,9 @@ A ``Table`` is a released table whose cells each give a ``privacy.ratios.Linear`
 ``figure(cells, line)`` is the Linear of the sum of some of its cells. A direct release
 builds one from its stored noisy cells and noise scale (``direct_table``: discrete Laplace
 noise, independent per cell); a table derived from a summary from its cells' Linears
-(``cell_table``). The statistics are post-processing of those figures (``privacy.ratios``):
-no new randomness, nothing charged.
+(``cell_table``: each the exact combination of the summary's noises, so a share's part and
+whole carry their covariance). The statistics are post-processing of those figures
+(``privacy.ratios``): no new randomness, nothing charged.
 
 - ``shares``: each cell over the total of its line along one dimension, the other
   dimensions held. Suppressed when the cell is (``count_suppressed``) or its total is
@@ -40,6 +41,9 @@ from privacy.ratios import Linear
 from privacy.release import Policy, decide
 
 Summing = Callable[[Sequence[int], Sequence[int]], Linear]
+# Why a figure is suppressed: a count it uses is, a total it uses is, or it could not be
+# computed (``api.statistics``: a failure no input should reach, answered the same way).
+REASONS = ("count_suppressed", "total_suppressed", "not_computable")
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,46 @@ def direct_table(
     """A direct release's table: its axes, noisy cells (row-major) and their scale, which of
     its cells it suppressed, and its policy. A figure's weights run over its line only."""
     values = np.asarray(noisy, dtype=np.int64)
-    hidden = np.asarray(suppressed, dtype=bool)
-    totals = _hidden_totals(tuple(axes), values, hidden, policy)
 
     def figure(cells: Sequence[int], line: Sequence[int]) -> Linear:
         within = np.asarray(line)
         weights = np.isin(within, np.asarray(cells)).astype(float).tolist()
-        f = ratios.direct(values[within], scale, weights, tuple(within.tolist()))
+        return ratios.direct(values[within], scale, weights, tuple(within.tolist()))
+
+    return _suppressing(axes, values, suppressed, policy, figure)
+
+
+def cell_table(
+    axes: Sequence[Axis], cells: Sequence[Linear], suppressed: Sequence[bool], policy: Policy
+) -> Table:
+    """A table whose cells each carry their own Linear (a summary's derived table: a sum of
+    cells is the exact linear combination of the summary's noises), which of its cells are
+    suppressed, and the policy. Totals are suppressed as a direct table's, from the shown
+    numbers (the estimates are the noisy values a derived table has)."""
+
+    def figure(chosen: Sequence[int], line: Sequence[int]) -> Linear:
+        out = cells[chosen[0]]
+        for i in chosen[1:]:
+            out = out + cells[i]
+        return out
+
+    shown = np.asarray([c.shown for c in cells], dtype=np.int64)
+    return _suppressing(axes, shown, suppressed, policy, figure)
+
+
+def _suppressing(
+    axes: Sequence[Axis],
+    values: np.ndarray,
+    suppressed: Sequence[bool],
+    policy: Policy,
+    summing: Summing,
+) -> Table:
+    """The table whose figures are ``summing``'s, suppressed as the module docstring says."""
+    hidden = np.asarray(suppressed, dtype=bool)
+    totals = _hidden_totals(tuple(axes), values, hidden, policy)
+
+    def figure(cells: Sequence[int], line: Sequence[int]) -> Linear:
+        f = summing(cells, line)
         if len(cells) == 1:
             return replace(f, suppressed=bool(hidden[cells[0]]))
         if len(cells) == len(line) and tuple(line) in totals:
@@ -118,20 +155,6 @@ def _hidden_totals(
                 out[tuple(line)] = not shown
         at += size
     return out
-
-
-def cell_table(
-    dimensions: Sequence[str], codes: Sequence[Sequence[str]], cells: Sequence[Linear]
-) -> Table:
-    """A table whose cells each carry their own Linear (a summary's derived table)."""
-
-    def figure(chosen: Sequence[int], line: Sequence[int]) -> Linear:
-        out = cells[chosen[0]]
-        for i in chosen[1:]:
-            out = out + cells[i]
-        return out
-
-    return Table(tuple(dimensions), tuple(tuple(c) for c in codes), figure)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    LargeBinary,
     String,
     Text,
     false,
@@ -160,6 +161,8 @@ class Release(Base):
     query: Mapped[str] = mapped_column(Text)  # the canonical form, JSON
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)  # released cells and their metadata, JSON
+    # The same in columns, compressed (api.columns): a new release's body, its ``body`` empty.
+    packed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The measurement's noisy cells (JSON): intervals at another confidence are computed from
     # them. Never served as such: suppressed cells stay suppressed.
     noisy: Mapped[str | None] = mapped_column(Text)

@@ -7,13 +7,15 @@ over the API. Derived queries the summary covers are then answered from it for f
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from api import answers
 from api.cli.data import settings_or_exit
 from api.cli.releases import _staff
 from api.cli.staff import show, transaction
-from api.summaries import templates, views
+from api.summaries import extract, templates, views
 
 
 @click.group("summaries")
@@ -44,4 +46,26 @@ def summaries_publish(
 def summaries_list(dataset: str, staff_id: int) -> None:
     """Every summary of a dataset, newest first."""
     with transaction() as s:
-        show(views.listed(s, _staff(s, staff_id), dataset))
+        show(views.listed(s, _staff(s, staff_id), dataset)[0])
+
+
+@summaries_group.command("report")
+@click.argument("release_id")
+@click.option("--as", "staff_id", type=int, required=True, help="A staff account.")
+@click.option("--format", "form", type=click.Choice(["json", "csv"]), default="json")
+@click.option(
+    "--confidence",
+    type=float,
+    default=None,
+    help="Of the intervals (0.5 to 1); default the simultaneous level of the 14 figures.",
+)
+def summaries_report(release_id: str, staff_id: int, form: str, confidence: float | None) -> None:
+    """The annual report of an annual-report summary: its figures, free (audited)."""
+    with transaction() as s:
+        staff = _staff(s, staff_id)
+        found = extract.of_release(s, staff, release_id, extract.confidence(confidence))
+        extract.downloaded(s, staff, found, f"report_{form}")
+        if form == "csv":
+            click.echo(extract.as_csv(found, bom=False).decode("utf-8"), nl=False)
+        else:
+            click.echo(json.dumps(extract.as_json(found), ensure_ascii=False, indent=2))

@@ -146,7 +146,7 @@ class StatisticCell:
     upper: float | None = about("upper bound at the confidence asked")
     percent: Interval | None = about("a change, in percent (1 decimal)")
     suppressed: bool = about("hidden: a count it uses is suppressed")
-    reason: str | None = about("count_suppressed or total_suppressed")
+    reason: str | None = about("count_suppressed, total_suppressed or not_computable")
 
 
 @strawberry.type(description="A statistic computed from a release's counts, free.")

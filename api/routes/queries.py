@@ -9,7 +9,16 @@ from fastapi import APIRouter, Request, Response
 from api import answers, releases
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import InvalidQuery
-from api.routes.releases import XLSX, About, Bom, Format, release_file, release_json, wanted
+from api.routes.releases import (
+    XLSX,
+    About,
+    Bom,
+    Format,
+    Layout,
+    release_file,
+    release_json,
+    wanted,
+)
 from api.schemas import EstimateOut, ProposalOut, QueryIn, ReleaseOut
 from privacy import Epsilon
 
@@ -47,10 +56,12 @@ def post_query(
     format: Format = None,
     bom: Bom = False,
     about: About = "0",
+    layout: Layout = "rows",
 ) -> Response:
-    """Answer a count query (spends ε unless cached); JSON, or a file as for releases, its
-    columns in the order of ``group_by``."""
-    kind = wanted(request, format, about)
+    """Answer a count query (spends ε unless cached); JSON (its cells in columns with
+    ``?layout=columns``), or a file as for releases, its columns in the order of
+    ``group_by``."""
+    kind = wanted(request, format, about, layout)
     query = to_query(body)
     ask = answers.Count(query)
     if kind != "json" and body.statistic is not None:
@@ -72,9 +83,10 @@ def post_query(
         released.cached,
         released.epsilon_charged,
         None if released.remaining_micro is None else Epsilon(released.remaining_micro),
-        released.content,
+        released.stored,
         statistic=released.statistic,
-        parsed=released.parsed,
+        in_columns=released.columns,
+        layout=layout,
     )
 
 

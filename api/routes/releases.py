@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api import catalogue, extract_table, extracts, pages, publications
+from api import catalogue, columns, extract_table, extracts, pages, publications
 from api.deps import PrincipalDep, SessionDep
 from api.errors import InvalidQuery
 from api.schemas import Cursor, Limit, ReleaseListItem, ReleaseMetadataOut, ReleaseOut, ReleasePage
@@ -34,14 +34,26 @@ About = Annotated[
     Literal["0", "1"],
     Query(description="1: the CSV zipped with a text file saying what it means (format csv)"),
 ]
+Layout = Annotated[
+    Literal["rows", "columns"],
+    Query(
+        description="JSON only. rows (default): one object per cell; columns: each code's "
+        "labels once per axis (`axes`) and each cell field as one list (`cells.key.<dimension>` "
+        "an index into the axis' codes, null for its total), the same numbers and suppression"
+    ),
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def wanted(request: Request, format: str | None, about: str) -> str:
+def wanted(request: Request, format: str | None, about: str, layout: str = "rows") -> str:
     """The format asked for (``?format``, else the Accept header); ``zip`` for a CSV with
-    ``about=1``."""
+    ``about=1``. ``layout=columns`` is of JSON only."""
     accept = request.headers.get("accept", "")
     chosen = format or ("csv" if "text/csv" in accept else "xlsx" if XLSX in accept else "json")
+    if layout != "rows" and chosen != "json":
+        raise InvalidQuery(
+            "layout=columns goes with JSON (format json)", field="layout", valid=["rows"]
+        )
     if about == "1":
         if chosen != "csv":
             raise InvalidQuery("about=1 goes with format=csv", field="about", valid=["0", "1"])
@@ -74,8 +86,11 @@ def _flat_key(key: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {k["dimension"]: {n: k[n] for n in ("code", "label", "label_ur")} for k in key}
 
 
-def _served(content: bytes) -> bytes:
-    return served_shape(orjson.loads(content))
+def _served(content: bytes, layout: str) -> bytes:
+    parsed = orjson.loads(content)
+    if layout == "columns":
+        return columns.served_columns(columns.from_rows(parsed))
+    return served_shape(parsed)
 
 
 def release_json(
@@ -85,17 +100,20 @@ def release_json(
     remaining: Epsilon | None,
     content: bytes | None = None,
     statistic: dict[str, Any] | None = None,
-    parsed: dict[str, Any] | None = None,
+    in_columns: dict[str, Any] | None = None,
+    layout: str = "rows",
 ) -> Response:
     """The release as the service made it (``content``, or the stored body) in the served
-    shape (converted once per worker, not per request), prefixed with this request's fields
-    and followed by its ``statistic``, if one was asked (keys by dimension, as the cells).
-    ``parsed``: ``content`` as the service built it, when it has it (a new release), so that
-    it is not parsed again."""
-    stored = extracts.body(release) if content is None else content
-    body = extracts.served(
-        stored, lambda: _served(stored) if parsed is None else served_shape(parsed)
-    )
+    shape (``layout``: rows, or columns: ``api.columns``; converted once per worker, not per
+    request), prefixed with this request's fields and followed by its ``statistic``, if one
+    was asked (keys by dimension, as the cells). ``in_columns``: a new release's body as the
+    service built it, served from that (its row form is never built)."""
+    if in_columns is not None:
+        shape = columns.served_columns if layout == "columns" else columns.served_rows
+        body = shape(in_columns)
+    else:
+        stored = extracts.body(release) if content is None else content
+        body = extracts.served(stored, lambda: _served(stored, layout), layout)
     head = json.dumps(
         {
             "release_id": release.public_id,
@@ -194,17 +212,20 @@ def get_release(
     format: Format = None,
     bom: Bom = False,
     about: About = "0",
+    layout: Layout = "rows",
 ) -> Response:
-    """A stored release: JSON; CSV with ``?format=csv`` or ``Accept: text/csv`` (zipped with
-    its about text with ``&about=1``); an Excel workbook with ``?format=xlsx``."""
-    kind = wanted(request, format, about)
+    """A stored release: JSON (its cells in columns with ``?layout=columns``); CSV with
+    ``?format=csv`` or ``Accept: text/csv`` (zipped with its about text with ``&about=1``); an
+    Excel workbook with ``?format=xlsx``."""
+    kind = wanted(request, format, about, layout)
     release = publications.readable(session, principal, release_id)
     if kind != "json":
         _audit_download(session, principal, release, kind)
         publication = publications.publication_for(session, principal, release)
         return release_file(session, release, publication, kind, bom)
     _audit_download(session, principal, release, "json")
-    return release_json(release, True, ZERO, remaining(session, principal, release.dataset_id))
+    left = remaining(session, principal, release.dataset_id)
+    return release_json(release, True, ZERO, left, layout=layout)
 
 
 @router.get("/releases/{release_id}/metadata", response_model=ReleaseMetadataOut)

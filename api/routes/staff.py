@@ -22,6 +22,7 @@ from api.routes.queries import to_query
 from api.schemas import Cursor, Limit
 from api.staff import accounts, budgets, publications, records
 from api.staff.common import Actor, epsilon
+from api.summaries import partners
 from api.summaries import views as summaries
 from schema.access import Account
 from schema.repositories.audit_verify import Verification
@@ -221,14 +222,31 @@ def publish_summary(
     return summaries.published(answers.answer(session, staff, ask, settings))
 
 
-@router.get("/summaries", response_model=list[m.SummaryOut])
+@router.get("/summaries", response_model=m.SummaryPage)
 def list_summaries(
     session: SessionDep,
     staff: StaffDep,
     dataset: Annotated[str, Query(min_length=1, max_length=64, description="dataset slug")],
-) -> list[summaries.SummaryView]:
-    """Every summary of a dataset, newest first, with the ε each charged."""
-    return summaries.listed(session, staff, dataset)
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> m.SummaryPage:
+    """The summaries of a dataset, newest first, with the ε each charged; a page at a time."""
+    page = pages.parse(limit, cursor, ("summary",))
+    rows, following = summaries.listed(session, staff, dataset, page)
+    return m.SummaryPage(items=[m.SummaryOut.model_validate(r) for r in rows], next=following)
+
+
+@router.post("/summaries/{release_id}/publish", status_code=CREATED, response_model=m.ReportOut)
+def publish_report(
+    release_id: Annotated[str, Path(max_length=64, description="the summary's release id")],
+    body: m.ReportIn,
+    session: SessionDep,
+    staff: StaffDep,
+) -> partners.ReportView:
+    """Publish the annual report of an ``annual-report`` summary to partners under a title
+    (spends nothing: the summary was charged when published); they download it from
+    ``/v1/reports/{release_id}``."""
+    return partners.publish(session, staff, release_id, body.title, body.description, body.audience)
 
 
 # The ledger and the audit log.

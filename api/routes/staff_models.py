@@ -270,3 +270,31 @@ class VerificationOut(Out):
     entry_id: int | None
     account_id: int | None
     dataset: str | None
+
+
+class SummaryPage(Out):
+    items: list[SummaryOut]
+    next: str | None = Field(description="the cursor of the next page; null: the last page")
+
+
+class ReportIn(Body):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    audience: list[str | int] = Field(min_length=1, max_length=1000)
+
+
+class ReportOut(Out):
+    publication_id: int
+    release_id: str
+    title: str
+    description: str
+    dataset: str
+    dataset_version: int
+    year: int
+    epsilon: EpsilonOut = Field(description="what its summary charged when it was published")
+    published_at: Moment
+
+
+class ReportPage(Out):
+    items: list[ReportOut]
+    next: str | None = Field(description="the cursor of the next page; null: the last page")

@@ -92,13 +92,18 @@ def _audience(session: Session, audience: list[str | int]) -> list[int] | None:
 def check(session: Session, extract: Extract) -> list[int] | None:
     """Refuse a malformed extract before anything is released; its audience's account ids
     (None: all partners)."""
-    if not extract.title.strip():
-        raise InvalidQuery("an extract needs a title", field="title")
-    if len(extract.title) > 200:
-        raise InvalidQuery("the title is longer than 200 characters", field="title")
     if not 1 <= extract.rounding <= 1000:
         raise InvalidQuery("rounding must be a whole number from 1 to 1000", field="rounding")
-    return _audience(session, extract.audience)
+    return titled(session, extract.title, extract.audience)
+
+
+def titled(session: Session, title: str, audience: list[str | int]) -> list[int] | None:
+    """Refuse an empty or long title and a malformed audience (extracts and reports)."""
+    if not title.strip():
+        raise InvalidQuery("an extract needs a title", field="title")
+    if len(title) > 200:
+        raise InvalidQuery("the title is longer than 200 characters", field="title")
+    return _audience(session, audience)
 
 
 def record(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.staff_page import accounts, refusals, releases, routes
+from api.staff_page import accounts, refusals, releases, routes, summaries
 from api.staff_page.web import STATIC, session_cookie
 from api.surfaces import Surface
 
@@ -36,5 +36,6 @@ def mount(app: FastAPI) -> None:
     app.include_router(routes.router)
     app.include_router(releases.router)
     app.include_router(accounts.router)
+    app.include_router(summaries.router)
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
     app.add_exception_handler(refusals.Refused, refusals.show)

@@ -127,6 +127,8 @@ def _publish(s: _Say) -> str:
         if audience == ["all-partners"]
         else ", ".join(s.account(a) for a in audience) or "nobody"
     )
+    if s.detail.get("report"):  # an annual report: its summary was charged when published
+        return f"{s.who} published the annual report{s.release} from {s.dataset} to {to}"
     return f"{s.who} published{s.release} from {s.dataset} to {to}, charged {s.eps} to the cap"
 
 

@@ -12,7 +12,8 @@ holding any of them; a summary's table counts case-values).
 A covered query is answered from the summary: ``derived_from`` names it, nothing is charged,
 intervals come from the reconciliation's exact noise law at the requested confidence, and
 suppression is the usual policy (``privacy.decide``: the stricter threshold for sensitive
-values) applied to the shown estimates. The body has the keys of a direct release.
+values) applied to the shown estimates. The body has the keys of a direct release. A share,
+change or rate asked of it (``table``) is computed from its cells' exact noise weights.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import privacy
 from api import tables
 from api.releases import Prepared, key_order
 from api.summaries import stored
+from privacy import statistics
 from privacy.derive import Summary
 from privacy.predict import coarser, predict
 from privacy.questions import TIME, Answer, Question
@@ -75,6 +77,14 @@ def covered(session: Session, p: Prepared) -> Covered | None:
 
 def answer(c: Covered, confidence: float) -> Answer:
     return c.summary.answer(c.question, confidence)
+
+
+def table(c: Covered, p: Prepared, hidden: list[bool]) -> statistics.Table:
+    """The derived table for a statistic (row-major, as the body): each cell the exact
+    linear combination of the summary's noises, ``hidden`` the cells the body suppressed."""
+    linears = c.summary.figures(c.question)
+    cells = [linears[k] for k in key_order(p.axes)]
+    return statistics.cell_table(p.axes, cells, hidden, p.policy)
 
 
 def margin(a: Answer) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from api import pages
 from api.releases import dataset_for
 from api.summaries.measured import Published
 from privacy import Epsilon
@@ -76,7 +77,16 @@ def published(p: Published) -> SummaryView:
     return view(p.release, p.epsilon_charged)
 
 
-def listed(session: Session, staff: Account, dataset: str) -> list[SummaryView]:
-    """Every summary of a dataset, newest first (the charge shown is the one each made)."""
+def listed(
+    session: Session, staff: Account, dataset: str, page: pages.Page | None = None
+) -> tuple[list[SummaryView], str | None]:
+    """The summaries of a dataset, newest first (the charge shown is the one each made): a
+    page and the ``next`` cursor (every one, and None, without a page)."""
     found, _ = dataset_for(session, staff, dataset, None)
-    return [view(release) for _, release in summaries_repo.listed(session, found.id)]
+    if page is None:
+        return [view(release) for _, release in summaries_repo.listed(session, found.id)], None
+    before = None if page.after is None else page.after.id
+    rows = summaries_repo.listed(session, found.id, page.limit + 1, before)
+    positions = [pages.Position("summary", row.id) for row, _ in rows]
+    following = pages.next_cursor(positions, page)
+    return [view(release) for _, release in rows[: page.limit]], following

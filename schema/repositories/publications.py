@@ -75,7 +75,13 @@ def audience_of(session: Session, publication: Publication) -> list[int]:
 
 def newest(session: Session, limit: int, before: int | None = None) -> Sequence[Publication]:
     """The newest publications; a page by keyset: those older than the id ``before``."""
-    query = select(Publication).order_by(Publication.id.desc()).limit(limit)
+    query = (
+        select(Publication)
+        .join(Release, Release.id == Publication.release_id)
+        .where(Release.kind != "summary")  # reports are listed by ``reports``
+        .order_by(Publication.id.desc())
+        .limit(limit)
+    )
     if before is not None:
         query = query.where(Publication.id < before)
     return session.scalars(query).all()
@@ -142,6 +148,7 @@ def listed(
             select(Release, Publication)
             .options(defer(Release.body), defer(Release.noisy))
             .join(Publication, Publication.release_id == Release.id)
+            .where(Release.kind != "summary")  # reports are listed by ``reports``
         )
         if role == "partner":
             query = query.where(_published_to(account_id))
@@ -160,6 +167,30 @@ def listed(
         found_own = session.scalars(own.order_by(Release.id.desc()).limit(limit - len(items)))
         items += [(r, None) for r in found_own]
     return items
+
+
+def reports(
+    session: Session, account_id: int, role: str, before: int | None, limit: int
+) -> list[tuple[Publication, Release]]:
+    """The newest publications of annual reports (summaries) the account may see: those
+    published to a partner, every one for staff and researchers; a page by keyset (ids
+    below ``before``)."""
+    query = (
+        select(Publication, Release)
+        .options(defer(Release.body), defer(Release.noisy))
+        .join(Release, Release.id == Publication.release_id)
+        .where(Release.kind == "summary")
+    )
+    if role == "partner":
+        query = query.where(_published_to(account_id))
+    elif role == "researcher":
+        query = query.where(
+            Release.dataset_id.in_(select(Grant.dataset_id).where(Grant.account_id == account_id))
+        )
+    if before is not None:
+        query = query.where(Publication.id < before)
+    found = session.execute(query.order_by(Publication.id.desc()).limit(limit))
+    return [(p, r) for p, r in found]
 
 
 def first(session: Session) -> Publication | None:

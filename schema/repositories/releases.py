@@ -34,7 +34,7 @@ def find(session: Session, canonical_key: str) -> Release | None:
     """The release of a canonical query; its body is loaded only when read."""
     return session.scalars(
         select(Release)
-        .options(defer(Release.body), defer(Release.noisy))
+        .options(defer(Release.body), defer(Release.packed), defer(Release.noisy))
         .where(Release.canonical_key == canonical_key)
     ).one_or_none()
 
@@ -43,7 +43,7 @@ def by_public_id(session: Session, public_id: str) -> Release | None:
     """A release; its body (large, and immutable) is loaded only when read."""
     return session.scalars(
         select(Release)
-        .options(defer(Release.body), defer(Release.noisy))
+        .options(defer(Release.body), defer(Release.packed), defer(Release.noisy))
         .where(Release.public_id == public_id)
     ).one_or_none()
 
@@ -76,15 +76,20 @@ def claim(session: Session, release: Release) -> Release | None:
     return release
 
 
-def fill(session: Session, release: Release, body: str, noisy: str) -> None:
+def fill(
+    session: Session, release: Release, body: str, noisy: str, packed: bytes | None = None
+) -> None:
+    """Store a claimed release's body: ``body`` (JSON text), or ``packed`` (its columns,
+    compressed: ``api.columns``) with ``body`` empty."""
     session.execute(
         update(Release)
         .where(Release.id == release.id)
-        .values(body=body, noisy=noisy)
+        .values(body=body, noisy=noisy, packed=packed)
         .execution_options(synchronize_session=False)
     )
     set_committed_value(release, "body", body)
     set_committed_value(release, "noisy", noisy)
+    set_committed_value(release, "packed", packed)
 
 
 def fail(session: Session, release: Release) -> None:

@@ -63,12 +63,19 @@ def latest_of_series(
     return None if row is None else (row[0], row[1])
 
 
-def listed(session: Session, dataset_id: int) -> list[tuple[StoredSummary, Release]]:
-    """Every summary of a dataset, newest first, with its release (bodies not loaded)."""
-    rows = session.execute(
+def listed(
+    session: Session, dataset_id: int, limit: int | None = None, before: int | None = None
+) -> list[tuple[StoredSummary, Release]]:
+    """The summaries of a dataset, newest first, with their releases: at most ``limit``
+    (None: all), those with ids below ``before`` (keyset pagination)."""
+    query = (
         select(StoredSummary, Release)
         .join(Release, Release.id == StoredSummary.release_id)
         .where(StoredSummary.dataset_id == dataset_id)
         .order_by(StoredSummary.id.desc())
-    ).all()
-    return [(r[0], r[1]) for r in rows]
+    )
+    if before is not None:
+        query = query.where(StoredSummary.id < before)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(r[0], r[1]) for r in session.execute(query).all()]

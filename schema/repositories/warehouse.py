@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from itertools import chain
+from typing import Any
 
+import numpy as np
 from sqlalchemy import BigInteger, ColumnElement, Integer, and_, func, literal_column, select
 from sqlalchemy.orm import Session
 
@@ -85,17 +89,14 @@ def _filter(name: str, values: Sequence[str]) -> ColumnElement[bool]:
     return _position(base).in_(positions)
 
 
-def count_cases(
+def _grouped(
     session: Session,
     version_id: int,
     group_by: Sequence[str],
-    filters: Mapping[str, Sequence[str]] | None = None,
-    period: tuple[str, str] | None = None,
-) -> dict[Key, int]:
-    """True counts per key of the grouped dimensions (keys absent from the data are absent).
-
-    The result is private: it must only ever go into a differentially private release.
-    """
+    filters: Mapping[str, Sequence[str]] | None,
+    period: tuple[str, str] | None,
+) -> tuple[list[str], list[Any]]:
+    """The packed dimensions grouped by, and the GROUP BY's rows (their values, then SUM)."""
     conditions = [CaseCount.version_id == version_id]
     for name, values in (filters or {}).items():
         conditions.append(_filter(name, values))
@@ -108,12 +109,27 @@ def count_cases(
         .where(and_(*conditions))
         .group_by(*[_position(b) for b in bases])
     )
-    rows = session.execute(stmt).all()
+    # SUM over nothing is NULL (no grouping and no matching row): no row then. Core rows
+    # (the ORM's row processing costs about 2 ms over 2,000 rows).
+    rows = session.connection().execute(stmt).all()
+    return bases, [row for row in rows if row[-1] is not None]
+
+
+def count_cases(
+    session: Session,
+    version_id: int,
+    group_by: Sequence[str],
+    filters: Mapping[str, Sequence[str]] | None = None,
+    period: tuple[str, str] | None = None,
+) -> dict[Key, int]:
+    """True counts per key of the grouped dimensions (keys absent from the data are absent).
+
+    The result is private: it must only ever go into a differentially private release.
+    """
+    bases, rows = _grouped(session, version_id, group_by, filters, period)
     converters = [(bases.index(BASE_OF.get(d, d)), d, _code_of(d)) for d in group_by]
     out: dict[Key, int] = defaultdict(int)
     for row in rows:
-        if row[-1] is None:  # no grouping and no matching row: SUM over nothing is NULL
-            continue
         keys: list[Key] = [()]
         for at, name, to_code in converters:
             value = int(row[at])
@@ -125,3 +141,55 @@ def count_cases(
         for k in keys:
             out[k] += int(row[-1])
     return dict(out)
+
+
+def count_grid(
+    session: Session,
+    version_id: int,
+    axes: Sequence[tuple[str, Sequence[str]]],
+    filters: Mapping[str, Sequence[str]] | None = None,
+    period: tuple[str, str] | None = None,
+) -> np.ndarray:
+    """``count_cases`` filled into the key set of ``axes`` (each a dimension and its codes),
+    row-major, as int64: a key the data does not hold is 0, a value outside the codes is
+    left out. Decoded with numpy (a lookup per packed value, ``bincount``), the same counts
+    exactly (their sums are integers far below 2**53, exact in float64).
+
+    The result is private: it must only ever go into a differentially private release."""
+    bases, rows = _grouped(session, version_id, [d for d, _ in axes], filters, period)
+    shape = [len(codes) for _, codes in axes]
+    size = int(np.prod(shape, dtype=np.int64))
+    if not rows:
+        return np.zeros(size, dtype=np.int64)
+    # From one flat iterator: numpy's own conversion of row objects takes 20 µs a row.
+    flat_values = np.fromiter(chain.from_iterable(rows), dtype=np.int64)
+    table = flat_values.reshape(len(rows), len(bases) + 1)
+    source = np.arange(len(rows))  # the GROUP BY row each item comes from
+    flat = np.zeros(len(rows), dtype=np.int64)  # its index in the key set so far
+    for (name, codes), n in zip(axes, shape, strict=True):
+        values = table[source, bases.index(BASE_OF.get(name, name))]
+        if name in MULTI_VALUED:  # a mask: credited to every value it holds
+            bit = codelists()[name].code_list()
+            parts = [(values >> bit.index(c) & 1).astype(bool) for c in codes]
+            flat = np.concatenate([flat[held] * n + j for j, held in enumerate(parts)])
+            source = np.concatenate([source[held] for held in parts])
+            continue
+        at = _lookup(name, tuple(codes))[values]
+        kept = at >= 0
+        flat, source = flat[kept] * n + at[kept], source[kept]
+    sums = np.bincount(flat, weights=table[source, -1], minlength=size)
+    return sums.astype(np.int64)
+
+
+@lru_cache(maxsize=64)
+def _lookup(name: str, codes: tuple[str, ...]) -> np.ndarray:
+    """Each packed value of ``name``'s base to the index of its code in ``codes``, or -1."""
+    f = facts.field(BASE_OF.get(name, name))
+    to_code, at = _code_of(name), {c: i for i, c in enumerate(codes)}
+    out = np.full(1 << f.bits, -1, dtype=np.int64)
+    for value in range(1 << f.bits):
+        try:
+            out[value] = at.get(to_code(value), -1)
+        except (IndexError, KeyError, ValueError):  # no code of the list packs to it
+            continue
+    return out

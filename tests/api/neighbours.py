@@ -150,8 +150,11 @@ def _clean(value: Any) -> Any:
             for k, v in value.items()
             if k not in CHAINED
         }
-        if isinstance(out.get("cells"), list):
-            out["cells"] = [{k: v for k, v in c.items() if k not in NOISY} for c in out["cells"]]
+        for noisy in ("cells", "figures"):  # a release's cells, an annual report's figures
+            if isinstance(out.get(noisy), list):
+                out[noisy] = [{k: v for k, v in c.items() if k not in NOISY} for c in out[noisy]]
+        if isinstance(out.get("cells"), dict):  # ?layout=columns: one list per field
+            out["cells"] = {k: v for k, v in out["cells"].items() if k not in NOISY}
         return out
     if isinstance(value, list):
         return [_clean(v) for v in value]

@@ -16,8 +16,8 @@ DATASETS = """query ($limit: Int, $cursor: String) {
   datasets(limit: $limit, cursor: $cursor) { items { slug } next } }"""
 
 
-def _walk(client, key, path, limit, name):
-    seen, params = [], {"limit": str(limit)}
+def _walk(client, key, path, limit, name, **extra):
+    seen, params = [], {"limit": str(limit), **extra}
     while True:
         r = client.get(path, params=params, headers=auth(key))
         assert r.status_code == 200, r.text
@@ -68,6 +68,8 @@ def test_datasets_a_page_at_a_time_in_both_interfaces(api):
         "/v1/admin/releases",
         "/v1/admin/ledger",
         "/v1/admin/audit",
+        "/v1/admin/summaries",
+        "/v1/reports",
     ],
 )
 @pytest.mark.parametrize(
@@ -76,6 +78,8 @@ def test_datasets_a_page_at_a_time_in_both_interfaces(api):
 )
 def test_bad_pages_are_refused_naming_the_field(api, path, params, field):
     client, keys, _ = api
+    if path == "/v1/admin/summaries":
+        params = params | {"dataset": "helpline-cases"}
     r = client.get(path, params=params, headers=auth(keys["admin"]))
     assert (r.status_code, r.json()["error"]["field"]) == (422, field), r.text
 
@@ -112,3 +116,26 @@ def test_csv_pages_name_the_next_in_a_link_header(api):
     following = client.get(link[1 : link.index(">")], headers=admin)
     assert [r["epsilon"] for r in csv.DictReader(io.StringIO(following.text))] == ["0.01"]
     assert "link" not in following.headers  # the last page
+
+
+def test_summaries_and_reports_a_page_at_a_time(api):
+    client, keys, _ = api
+    admin = auth(keys["admin"])
+    made = []
+    for body in ({"epsilon": 0.1}, {"epsilon": 0.2}, {"template": "annual-report", "year": 2024}):
+        body = {"dataset": "helpline-cases", "epsilon": 1} | body
+        r = client.post("/v1/admin/summaries", json=body, headers=admin)
+        assert r.status_code == 201, r.text
+        made.append(r.json()["release_id"])
+    newest = made[::-1]
+    path = "/v1/admin/summaries"
+    for limit in (100, 2, 1):
+        walked = _walk(client, keys["admin"], path, limit, "release_id", dataset="helpline-cases")
+        assert walked == newest
+    r = client.get(path, params={"dataset": "helpline-cases"}, headers=admin).json()
+    assert r["next"] is None and [s["release_id"] for s in r["items"]] == newest
+    for title in ("first", "second"):
+        publish = {"title": title, "audience": ["all-partners"]}
+        r = client.post(f"/v1/admin/summaries/{made[2]}/publish", json=publish, headers=admin)
+        assert r.status_code == 201, r.text
+    assert _walk(client, keys["partner"], "/v1/reports", 1, "title") == ["second", "first"]

@@ -74,6 +74,14 @@ POLICY = [
         (401, 403, 403, 201),
     ),
     ("GET", "/v1/admin/summaries?dataset=helpline-cases", None, (401, 403, 403, 200)),
+    (
+        "POST",
+        "/v1/admin/summaries/{report}/publish",
+        {"title": "t", "audience": ["{partner2}"]},  # not the partner who asks below
+        (401, 403, 403, 201),
+    ),
+    ("GET", "/v1/reports", None, (401, 200, 200, 200)),
+    ("GET", "/v1/reports/{report}", None, (401, 200, 404, 200)),
     ("GET", "/v1/admin/ledger", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/audit", None, (401, 403, 403, 200)),
     ("GET", "/v1/admin/audit/verify", None, (401, 403, 403, 200)),
@@ -97,7 +105,12 @@ def world(shared_api):
     spare = client.post(
         f"/v1/admin/accounts/{ids['bob']}/keys", json={}, headers=auth(keys["admin"])
     )
+    report = {"dataset": "helpline-cases", "template": "annual-report", "epsilon": 0.5}
+    made = client.post(
+        "/v1/admin/summaries", json=report | {"year": 2024}, headers=auth(keys["admin"])
+    )
     values = {
+        "report": made.json()["release_id"],
         "published": pub["release_id"],
         "query_release": released.json()["release_id"],
         "publication": pub["publication_id"],
@@ -119,6 +132,7 @@ def _url(path, values):
 def test_role_matrix(world, method, path, body, expected):
     client, keys, values = world
     url = _url(path, values)
+    body = json.loads(_url(json.dumps(body), values)) if body else body
     who = {
         "anonymous": {},
         "researcher": auth(keys["alice"]),

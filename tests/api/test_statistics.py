@@ -1,10 +1,13 @@
 """Shares, changes and rates on a count query, through REST and GraphQL: shape, refusals,
 and nothing charged beyond the counts'."""
 
+import logging
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import statistics
 from schema.access import AuditEntry
 from tests.api.conftest import auth
 
@@ -262,3 +265,31 @@ def test_a_period_beyond_the_coverage_is_refused_as_without_a_statistic(shared_a
     error = _post(client, keys, body).json()["error"]
     plain = {k: v for k, v in body.items() if k != "statistic"}
     assert error == _post(client, keys, plain).json()["error"] and error["field"] == "period"
+
+
+def test_a_failed_computation_suppresses_every_cell_and_keeps_the_charge(api, monkeypatch, caplog):
+    """Defence in depth: no input makes the computation raise (tests/privacy/
+    test_statistics_total.py); should a bug make it, the charged release is still answered."""
+    client, keys, engine = api
+
+    def broken(*args):
+        raise ValueError("a bug holding 4321")
+
+    monkeypatch.setattr(statistics, "figures_of", broken)
+    caplog.set_level(logging.INFO)
+    r = _post(client, keys, SHARE)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["epsilon_charged"] == 0.2
+    cells = body["statistic"]["cells"]
+    assert len(cells) == len([c for c in body["cells"] if not c["total"]]) > 0
+    for cell in cells:
+        assert cell["suppressed"] and cell["reason"] == "not_computable"
+        assert (cell["value"], cell["lower"], cell["upper"], cell["percent"]) == (None,) * 4
+        assert list(cell["key"]) == ["complaint_group", "year"]
+    assert "ValueError" in caplog.text and "4321" not in caplog.text
+    me = client.get("/v1/me", headers=auth(keys["bob"])).json()
+    assert me["budgets"][0]["spent"] == 0.2
+    with Session(engine) as s:
+        outcomes = s.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "query")).all()
+    assert outcomes == ["released"]

@@ -45,7 +45,7 @@ def test_publish_default_summary_charges_the_cap_once(api):
     assert again.status_code == 201 and again.json()["release_id"] == out["release_id"]
     assert again.json()["epsilon_charged"] == 0
     listed = client.get(f"/v1/admin/summaries?dataset={SLUG}", headers=auth(keys["admin"]))
-    assert [x["release_id"] for x in listed.json()] == [out["release_id"]]
+    assert [x["release_id"] for x in listed.json()["items"]] == [out["release_id"]]
     verify = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"]))
     assert verify.json()["ok"] is True, verify.json()
 
@@ -182,6 +182,15 @@ def test_cli_publishes_and_lists_summaries(tmp_path):
     assert bad.returncode == 1 and "complete year" in bad.stderr
     listed = _run(db, "summaries", "list", "helpline-cases", "--as", staff)
     assert [s["release_id"] for s in json.loads(listed.stdout)] == [out["release_id"]]
+    figures = _run(db, "summaries", "report", out["release_id"], "--as", staff, "--format", "csv")
+    assert figures.returncode == 0, figures.stderr
+    rows = figures.stdout.splitlines()
+    assert rows[0] == "figure,label,label_ur,unit,value,lower,upper" and len(rows) == 15
+    assert rows[1].startswith("cases_year,Cases in 2024,2024 میں کیسز,count,")
+    shown = _run(db, "summaries", "report", out["release_id"], "--as", staff)
+    assert json.loads(shown.stdout)["simultaneous"] is True
+    refused = _run(db, "summaries", "report", out["release_id"], "--as", staff, "--confidence", "2")
+    assert refused.returncode == 1 and "confidence" in refused.stderr
 
 
 Q = {"dataset": SLUG, "epsilon": 0.1}

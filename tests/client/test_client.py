@@ -229,3 +229,46 @@ def test_shares_changes_and_rates_are_the_apis_statistics_and_free(served, amaan
     with pytest.raises(AmaanError) as bad:
         amaan.share(DATASET, ["gender"], of="province", epsilon=0.1)
     assert (bad.value.field, bad.value.valid) == ("statistic.of", ["gender"])
+
+
+def test_a_count_table_reads_the_same_from_rows_and_columns(served, amaan):
+    from amaan_client import tables
+
+    table = amaan.count(DATASET, ["gender", "age_band"], epsilon=0.1)
+    path = f"{served.url}/v1/releases/{table.attrs['release_id']}"
+    headers = auth(served.keys["researcher"])
+    in_rows = httpx.get(path, headers=headers).json()
+    in_columns = httpx.get(path, headers=headers, params={"layout": "columns"}).json()
+    assert in_columns["layout"] == "columns" and isinstance(in_rows["cells"], list)
+    for asked in ([], ["age_band", "gender"]):
+        rows, columns = (tables.count_table(b, asked) for b in (in_rows, in_columns))
+        assert rows.equals(columns) and list(rows.columns) == list(columns.columns)
+        assert rows.attrs == columns.attrs
+    assert table.drop(columns=[]).equals(tables.count_table(in_rows, ["gender", "age_band"]))
+
+
+# Last: once a summary is published, the queries it covers are answered from it for free.
+def test_an_annual_report_published_to_a_partner(served):
+    staff = auth(served.keys["admin"])
+    body = {"dataset": DATASET, "template": "annual-report", "year": 2024, "epsilon": 0.5}
+    made = httpx.post(f"{served.url}/v1/admin/summaries", json=body, headers=staff)
+    assert made.status_code == 201, made.text
+    release_id = made.json()["release_id"]
+    share = {"title": "Annual report 2024", "audience": ["all-partners"]}
+    shared = httpx.post(
+        f"{served.url}/v1/admin/summaries/{release_id}/publish", json=share, headers=staff
+    )
+    assert shared.status_code == 201, shared.text
+    with Amaan(served.url, served.keys["partner"]) as partner:
+        listed = partner.reports()
+        assert list(listed["release_id"]) == [release_id]
+        assert listed["epsilon"].iloc[0] == Decimal(str(made.json()["epsilon"]))
+        figures = partner.report(release_id, confidence=0.9)
+        with pytest.raises(AmaanError) as refused:
+            partner.report(release_id, confidence=2)
+    raw = httpx.get(
+        f"{served.url}/v1/reports/{release_id}?confidence=0.9", headers=auth(served.keys["partner"])
+    ).json()
+    assert records(figures) == raw["figures"]
+    assert figures.attrs["confidence"] == 0.9 and figures.attrs["year"] == 2024
+    assert refused.value.field == "confidence"

@@ -59,3 +59,37 @@ def test_weights_scale_the_interval_and_confidence_widens_it():
     assert half_width([], 0.95) == 0.0
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         half_width([(1.0, 1, 1.0)], 1.0)
+
+
+@pytest.mark.parametrize(("scale", "m"), [(3_000.0, 1), (10_000.0, 4), (10_000.0, 10)])
+def test_a_huge_scale_is_read_in_bins_and_stays_just_above_the_exact_law(scale, m, monkeypatch):
+    from privacy import accuracy
+
+    h = half_width([(1.0, m, scale)], 0.95)  # the law spans over 2^17 points: binned
+    monkeypatch.setattr(accuracy, "MAX_POINTS", 1 << 24)  # the exact FFT, however large
+    exact = sum_half_width.__wrapped__(scale, m, 0.95)
+    assert exact <= h <= 1.01 * exact
+
+
+def test_any_scale_and_any_confidence_below_one_give_a_finite_half_width():
+    # A tiny ε: once 128 GiB of grid; a confidence a float below 1: once no interval found.
+    assert 2.9e8 < half_width([(1.0, 1, 1e8)], 0.95) < 3.1e8
+    top = math.nextafter(1.0, 0.0)
+    h = half_width([(1.0, 1, 1.0)], top)
+    assert math.isfinite(h) and h >= half_width([(1.0, 1, 1.0)], 1 - 1e-14)
+    assert within_probability(1.0, math.floor(h)) >= 1 - 2e-16
+
+
+def test_a_totals_half_width_is_bounded_on_any_scale_and_confidence():
+    """A tiny ε (a huge scale) or a confidence next to 1 once took tens of seconds and
+    gigabytes (8 s at scale 1e4, a MemoryError at 1e6) or raised: it runs after the read."""
+    from privacy import accuracy
+
+    s, m = 2000.0, 96  # just under the FFT grid's bound: exact, and the bounded way agrees
+    exact = sum_half_width(s, m, 0.95)
+    assert exact <= accuracy._bounded(s, m, 0.95) <= exact * 1.02
+    for scale, cells in [(1e4, 96), (1e6, 4608), (1e8, 10_000)]:
+        h = sum_half_width(scale, cells, 0.95)
+        assert h >= 1.95 * math.sqrt(cells * dlap_variance(scale))  # at least the normal's
+    top = sum_half_width(2.0, 8, math.nextafter(1.0, 0.0))
+    assert top > sum_half_width(2.0, 8, 1 - 1e-12)

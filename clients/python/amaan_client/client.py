@@ -19,6 +19,9 @@ from amaan_client.errors import ConnectionFailed, from_response
 
 Filters = dict[str, list[str]]
 Period = tuple[str | None, str | None]
+# Count tables are read in columns (labels once per axis): a server that predates the layout
+# ignores the parameter and answers in rows, which ``tables.count_table`` reads as well.
+COLUMNS = {"layout": "columns"}
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ class Amaan:
         (``release_id``, ``epsilon_charged``, ``budget_remaining``, ``cached``, ...) is on
         ``.attrs``."""
         body = _query(dataset, group_by, filters, period, epsilon, margin_of_error, confidence)
-        return tables.count_table(self._json("POST", "/v1/queries", json=body), list(group_by))
+        found = self._json("POST", "/v1/queries", json=body, params=COLUMNS)
+        return tables.count_table(found, list(group_by))
 
     # Statistics of a count table: computed from its release, nothing more spent.
 
@@ -244,7 +248,7 @@ class Amaan:
 
     def release(self, release_id: str) -> pd.DataFrame:
         """A stored release as a count table (as ``count`` returns it)."""
-        body = self._json("GET", f"/v1/releases/{release_id}")
+        body = self._json("GET", f"/v1/releases/{release_id}", params=COLUMNS)
         return tables.count_table(body, [])
 
     def metadata(self, release_id: str) -> dict[str, Any]:
@@ -262,3 +266,23 @@ class Amaan:
             if name.lower().startswith("x-amaan-")
         }
         return tables.csv_table(response.content, meta)
+
+    # Annual reports: the figures of an annual-report summary, free.
+
+    def reports(self) -> pd.DataFrame:
+        """Annual reports published to you, newest first (every page)."""
+        found = pd.DataFrame(self._every("/v1/reports"))
+        if not found.empty:
+            found["epsilon"] = found["epsilon"].map(tables.epsilon)
+            found["published_at"] = pd.to_datetime(found["published_at"], utc=True)
+        return found
+
+    def report(self, release_id: str, confidence: float | None = None) -> pd.DataFrame:
+        """An annual report's figures (``name``, ``label``, ``label_ur``, ``unit``, ``value``,
+        ``lower``, ``upper``; shares and changes as fractions); its metadata on ``.attrs``.
+        The default confidence is the simultaneous level of its fourteen figures."""
+        params = {} if confidence is None else {"confidence": str(confidence)}
+        body: dict[str, Any] = self._json("GET", f"/v1/reports/{release_id}", params=params)
+        frame = pd.DataFrame(body.pop("figures"))
+        frame.attrs = body | {"epsilon": tables.epsilon(body["epsilon"])}
+        return frame

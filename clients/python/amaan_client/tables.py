@@ -56,7 +56,30 @@ def _keys(cell: dict[str, Any]) -> dict[str, Any]:
     return key if isinstance(key, dict) else {k["dimension"]: k for k in key}
 
 
+def _in_columns(body: dict[str, Any], asked: list[str]) -> tuple[dict[str, list[Any]], list[str]]:
+    """A columnar body's (``?layout=columns``) columns by name, and its dimensions in the order
+    asked: labels once per axis, each cell's key an index into its axis (null: a total)."""
+    cells, data = body["cells"], {}
+    for axis in body["axes"]:
+        name, at = axis["dimension"], cells["key"][axis["dimension"]]
+        for column, values, total in (
+            (name, axis["codes"], "TOTAL"),
+            (f"{name}_label", axis["labels"], "Total"),
+            (f"{name}_label_ur", axis["labels_ur"], "کل"),
+        ):
+            data[column] = [total if i is None else values[i] for i in at]
+    data |= {name: cells[name] for name in (*NUMBERS, "suppressed", "reason", "total")}
+    return data, _ordered([a["dimension"] for a in body["axes"]], asked)
+
+
 def count_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
+    """One row per cell, from the row form or the columnar form (``layout: columns``)."""
+    if body.get("layout") == "columns":
+        data, dimensions = _in_columns(body, asked)
+        margins = bool(body.get("margins"))
+        columns = [*_columns(dimensions), *NUMBERS, "suppressed", "reason"]
+        frame = pd.DataFrame({c: data[c] for c in [*columns, *(["total"] if margins else [])]})
+        return _described(_typed(frame, dimensions), body, dimensions)
     cells = body["cells"]
     stored = list(_keys(cells[0])) if cells else list(body["group_by"])
     dimensions = _ordered(stored, asked)
@@ -78,11 +101,15 @@ def count_table(body: dict[str, Any], asked: list[str]) -> pd.DataFrame:
         rows.append(row)
     columns = [*_columns(dimensions), *NUMBERS, "suppressed", "reason"]
     frame = pd.DataFrame(rows, columns=[*columns, "total"] if margins else columns)
-    frame = _typed(frame, dimensions)
+    return _described(_typed(frame, dimensions), body, dimensions)
+
+
+def _described(frame: pd.DataFrame, body: dict[str, Any], dimensions: list[str]) -> pd.DataFrame:
+    """The release's metadata on ``.attrs`` (the same whatever the layout)."""
     frame.attrs = {
         name: epsilon(value) if name in EPSILONS else value
         for name, value in body.items()
-        if name != "cells"
+        if name not in ("cells", "axes", "layout")
     }
     frame.attrs["group_by"] = dimensions
     return frame

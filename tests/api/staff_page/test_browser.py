@@ -191,6 +191,33 @@ def test_publish_an_extract_after_seeing_its_cost(demo, browser_page):
     assert seen["hosts"] == {"127.0.0.1"} and seen["errors"] == []
 
 
+def test_publish_the_annual_report_and_share_it(demo, browser_page):
+    base, keys = demo
+    page, seen = browser_page
+    sign_in(page, keys["admin"])
+    page.get_by_role("link", name="Summaries").click()
+    page.get_by_label("Template").select_option("annual-report")
+    page.get_by_label("Year").fill("2030")
+    page.get_by_label("ε", exact=True).fill("1")
+    page.get_by_role("button", name="Publish the summary").click()
+    assert "year must be a complete year" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Year").input_value() == "2030"  # the form, filled in again
+    page.get_by_label("Year").fill("2024")
+    page.get_by_role("button", name="Publish the summary").click()
+    assert page.get_by_role("status").inner_text().startswith("The summary was published")
+    link = page.get_by_role("link", name="Figures (CSV)")
+    got = page.request.get(link.get_attribute("href"))
+    assert got.status == 200 and "کیسز" in got.text()
+    assert got.text().splitlines()[0].endswith("figure,label,label_ur,unit,value,lower,upper")
+    page.get_by_role("button", name="Publish to partners").click()
+    assert page.get_by_role("status").inner_text().startswith("The annual report was published")
+    partner = {"Authorization": f"Bearer {keys['partner']}"}
+    items = httpx.get(f"{base}/v1/reports", headers=partner).json()["items"]
+    assert [i["title"] for i in items] == ["Annual report 2024"]
+    assert seen["hosts"] == {"127.0.0.1"}
+    assert len(seen["errors"]) == 1 and "422" in seen["errors"][0]  # the refused year
+
+
 # Every element outside a horizontally scrolling box (wide tables and the chart scroll in
 # theirs) ends within the viewport; the scrolling boxes themselves are checked too.
 OVERFLOW = """() => {
@@ -232,6 +259,7 @@ def test_every_page_fits_360_px_and_screenshots(demo, browser_page):
         ("accounts", "/admin/accounts"),
         ("audit", "/admin/audit"),
         ("releases", "/admin/releases"),
+        ("summaries", "/admin/summaries"),
     ):
         page.goto(url)
         _fits(page, name)

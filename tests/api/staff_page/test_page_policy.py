@@ -34,6 +34,10 @@ PAGE_POLICY = [
     ("GET", "/admin/releases", None, 303, 200),
     ("POST", "/admin/releases/estimate", {}, 303, 422),
     ("POST", "/admin/releases", {}, 303, 422),
+    ("GET", "/admin/summaries", None, 303, 200),
+    ("POST", "/admin/summaries", {}, 303, 404),  # an empty form: no such dataset
+    ("GET", "/admin/summaries/{report}/report.csv", None, 303, 200),
+    ("POST", "/admin/summaries/{report}/publish", {}, 303, 422),  # no title
 ]
 # Open to everyone by design: liveness and readiness, the page's stylesheet, the API's docs
 # and the pinned assets of its pages (public code, never data).
@@ -76,7 +80,12 @@ def test_every_route_of_the_app_has_a_policy(world_url):
 def _values(client, keys):
     me = client.get("/v1/me", headers=auth(keys["bob"])).json()["id"]
     account = client.get(f"/v1/admin/accounts/{me}", headers=auth(keys["admin"])).json()
-    return {"dataset": "helpline-cases", "account": me, "key": account["keys"][0]["key_id"]}
+    report = {"dataset": "helpline-cases", "template": "annual-report", "year": 2024}
+    made = client.post(
+        "/v1/admin/summaries", json=report | {"epsilon": 1}, headers=auth(keys["admin"])
+    )
+    values = {"dataset": "helpline-cases", "account": me, "key": account["keys"][0]["key_id"]}
+    return values | {"report": made.json()["release_id"]}
 
 
 def _url(path, values):
