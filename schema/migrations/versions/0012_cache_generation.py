@@ -1,8 +1,8 @@
 """The cache generation: one row whose random token every write that per-worker caches depend
 on changes (``schema.generation``).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011_packed
 Create Date: 2026-12-02 15:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011_packed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
