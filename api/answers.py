@@ -38,7 +38,8 @@ from api.summaries import derived, measured
 from api.summaries.measured import Published
 from api.summaries.publish import Summarise as Summarise  # re-exported: an ask
 from api.summaries.publish import prepare as prepare_summary
-from schema.access import Account, AccountBudget, AuditAction, Publication, ReleaseKind
+from schema import generation
+from schema.access import Account, AccountBudget, AuditAction, Publication, Release, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -173,7 +174,7 @@ def _count(
     canonical = (
         p.canonical if p is not None else r.canonical.with_epsilon(r.epsilon or privacy.ZERO)
     )
-    found = releases_repo.find(session, canonical.key)
+    found = _stored(session, canonical.key)
     if found is not None:
         released = served.hit(session, account, r, found, budget, kind)
     else:
@@ -184,6 +185,19 @@ def _count(
             statistic, released.release, released.content, r.confidence
         )
     return released
+
+
+def _stored(session: Session, key: str) -> Release | None:
+    """The release of a canonical key: a release is immutable once another transaction sees
+    it, so it is kept per worker (``schema.generation``) and attached to this session
+    without a read (its body still loads on demand)."""
+    found: Release | None = generation.get(session, ("release", key))
+    if found is None:
+        found = releases_repo.find(session, key)
+        if found is None or generation.cache_of(session) is None:
+            return found
+        generation.put(session, ("release", key), found)
+    return session.merge(found, load=False)
 
 
 def _derived(

@@ -25,7 +25,7 @@ from api.routes import catalogue, queries, releases, reports, staff
 from api.schemas import ERROR_RESPONSES
 from api.sealing import Sealer
 from api.surfaces import API, GRAPHQL, Surfaces
-from schema import migrate
+from schema import generation, migrate
 from schema.db import Timeouts, is_busy, make_engine
 from schema.repositories import audit
 from schema.repositories.audit_verify import KEY_INFO
@@ -78,8 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.cache = generation.WorkerCache()  # keys, datasets, releases: schema.generation
     app.state.sessions = sessionmaker(
-        engine, expire_on_commit=False, info={KEY_INFO: settings.audit_secret()}
+        engine,
+        expire_on_commit=False,
+        info={KEY_INFO: settings.audit_secret(), generation.CACHE_INFO: app.state.cache},
     )
 
     @app.exception_handler(AmaanError)
@@ -159,7 +162,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     in_flight = min(settings.max_in_flight, CONNECTIONS_PER_WORKER)
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(Checks, rate_limited=rate_limited, surfaces=surfaces, limit=in_flight)
+    in_memory = settings.rate_limit_storage.startswith("memory://")
+    app.add_middleware(
+        Checks, rate_limited=rate_limited, surfaces=surfaces, limit=in_flight, in_memory=in_memory
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

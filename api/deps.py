@@ -11,12 +11,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import AmaanError, Unauthorized
+from schema import generation
 from schema.access import Account, ApiKey
 from schema.db import READ_ONLY
-from schema.repositories import accounts
+from schema.models import utcnow
+from schema.repositories import accounts, catalogue
 from schema.settings import Settings
 
 
@@ -43,6 +46,7 @@ def settle(session: Session, exc: AmaanError) -> None:
 def get_session(request: Request) -> Iterator[Session]:
     with sessions(request)() as session:
         try:
+            verify(request, session)
             yield session
             session.commit()
         except AmaanError as exc:
@@ -60,11 +64,35 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Identity = tuple[Account, ApiKey]
 
 
+def _digest(request: Request) -> str | None:
+    scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+    return accounts.hash_key(raw.strip()) if scheme.lower() == "bearer" else None
+
+
 def bearer(session: Session, request: Request) -> Identity | None:
     """The API's credential: ``Authorization: Bearer <key>``. The API never accepts a cookie,
-    so no other site can make a browser spend for it."""
-    scheme, _, raw = request.headers.get("authorization", "").partition(" ")
-    return accounts.authenticate(session, raw.strip()) if scheme.lower() == "bearer" else None
+    so no other site can make a browser spend for it. What is found is kept per worker."""
+    digest = _digest(request)
+    found = None if digest is None else accounts.find_key(session, digest)
+    if digest is None or found is None:
+        return None
+    generation.put(session, ("key", digest), found)
+    return accounts.valid(found, digest)
+
+
+def _cached(request: Request) -> Identity | None:
+    """A valid identity from the worker's cache, before any database read: the route's
+    transaction checks its tag (``verify``) before anything is answered. An invalid cached
+    key is looked up again (its account may have been reactivated since)."""
+    digest = _digest(request)
+    if digest is None:
+        return None
+    cache: generation.WorkerCache = request.app.state.cache
+    found, tag = cache.peek(("key", digest))
+    identity = None if found is None or tag is None else accounts.valid(found, digest)
+    if identity is not None:
+        request.state.generation = tag
+    return identity
 
 
 def lookup(
@@ -74,18 +102,62 @@ def lookup(
     credential. Kept in ``request.state`` (with the credential that found it) for the route.
     Called by ``api.rate_limits.Checks`` before the body is read, with the credential of the
     request's surface, in its own short transactions: a read, then (at most once a minute per
-    key) a touch of the key, so requests with one key never hold its row.
+    key) a touch of the key, so requests with one key never hold its row. A bearer key found
+    in the worker's cache costs no read here (``verify`` checks it in the route's
+    transaction).
     """
-    with sessions(request)() as session:
-        session.connection(execution_options={READ_ONLY: True})
-        found = credential(session, request)
-        session.commit()
-        if found is not None and accounts.needs_touch(found[1]):
-            accounts.touch(session, found[1].id)
+    request.state.generation = None
+    found = _cached(request) if credential is bearer else None
+    if found is None:
+        with sessions(request)() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            found = credential(session, request)
             session.commit()
+    if found is not None and accounts.needs_touch(found[1]):
+        now = utcnow()
+        with sessions(request)() as session:
+            accounts.touch(session, found[1].id, now)
+            session.commit()
+        set_committed_value(found[1], "last_used_at", now)  # the cached key too
     request.state.identity = found
     request.state.credential = credential
     return found
+
+
+def lookup_cached(
+    request: Request, credential: Callable[[Session, Request], Identity | None]
+) -> bool:
+    """``lookup`` with no I/O at all, when the worker's cache holds a valid bearer key that
+    needs no touch (True); False: call ``lookup`` (in a thread)."""
+    request.state.generation = None
+    found = _cached(request) if credential is bearer else None
+    if found is None or accounts.needs_touch(found[1]):
+        request.state.generation = None
+        return False
+    request.state.identity = found
+    request.state.credential = credential
+    return True
+
+
+def verify(request: Request, session: Session) -> None:
+    """In the route's transaction, first: an identity taken from the worker's cache is
+    checked against the cache generation, and looked up again when anything changed (a
+    revoked key or suspended account is then refused by ``principal_of``). The account's
+    budgets are read in the same statement (``BUDGETS``)."""
+    tag = request.scope.get("state", {}).get("generation")
+    if tag is None:
+        return
+    account = request.state.identity[0]
+    token, budgets = accounts.generation_and_budgets(session, account.id)
+    generation.saw(session, token)
+    if token == tag:
+        session.info[catalogue.BUDGETS] = (
+            account.id,
+            budgets,
+        )  # read: no second statement for them
+        return
+    request.state.generation = None
+    request.state.identity = bearer(session, request)
 
 
 async def identify(request: Request) -> Identity | None:
@@ -106,8 +178,12 @@ def principal_of(identity: Identity | None) -> Account:
     return identity[0]
 
 
-async def get_principal(identity: IdentityDep) -> Account:  # async: no thread for no I/O
-    return principal_of(identity)
+async def get_principal(  # async: no thread for no I/O
+    request: Request, identity: IdentityDep, session: SessionDep
+) -> Account:
+    """The caller, once the route's transaction has verified a cached identity."""
+    verified: Identity | None = request.state.identity
+    return principal_of(verified)
 
 
 PrincipalDep = Annotated[Account, Depends(get_principal)]

@@ -89,15 +89,16 @@ def dataset_for(
 
 
 def dataset_and_budget(
-    session: Session, account: Account, slug: str, number: int | None
+    session: Session, account: Account, slug: str, number: int | None, cached: bool = False
 ) -> tuple[Dataset, DatasetVersion, AccountBudget | None]:
     """``dataset_for``, and the account's query budget on the dataset, in the same round
-    trip."""
+    trip; ``cached``: the dataset, grant and version from the worker's cache when it holds
+    them (``schema.repositories.catalogue.dataset_version``)."""
     # ASCII before lower(): "\u212a".lower() is "k" (the Kelvin sign).
     wanted = slug.strip(" \t").lower() if slug.isascii() else ""
     if not _SLUG.fullmatch(wanted):  # never sent to the database (a NUL fails on PostgreSQL)
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
-    found = catalogue_repo.dataset_version(session, account.id, wanted, number)
+    found = catalogue_repo.dataset_version(session, account.id, wanted, number, cached)
     if found is None or not (found[1] or account.role == "admin"):
         raise NotFound(f"no dataset {slug[:64]!r} is available to this account", field="dataset")
     dataset, _, version, budget = found
@@ -117,7 +118,9 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 def resolve(session: Session, account: Account, query: CountQuery, settings: Settings) -> Resolved:
-    dataset, version, budget = dataset_and_budget(session, account, query.dataset, query.version)
+    dataset, version, budget = dataset_and_budget(
+        session, account, query.dataset, query.version, cached=True
+    )
     try:
         if (query.epsilon is None) == (query.margin_of_error is None):
             raise privacy.MalformedQuery(
@@ -257,20 +260,43 @@ def prepare(r: Resolved, settings: Settings) -> Prepared:
 def _plan(r: Resolved, sensitivity: int, cells: int, settings: Settings) -> privacy.Plan:
     """The plan at the requested confidence. A margin of error is turned into the ε it needs
     and planned from that ε, so that equal ε means one release whatever was asked."""
+    epsilon = None if r.epsilon is None else r.epsilon.micro
+    try:
+        return _planned(
+            sensitivity,
+            cells,
+            r.dataset.max_per_query_micro,
+            settings.max_cells,
+            r.confidence,
+            epsilon,
+            r.margin_of_error,
+        )
+    except privacy.PrivacyError as exc:
+        raise refused(exc) from None
+
+
+@lru_cache(maxsize=256)  # a plan is immutable, and the same inputs give the same plan
+def _planned(
+    sensitivity: int,
+    cells: int,
+    max_micro: int,
+    max_cells: int,
+    confidence: float,
+    epsilon_micro: int | None,
+    margin: float | None,
+) -> privacy.Plan:
     common: dict[str, Any] = {
         "sensitivity": sensitivity,
         "cells": cells,
-        "max_epsilon": privacy.Epsilon(r.dataset.max_per_query_micro),
-        "max_cells": settings.max_cells,
-        "confidence": r.confidence,
+        "max_epsilon": privacy.Epsilon(max_micro),
+        "max_cells": max_cells,
+        "confidence": confidence,
     }
-    try:
-        epsilon = r.epsilon
-        if epsilon is None:
-            epsilon = privacy.plan_release(margin_of_error=r.margin_of_error, **common).epsilon
-        return privacy.plan_release(epsilon=epsilon, **common)
-    except privacy.PrivacyError as exc:
-        raise refused(exc) from None
+    if epsilon_micro is None:
+        epsilon = privacy.plan_release(margin_of_error=margin, **common).epsilon
+    else:
+        epsilon = privacy.Epsilon(epsilon_micro)
+    return privacy.plan_release(epsilon=epsilon, **common)
 
 
 def compute(session: Session, p: Prepared) -> privacy.Release:

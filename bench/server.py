@@ -62,9 +62,13 @@ def _free_port() -> int:
     return port
 
 
+SERVERS: list[subprocess.Popen[bytes]] = []  # running, newest last (bench.hits reads their CPU)
+
+
 @contextmanager
 def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    SERVERS.append(proc)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -76,6 +80,7 @@ def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str
         time.sleep(1)  # let the second worker come up too
         yield base
     finally:
+        SERVERS.remove(proc)
         proc.terminate()
         proc.wait(timeout=30)
 

@@ -91,6 +91,8 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
+    import schema.generation  # noqa: F401  (its flush listener invalidates per-worker caches)
+
     if timeouts is not None and url.startswith("postgresql"):
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.update(timeouts.postgres_connect_args())

@@ -32,8 +32,9 @@ class Router(GraphQLRouter[Context, None]):
 
 
 def get_context(
-    request: Request, session: SessionDep, identity: IdentityDep, settings: SettingsDep
+    request: Request, identity: IdentityDep, session: SessionDep, settings: SettingsDep
 ) -> Context:
+    identity = request.state.identity  # as the session's transaction verified it
     if identity is None and ide_page(request):
         return Context(session, cast(Account, None), settings)  # the page runs no resolver
     return Context(session, principal_of(identity), settings)

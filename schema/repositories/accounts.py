@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schema.access import ROLES, Account, AccountBudget, ApiKey, Grant, Role
+from schema import generation
+from schema.access import ROLES, Account, AccountBudget, ApiKey, CacheGeneration, Grant, Role
 from schema.models import Dataset, utcnow
 
 KEY_BYTES = 32
@@ -122,15 +123,47 @@ def authenticate(
     Reads only: marking the key as used is ``touch``, committed at once by the caller, so
     that concurrent requests with one key never wait on its row.
     """
-    digest = hash_key(raw)
+    found = find_key(session, hash_key(raw))
+    return None if found is None else valid(found, hash_key(raw), now)
+
+
+def find_key(session: Session, digest: str) -> tuple[Account, ApiKey] | None:
+    """The key of that hash and its account, valid or not; the cache generation is read in
+    the same statement (``schema.generation``), so what is found may be kept per worker."""
     row = session.execute(
-        select(ApiKey, Account)
+        select(ApiKey, Account, generation.token_column())
         .join(Account, Account.id == ApiKey.account_id)
         .where(ApiKey.key_hash == digest)
     ).one_or_none()
     if row is None:
         return None
-    key, account = row
+    key, account, token = row
+    generation.saw(session, token)
+    return account, key
+
+
+def generation_and_budgets(
+    session: Session, account_id: int
+) -> tuple[int | None, dict[int, AccountBudget]]:
+    """The cache generation's token and the account's query budgets by dataset id, in one
+    statement (a hit checks what it took from the worker's cache and reads its budget at
+    once)."""
+    rows = session.execute(
+        select(CacheGeneration.token, AccountBudget)
+        .select_from(CacheGeneration)
+        .outerjoin(AccountBudget, AccountBudget.account_id == account_id)
+        .where(CacheGeneration.id == 1)
+    ).all()
+    token = rows[0][0] if rows else None
+    return token, {budget.dataset_id: budget for _, budget in rows if budget is not None}
+
+
+def valid(
+    found: tuple[Account, ApiKey], digest: str, now: datetime | None = None
+) -> tuple[Account, ApiKey] | None:
+    """The key and account if the key is the one presented, unrevoked, unexpired and of an
+    active account (checked on every use: a cached key expires on time)."""
+    account, key = found
     now = now or utcnow()
     if not hmac.compare_digest(key.key_hash, digest):
         return None

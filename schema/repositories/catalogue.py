@@ -9,9 +9,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schema import generation
 from schema.access import AccountBudget, Grant
 from schema.models import Dataset, DatasetVersion
 
+BUDGETS = "amaan_budgets"  # session.info: (account id, {dataset id: budget}), api.deps.verify
 DatasetRow = tuple[Dataset, AccountBudget | None, list[DatasetVersion]]
 
 
@@ -73,11 +75,22 @@ def budgets(session: Session, account_id: int) -> list[tuple[str, AccountBudget]
 
 
 def dataset_version(
-    session: Session, account_id: int, slug: str, number: int | None
+    session: Session, account_id: int, slug: str, number: int | None, cached: bool = False
 ) -> tuple[Dataset, bool, DatasetVersion | None, AccountBudget | None] | None:
     """The dataset of ``slug``, whether it is granted to the account, its version ``number``
     (the newest when None; None when it has no such version) and the account's query budget
-    on it (None: none); one round trip."""
+    on it (None: none); one round trip. ``cached``: the dataset, grant and version may come
+    from the worker's cache (``schema.generation``: when this transaction read its token),
+    and then only the budget is read. Cached objects are shared: read them, never change
+    them (what changes a dataset loads it with ``cached`` False)."""
+    key = ("dataset", account_id, slug, number)
+    found = generation.get(session, key) if cached else None
+    if found is not None:
+        dataset, granted, version = found
+        read = session.info.get(BUDGETS)  # the account's budgets, read with the token
+        if read is not None and read[0] == account_id:
+            return dataset, granted, version, read[1].get(dataset.id)
+        return dataset, granted, version, session.get(AccountBudget, (account_id, dataset.id))
     newest = (
         select(func.max(DatasetVersion.number))
         .where(DatasetVersion.dataset_id == Dataset.id)
@@ -85,7 +98,7 @@ def dataset_version(
         .scalar_subquery()
     )
     row = session.execute(
-        select(Dataset, Grant.account_id, DatasetVersion, AccountBudget)
+        select(Dataset, Grant.account_id, DatasetVersion, AccountBudget, generation.token_column())
         .outerjoin(Grant, (Grant.dataset_id == Dataset.id) & (Grant.account_id == account_id))
         .outerjoin(
             DatasetVersion,
@@ -100,5 +113,8 @@ def dataset_version(
     ).one_or_none()
     if row is None:
         return None
-    dataset, granted, version, budget = row
+    dataset, granted, version, budget, token = row
+    if cached and version is not None:
+        generation.saw(session, token)
+        generation.put(session, key, (dataset, granted is not None, version))
     return dataset, granted is not None, version, budget

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schema import generation
 from schema.access import Release, StoredSummary
 
 MAX_PER_VERSION = 8  # summaries of one version a query may be answered from, newest first
@@ -18,7 +19,13 @@ def add(session: Session, summary: StoredSummary) -> StoredSummary:
 
 def of_version(session: Session, version_id: int) -> list[tuple[StoredSummary, str]]:
     """The summaries that answer for a dataset version, newest first: its published (not
-    failed) summaries, each with its release's public id."""
+    failed) summaries, each with its release's public id. Kept per worker (a summary added
+    changes the cache generation: ``schema.generation``)."""
+    found: list[tuple[StoredSummary, str]] | None = generation.get(
+        session, ("summaries", version_id)
+    )
+    if found is not None:
+        return found
     rows = session.execute(
         select(StoredSummary, Release.public_id)
         .join(Release, Release.id == StoredSummary.release_id)
@@ -26,7 +33,9 @@ def of_version(session: Session, version_id: int) -> list[tuple[StoredSummary, s
         .order_by(StoredSummary.id.desc())
         .limit(MAX_PER_VERSION)
     ).all()
-    return [(r[0], r[1]) for r in rows]
+    listed = [(r[0], r[1]) for r in rows]
+    generation.put(session, ("summaries", version_id), listed)
+    return listed
 
 
 def of_release(session: Session, release_id: int) -> StoredSummary | None:

@@ -258,7 +258,9 @@ def test_each_listing_is_one_statement(api):
         for path in ("/v1/datasets", "/v1/me"):
             seen.clear()
             assert client.get(path, headers=auth(keys["bob"])).status_code == 200
-            touching = [s for s in seen if "account_budgets" in s or "dataset_versions" in s]
+            # (A key from the worker's cache is checked first, with the budgets: not counted.)
+            listing = [s for s in seen if "cache_generation" not in s]
+            touching = [s for s in listing if "account_budgets" in s or "dataset_versions" in s]
             assert len(touching) == 1, (path, touching)
         seen.clear()
         query = (
@@ -267,7 +269,8 @@ def test_each_listing_is_one_statement(api):
         )
         r = client.post("/graphql", json={"query": query}, headers=auth(keys["bob"]))
         assert len(r.json()["data"]["datasets"]["items"]) == 2
-        touching = [s for s in seen if "account_budgets" in s or "dataset_versions" in s]
+        listing = [s for s in seen if "cache_generation" not in s]
+        touching = [s for s in listing if "account_budgets" in s or "dataset_versions" in s]
         assert len(touching) == 2  # one for the datasets, one for the budgets
     finally:
         event.remove(app_engine, "before_cursor_execute", record)

@@ -83,6 +83,8 @@ def _reset(engine, cap_micro):
             text("UPDATE audit_head SET entries = 0, last_hash = :g, keyed = true"), {"g": GENESIS}
         )
         conn.execute(text("UPDATE datasets SET spent_micro = 0, cap_micro = :c"), {"c": cap_micro})
+        # Releases deleted behind the ORM: the workers' caches must drop theirs.
+        conn.execute(text("UPDATE cache_generation SET token = token + 1"))
 
 
 def _accounts(engine, n, budget_micro):
