@@ -197,7 +197,7 @@ def _stored(session: Session, key: str) -> Release | None:
         if found is None or generation.cache_of(session) is None:
             return found
         generation.put(session, ("release", key), found)
-    return session.merge(found, load=False)
+    return releases_repo.attach(session, found)
 
 
 def _derived(

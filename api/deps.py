@@ -139,6 +139,13 @@ def lookup_cached(
     return True
 
 
+def end_read(session: Session) -> None:
+    """End a transaction that only read (the credential's check) before work in transactions
+    of its own that must not wait on it: on SQLite it holds the writer lock."""
+    if session.in_transaction():
+        session.commit()
+
+
 def verify(request: Request, session: Session) -> None:
     """In the route's transaction, first: an identity taken from the worker's cache is
     checked against the cache generation, and looked up again when anything changed (a

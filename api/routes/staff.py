@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api import answers, pages
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, SessionDep, SettingsDep, end_read
 from api.errors import Forbidden
 from api.routes import staff_models as m
 from api.routes.queries import to_query
@@ -322,4 +322,5 @@ def audit_log(
 def audit_verify(session: SessionDep) -> Verification:
     """Seal what is committed, then verify the chain and recompute every budget from it: ok,
     how many entries, those still unsealed, and where it breaks if it does."""
+    end_read(session)
     return records.verify(session)

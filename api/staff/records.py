@@ -132,9 +132,7 @@ def audit_actions(session: Session) -> list[str]:
 def verify(session: Session, seal: bool = True) -> Verification:
     """Seal what is committed (in transactions of its own, before the long read), then
     verify the chain and recompute every budget from it."""
-    if seal:
-        if session.in_transaction():  # the credential's check (api.deps.verify): nothing to
-            session.commit()  # keep, and on SQLite its transaction holds the writer lock
+    if seal:  # the caller ended its transaction first (``api.deps.end_read``)
         bind = session.get_bind()
         audit.seal_pending(bind if isinstance(bind, Engine) else bind.engine, key_of(session))
     return audit.verify(session)

@@ -163,3 +163,9 @@ def charge(
     )
     session.flush()
     return spent
+
+
+def attach(session: Session, release: Release) -> Release:
+    """A release kept from another session (releases are immutable once committed), made this
+    session's without reading it again."""
+    return session.merge(release, load=False)
