@@ -30,7 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import IdentityDep, bearer
+from api.deps import IdentityDep, SessionDep, bearer
 from api.errors import Forbidden, Unauthorized
 from api.surfaces import Surface
 from schema.db import READ_ONLY
@@ -134,7 +134,8 @@ def _counted() -> Collector:
 
 
 @router.get("/metrics", tags=["health"], response_class=Response)
-def metrics(request: Request, identity: IdentityDep) -> Response:
+def metrics(request: Request, identity: IdentityDep, session: SessionDep) -> Response:
+    identity = request.state.identity  # as the session's transaction verified it (api.deps)
     staff = identity is not None and identity[0].role == "admin"
     if not staff and not _in_networks(request, request.app.state.settings.metrics_networks):
         if identity is None:

@@ -50,7 +50,7 @@ def variance(ts: Sequence[Term]) -> float:
     return sum(w * w * c * dlap_variance(s) for w, c, s in ts)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8)  # up to ~2 MiB each: a worker's memory must not follow the asks
 def _sum_pmf(count: int, scale: float) -> tuple[np.ndarray, np.ndarray, int]:
     """Values and probabilities of the sum of ``count`` discrete-Laplace noises, and how far
     a value may lie from the sum it stands for (0 but on huge scales: see ``_binned``)."""

@@ -5,7 +5,8 @@ and stored releases are kept in each worker process (a ``WorkerCache`` per app, 
 sessions carry in ``session.info``; sessions without one cache nothing), each entry tagged
 with the ``cache_generation`` token it was read under. Every ORM flush that adds, changes or deletes
 an account, key, grant, dataset, version or summary sets a new random token in the same
-transaction (``_bump_on_flush``, registered for every session of the process), so the CLI,
+transaction, as it commits (``_bump_on_flush`` and ``_bump_on_commit``, registered for every
+session of the process), so the CLI,
 the admin REST routes, the staff page, the ETL loads and the tests all invalidate without
 knowing it. The token is random, not a counter: tests TRUNCATE the tables and reuse database
 URLs, and a truncated table has no row, which means "no cache".
@@ -36,6 +37,7 @@ from schema.models import Dataset, DatasetVersion
 
 WATCHED = (Account, ApiKey, Grant, Dataset, DatasetVersion, StoredSummary)
 SEEN = "amaan_cache_generation"  # session.info: the token this transaction read
+WROTE = "amaan_cache_wrote"  # session.info: this transaction wrote what the caches hold
 CACHE_INFO = "amaan_worker_cache"  # session.info (from its sessionmaker): the app's cache
 MAX_ENTRIES = 4096
 
@@ -52,7 +54,11 @@ def read(session: Session) -> int | None:
 
 
 def saw(session: Session, token: int | None) -> int | None:
-    """Record the token this transaction read, and bring the worker's caches to it."""
+    """Record the token this transaction read, and bring the worker's caches to it. A
+    transaction that wrote what the caches hold records none: what it reads may not commit,
+    and its new token is set only as it commits."""
+    if session.info.get(WROTE):
+        return token
     session.info[SEEN] = token
     cache = cache_of(session)
     if cache is not None:
@@ -110,9 +116,28 @@ def bump(session: Session) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _bump_on_flush(session: Session, _: UOWTransaction, __: Any) -> None:
+    """A watched write: this transaction stops using the caches at once, and its token is
+    set when it commits (``_bump_on_commit``), so the one row is locked for the commit only,
+    not for the rest of a long transaction (an ETL load), while every revocation waits."""
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, WATCHED) for obj in changed):
-        bump(session)
+        session.info[WROTE] = True
+        session.info.pop(SEEN, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_on_commit(session: Session) -> None:
+    session.flush()  # what is still pending is written first (and marks WROTE)
+    if session.info.pop(WROTE, False):
+        bump(session)  # in the transaction that commits the write: atomic with it
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: Any) -> None:
+    """A token read belongs to its transaction: the next one reads its own."""
+    if transaction.parent is None:
+        session.info.pop(SEEN, None)
+        session.info.pop(WROTE, None)
 
 
 class WorkerCache:

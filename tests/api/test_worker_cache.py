@@ -7,11 +7,12 @@ import os
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from etl.load import load_file
 from schema.db import make_engine
+from schema.access import ApiKey
 from schema.repositories import accounts
 from tests.api.conftest import UNLIMITED, auth
 from tests.api.servers import running_server
@@ -140,3 +141,40 @@ def test_without_the_row_nothing_is_cached(api):
         )
     for _ in range(3):
         assert client.get("/v1/me", headers=auth(keys["bob"])).status_code == 401
+
+
+def test_metrics_refuse_a_revoked_staff_key_at_once(api):
+    """/metrics reads no data of its own through the request's session, yet its identity is
+    the one the session's transaction verified, not the worker's cached one."""
+    client, keys, engine = api
+    admin = auth(keys["admin"])
+    for _ in range(3):  # the key is cached by now
+        shown = client.get("/metrics", headers=admin)
+        assert shown.status_code == 200 and "amaan_request_duration_seconds" in shown.text
+    with Session(engine) as s, s.begin():
+        key = s.scalars(select(ApiKey).where(ApiKey.key_hash == accounts.hash_key(keys["admin"])))
+        assert accounts.revoke_key(s, key.one().id) is not None
+    after = client.get("/metrics", headers=admin)
+    assert "amaan_request_duration_seconds" not in after.text, after.status_code
+
+
+def test_a_long_writer_does_not_hold_back_a_revocation(world_url, world_keys):
+    """The token is set as a transaction commits, so a long one that wrote early (an ETL load
+    writes its version first) does not hold the one row while a key is revoked."""
+    if world_url.startswith("sqlite"):
+        pytest.skip("on SQLite every writer holds the database's one writer lock")
+    engine = make_engine(world_url)
+    token = text("SELECT token FROM cache_generation WHERE id = 1")
+    with Session(engine) as long, long.begin():
+        accounts.create_account(long, name="loader", role="researcher")
+        long.flush()  # written, not committed
+        with Session(engine) as s, s.begin():
+            s.execute(text("SET LOCAL lock_timeout = '2s'"))
+            digest = accounts.hash_key(world_keys["bob"])
+            key = s.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one()
+            assert accounts.revoke_key(s, key.id) is not None
+        with engine.connect() as c:
+            revoked = c.execute(token).scalar()
+    with engine.connect() as c:
+        assert c.execute(token).scalar() not in (None, revoked)  # the long one set its own
+    engine.dispose()
