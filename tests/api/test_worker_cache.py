@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from etl.load import load_file
-from schema.db import make_engine
 from schema.access import ApiKey
+from schema.db import make_engine
 from schema.repositories import accounts
 from tests.api.conftest import UNLIMITED, auth
 from tests.api.servers import running_server
