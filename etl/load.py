@@ -130,6 +130,7 @@ def load_file(
         )
         if not report.balanced():
             raise LoadRefused("internal error: the load report does not add up; nothing loaded")
+        session.commit()  # the session's part, in conn's transaction: sets the cache token
         return report
 
 
