@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from api import answers, catalogue, pages, releases
 from api.errors import InvalidQuery
+from api.gql import reports
 from api.gql import types as t
 from api.gql.execution import Context, Schema, TypedErrors, spending_fields
 from privacy import Epsilon
@@ -250,6 +251,16 @@ class Query:
         cursor: t.CursorArgument = None,
     ) -> t.ReleasePage:
         return await info.context.run(_releases, info.context, limit, cursor)
+
+    @t.field("An annual report published to you (or of your dataset), free; audited.")
+    async def annual_report(
+        self,
+        info: Info[Context, None],
+        release_id: reports.ReleaseIdArgument,
+        confidence: reports.ConfidenceArgument = None,
+    ) -> reports.AnnualReport:
+        c = info.context
+        return await c.run(reports.annual_report, c, release_id, confidence)
 
 
 @strawberry.type(description="The one operation that spends budget.")

@@ -155,6 +155,48 @@ def _publish(client, keys, template="annual-report", **extra):
     return r.json()["release_id"]
 
 
+GQL = """query ($id: String!, $c: Float) { annualReport(releaseId: $id, confidence: $c) {
+  releaseId dataset datasetVersion year firstMonth lastMonth epsilon mechanism privacyUnit
+  contributionBound confidence simultaneous releasedAt interpretation
+  figures { name label labelUr unit value lower upper } } }"""
+
+
+def test_graphql_gives_the_report_as_rest_does(demo):
+    client, keys, engine = demo
+    admin, release = auth(keys["admin"]), keys["release"]
+    for conf in (None, 0.9):
+        params = {} if conf is None else {"confidence": conf}
+        rest = client.get(f"/v1/reports/{release}", params=params, headers=admin)
+        gql = client.post(
+            "/graphql", json={"query": GQL, "variables": {"id": release, "c": conf}}, headers=admin
+        ).json()
+        assert "errors" not in gql, gql
+        got, want = gql["data"]["annualReport"], rest.json()
+        assert [
+            (f["name"], f["labelUr"], f["value"], f["lower"], f["upper"]) for f in got["figures"]
+        ] == [
+            (f["name"], f["label_ur"], f["value"], f["lower"], f["upper"]) for f in want["figures"]
+        ]
+        assert (got["releaseId"], got["year"], got["epsilon"], got["confidence"]) == (
+            want["release_id"],
+            want["year"],
+            want["epsilon"],
+            want["confidence"],
+        )
+        assert got["simultaneous"] is (conf is None)
+    for variables, field in (({"id": release, "c": 2.0}, "confidence"), ({"id": "nope"}, None)):
+        refused = client.post(
+            "/graphql", json={"query": GQL, "variables": variables}, headers=admin
+        ).json()
+        (error,) = refused["errors"]
+        assert error["extensions"]["code"] in ("invalid_query", "malformed_query", "not_found")
+        if field:
+            assert error["extensions"]["field"] == field, error
+    with Session(engine) as s:
+        outcomes = s.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "download"))
+        assert list(outcomes).count("report_graphql") == 2  # each read audited, refusals not
+
+
 def test_report_as_json_and_csv_with_its_metadata(api):
     client, keys, engine = api  # a warehouse of 2024 only: no change from 2023
     release = _publish(client, keys, year=2024)

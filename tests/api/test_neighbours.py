@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from itertools import combinations
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -345,9 +346,20 @@ def reports() -> list[tuple]:
     out: list[tuple] = []
     report = "/v1/reports/{-1}"
     publish = {"title": "Report", "audience": ["all-partners"]}
+    fields = (
+        "releaseId year epsilon confidence simultaneous figures { name unit value lower upper }"
+    )
+    gql = [  # GraphQL over GET, the release id in the query text (only "{-1}" unquoted)
+        "/graphql?query="
+        + quote('{ annualReport(releaseId: "')
+        + "{-1}"
+        + quote(f'"{extra}) {{ {fields} }} }}')
+        for extra in ("", ", confidence: 0.9", ", confidence: 2")
+    ]
     for when in ("before", "after"):
         for role in ("admin", "researcher", "partner", "stranger"):
             out.append((role, "GET", report, {}))
+            out.append((role, "GET", gql[0], {}))
             out.append((role, "GET", report, {"params": {"format": "csv", "bom": "true"}}))
             out.append((role, "GET", "/v1/reports", {"params": {"limit": "1"}}))
         if when == "before":
@@ -355,6 +367,7 @@ def reports() -> list[tuple]:
     for params in ({"confidence": "0.9"}, {"confidence": "2"}, {"format": "xlsx"}):
         out.append(("admin", "GET", report, {"params": params}))
     out.append(("admin", "GET", "/v1/reports/{0}", {}))  # not a summary: refused
+    out += [("researcher", "GET", path, {}) for path in gql[1:]]
     return out
 
 
@@ -425,6 +438,7 @@ def test_every_request_is_answered_alike(worlds):
     assert outcomes.count(("summary", "released")) >= 2 and ("summary", "cache_hit") in outcomes
     assert outcomes.count(("query", "derived")) >= 54  # 18 of them with a statistic
     assert outcomes.count(("download", "report_json")) >= 3  # staff, researcher, partner
+    assert outcomes.count(("download", "report_graphql")) >= 6  # as report_json, and at 0.9
     assert ("download", "report_csv") in outcomes and ("publish", "published") in outcomes
 
 
