@@ -128,6 +128,28 @@ def record(
         replaces=replaces,
         group_by=json.dumps(extract_table.ordered(form_group_by(release), extract.query.group_by)),
     )
+    audited(
+        session,
+        staff,
+        publication,
+        release,
+        charged.micro,
+        audience,
+        replaces=replaces.id if replaces else None,
+    )
+    return publication
+
+
+def audited(
+    session: Session,
+    staff: Account,
+    publication: Publication,
+    release: Release,
+    epsilon_micro: int,
+    audience: list[int] | None,
+    **detail: object,
+) -> None:
+    """The audit entry of a publication (an extract's or a report's), with its audience."""
     audit.append(
         session,
         action="publish",
@@ -136,15 +158,14 @@ def record(
         dataset_id=release.dataset_id,
         version_id=release.version_id,
         canonical_key=release.canonical_key,
-        epsilon_micro=charged.micro,
+        epsilon_micro=epsilon_micro,
         detail={
             "publication": publication.id,
             "release": release.public_id,
             "audience": [ALL_PARTNERS] if audience is None else audience,
-            "replaces": replaces.id if replaces else None,
+            **detail,
         },
     )
-    return publication
 
 
 def form_group_by(release: Release) -> list[str]:

@@ -17,7 +17,6 @@ from api.staff import publications
 from api.summaries import extract
 from privacy import Epsilon
 from schema.access import Account, Publication, Release
-from schema.repositories import audit
 from schema.repositories import publications as publications_repo
 
 
@@ -57,22 +56,7 @@ def publish(
         published_by=staff.id,
         replaces=None,
     )
-    audit.append(
-        session,
-        action="publish",
-        outcome="published",
-        account_id=staff.id,
-        dataset_id=found.dataset_id,
-        version_id=found.version_id,
-        canonical_key=found.canonical_key,
-        epsilon_micro=0,
-        detail={
-            "publication": publication.id,
-            "release": found.public_id,
-            "audience": [publications.ALL_PARTNERS] if ids is None else ids,
-            "report": extract.TEMPLATE,
-        },
-    )
+    publications.audited(session, staff, publication, found, 0, ids, report=extract.TEMPLATE)
     return _view(publication, found)
 
 
