@@ -6,9 +6,11 @@ before the response is sent (``scope="function"``), or rolls back on any error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -43,18 +45,41 @@ def settle(session: Session, exc: AmaanError) -> None:
         session.rollback()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with sessions(request)() as session:
-        try:
-            verify(request, session)
-            yield session
-            session.commit()
-        except AmaanError as exc:
-            settle(session, exc)
-            raise
-        except BaseException:
-            session.rollback()
-            raise
+async def _in_thread(work: Callable[[], object]) -> None:
+    """Database work of the session's own, in the thread pool, to its end even when the
+    request is cancelled (a client gone): a transaction is never left half-settled."""
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(work)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session. Async, so that only what waits on the database takes a thread:
+    the check of a cached identity (``verify``) before the route, and the commit after it
+    unless the route committed in its own thread (``finish``: one thread hop fewer)."""
+    session = sessions(request)()
+    try:
+        if request.scope.get("state", {}).get("generation") is not None:
+            await run_in_threadpool(verify, request, session)
+        yield session
+        if session.in_transaction():
+            await _in_thread(session.commit)
+    except AmaanError as exc:
+        await _in_thread(partial(settle, session, exc))
+        raise
+    except BaseException:
+        await _in_thread(session.rollback)
+        raise
+    finally:
+        if session.in_transaction():  # a commit or rollback above failed
+            await _in_thread(session.close)
+        session.close()  # no transaction: nothing to wait on
+
+
+def finish(session: Session) -> None:
+    """Commit the request's transaction at the end of a route, in the route's own thread, so
+    that the session's dependency has nothing left to wait on (one thread hop fewer). An
+    error here is handled as any error of the route."""
+    session.commit()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -7,7 +7,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, SessionDep, SettingsDep, finish
 from api.errors import InvalidQuery
 from api.routes.releases import (
     XLSX,
@@ -77,7 +77,10 @@ def post_query(
     released = answers.answer(session, principal, ask, settings)
     if kind != "json":
         order = list(body.group_by)
-        return release_file(session, released.release, None, kind, bom, released.content, order)
+        file = release_file(session, released.release, None, kind, bom, released.content, order)
+        finish(session)
+        return file
+    finish(session)
     return release_json(
         released.release,
         released.cached,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from schema import generation
@@ -142,18 +142,22 @@ def find_key(session: Session, digest: str) -> tuple[Account, ApiKey] | None:
     return account, key
 
 
+# Built once (its account bound per call), so that the compiled form is cached: every hit.
+_GENERATION_AND_BUDGETS = (
+    select(CacheGeneration.token, AccountBudget)
+    .select_from(CacheGeneration)
+    .outerjoin(AccountBudget, AccountBudget.account_id == bindparam("account_id"))
+    .where(CacheGeneration.id == 1)
+)
+
+
 def generation_and_budgets(
     session: Session, account_id: int
 ) -> tuple[int | None, dict[int, AccountBudget]]:
     """The cache generation's token and the account's query budgets by dataset id, in one
     statement (a hit checks what it took from the worker's cache and reads its budget at
     once)."""
-    rows = session.execute(
-        select(CacheGeneration.token, AccountBudget)
-        .select_from(CacheGeneration)
-        .outerjoin(AccountBudget, AccountBudget.account_id == account_id)
-        .where(CacheGeneration.id == 1)
-    ).all()
+    rows = session.execute(_GENERATION_AND_BUDGETS, {"account_id": account_id}).all()
     token = rows[0][0] if rows else None
     return token, {budget.dataset_id: budget for _, budget in rows if budget is not None}
 

@@ -72,10 +72,14 @@ _LOG = cast(Table, AuditEntry.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
 
 
+# Built once, its values bound per call: SQLAlchemy's compiled cache then serves every append.
+_INSERT = insert(_LOG).returning(_LOG.c.id)
+
+
 def _write(session: Session, key: bytes, values: dict[str, Any]) -> int:
     nonce = secrets.token_hex(16)
     row = values | {"nonce": nonce, "mac": entry_mac(key, nonce, values)}
-    entry_id: int = session.execute(insert(_LOG).values(row).returning(_LOG.c.id)).scalar_one()
+    entry_id: int = session.execute(_INSERT, row).scalar_one()
     return entry_id
 
 

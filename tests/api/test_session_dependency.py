@@ -1,0 +1,48 @@
+"""The request's session (``api.deps.get_session``): only what waits on the database takes a
+thread, and every request ends its transaction before its response, whether the route
+committed in its own thread (``finish``), the dependency committed, or the route refused."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from schema.access import AuditEntry
+from tests.api.conftest import auth
+
+QUERY = {"dataset": "helpline-cases", "group_by": ["gender"], "epsilon": 0.05}
+
+
+def _checked_out(client) -> int:
+    return client.app.state.sessions.kw["bind"].pool.checkedout()
+
+
+def _entries(engine, outcome: str) -> int:
+    with Session(engine) as session:
+        query = select(func.count()).where(AuditEntry.outcome == outcome)
+        return session.scalar(query.select_from(AuditEntry)) or 0
+
+
+def test_every_hit_is_committed_before_its_response(api):
+    client, keys, engine = api
+    hits_before = _entries(engine, "cache_hit")
+    first = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+    assert first.status_code == 200 and first.json()["cached"] is False
+    assert _checked_out(client) == 0
+    for n in range(1, 6):
+        hit = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+        assert hit.status_code == 200 and hit.json()["cached"] is True
+        assert hit.json()["release_id"] == first.json()["release_id"]
+        assert _checked_out(client) == 0  # no transaction left open by the route
+        assert _entries(engine, "cache_hit") == hits_before + n  # seen from another session
+
+
+def test_a_refused_query_ends_its_transaction(api):
+    client, keys, _ = api
+    assert client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"])).status_code == 200
+    bad = QUERY | {"group_by": ["no_such_dimension"]}
+    for _ in range(3):  # a cached identity, checked in the route's transaction, then refused
+        refused = client.post("/v1/queries", json=bad, headers=auth(keys["alice"]))
+        assert refused.status_code in (400, 422), refused.text
+        assert "no_such_dimension" in refused.text
+        assert _checked_out(client) == 0
+    again = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+    assert again.status_code == 200 and again.json()["cached"] is True
