@@ -1,7 +1,8 @@
 """The vocabulary of the API's routes: a session per request, and the calling account.
 
-One request is one transaction: the session dependency commits after the route returns and
-before the response is sent (``scope="function"``), or rolls back on any error.
+One request is one transaction, committed before the response is sent: by the route at its
+end (``finish``, in its own thread) or else by the session dependency after the route returns
+(``scope="function"``); rolled back on any error.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     unless the route committed in its own thread (``finish``: one thread hop fewer)."""
     session = sessions(request)()
     try:
-        if request.scope.get("state", {}).get("generation") is not None:
+        if _tag(request) is not None:  # a cached identity, to check in this transaction
             await run_in_threadpool(verify, request, session)
         yield session
         if session.in_transaction():
@@ -171,12 +172,18 @@ def end_read(session: Session) -> None:
         session.commit()
 
 
+def _tag(request: Request) -> int | None:
+    """The cache generation a cached identity was taken under (``_cached``), or None."""
+    tag: int | None = request.scope.get("state", {}).get("generation")
+    return tag
+
+
 def verify(request: Request, session: Session) -> None:
     """In the route's transaction, first: an identity taken from the worker's cache is
     checked against the cache generation, and looked up again when anything changed (a
     revoked key or suspended account is then refused by ``principal_of``). The account's
     budgets are read in the same statement (``BUDGETS``)."""
-    tag = request.scope.get("state", {}).get("generation")
+    tag = _tag(request)
     if tag is None:
         return
     account = request.state.identity[0]
