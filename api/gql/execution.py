@@ -6,6 +6,7 @@ masked)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import MaskErrors
 from strawberry.fastapi import BaseContext
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.enum import StrawberryEnumDefinition
 
 from api.errors import AmaanError, Busy
 from schema.access import Account
@@ -96,10 +98,34 @@ class TypedErrors(MaskErrors):
                     )
                 )
             elif error.path is None:  # a request error (syntax, validation, variables)
-                out.append(error)
+                out.append(self._with_valid_values(error))
             else:
                 out.append(self.anonymise_error(error))
         return out
+
+    def _with_valid_values(self, error: GraphQLError) -> GraphQLError:
+        """A value outside an enum (a literal or a variable) is refused by graphql-core with
+        the enum's name; the answer also lists its values, as REST does (``valid``). They are
+        the schema's own, declared, never the data's."""
+        found = _ENUM_NAMED.search(error.message)
+        definition = found and self.execution_context.schema.get_type_by_name(found[1])
+        if not isinstance(definition, StrawberryEnumDefinition):
+            return error
+        valid = [v.name for v in definition.values]
+        return GraphQLError(
+            f"{error.message} Valid values: {', '.join(valid)}.",
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            original_error=None,
+            extensions={"code": "invalid_request", "valid": valid},
+        )
+
+
+# graphql-core's two wordings: "Value 'X' does not exist in 'Dimension' enum." (a literal or
+# a variable's value) and "Enum 'Dimension' cannot represent non-enum value: ..."
+_ENUM_NAMED = re.compile(r"(?:does not exist in '|^Enum ')(\w+)'(?: enum|\s+cannot represent)")
 
 
 class Schema(strawberry.Schema):

@@ -150,6 +150,32 @@ def test_errors_and_limits(api):
     assert "aliases" in too_many.json()["errors"][0]["message"]
 
 
+def test_a_value_outside_an_enum_is_refused_with_the_valid_values(api):
+    from schema.vocabulary import NAMES
+
+    client, keys, engine = api
+    dimensions = [name.upper() for name in NAMES]
+    literal = 'mutation {{ countCases(query: {{dataset: "helpline-cases", groupBy: [{}], '
+    literal += "epsilon: 0.1{}}}) {{ releaseId }} }}"
+    asked = {
+        "variable": gql(client, keys["alice"], COUNT, {"q": {**QUERY, "groupBy": ["GENDRE"]}}),
+        "literal": gql(client, keys["alice"], literal.format("GENDRE", "")),
+        "string": gql(client, keys["alice"], literal.format('"GENDER"', "")),
+        "source": gql(client, keys["alice"], literal.format("GENDER", ", source: SUMARY")),
+    }
+    for how, r in asked.items():
+        assert r.status_code == 200 and r.json()["data"] is None, how
+        (error,) = r.json()["errors"]
+        valid = ["SUMMARY", "DIRECT"] if how == "source" else dimensions
+        assert error["extensions"] == {"code": "invalid_request", "valid": valid}, how
+        assert error["message"].endswith(f"Valid values: {', '.join(valid)}."), how
+    assert (
+        "'GENDRE' does not exist in 'Dimension' enum"
+        in asked["variable"].json()["errors"][0]["message"]
+    )
+    assert _spent(engine) == 0
+
+
 def test_exported_sdl_is_current():
     exported = Path(__file__).resolve().parents[2] / "docs" / "schema.graphql"
     assert exported.read_text("utf-8").strip() == schema.as_str().strip(), (
