@@ -153,27 +153,70 @@ def unpack(packed: bytes) -> dict[str, Any]:
 
 def served_rows(columns: dict[str, Any]) -> bytes:
     """REST's row shape straight from columns: ε as a JSON number, each cell's key by
-    dimension. Each label is encoded once, and a cell's key joined from them (an
-    ``orjson.Fragment``): the same document, in about a third of the time."""
-    parts = [
-        [
-            orjson.dumps(a["dimension"]) + b":" + orjson.dumps({n: k[n] for n in _LABEL})
+    dimension. The document orjson would make of the row objects, byte for byte, spliced
+    from pieces instead: each label encoded once, each field's column encoded in one call
+    and cut into its items (``_items``), and every cell's pieces joined in one
+    ``bytes.join`` (the constant text between them laid into the list by slices). Building
+    and encoding 4,608 row objects took about 8 ms; this, about half of that."""
+    cells = columns["cells"]
+    n = len(cells["count"])
+    axes = columns["axes"]
+    # Per cell: its key's pieces (one per axis, a comma before all but the first), then
+    # each field's value, with the constant text in between.
+    varying: list[list[bytes]] = []
+    for at, (a, labels, index) in enumerate(
+        zip(axes, _key_labels(columns), _indices(columns), strict=True)
+    ):
+        comma = b"," if at else b""
+        parts = [
+            comma + orjson.dumps(a["dimension"]) + b":" + orjson.dumps({f: k[f] for f in _LABEL})
             for k in labels
         ]
-        for a, labels in zip(columns["axes"], _key_labels(columns), strict=True)
-    ]
-    keys = [
-        orjson.Fragment(b"{" + b",".join([p[i] for p, i in zip(parts, key, strict=True)]) + b"}")
-        for key in _keys(columns)
-    ]
-    cells = columns["cells"]
-    rows = [
-        {"key": k, "count": c, "lower": lo, "upper": hi, "suppressed": s, "reason": r, "total": t}
-        for k, c, lo, hi, s, r, t in zip(keys, *(cells[f] for f in FIELDS), strict=True)
-    ]
-    shown = {**head(columns), "cells": rows}
+        varying.append(list(map(parts.__getitem__, index)))
+    template: list[bytes | list[bytes]] = []
+    opening = b'{"key":{'
+    for part in varying:
+        template += [opening, part]
+        opening = b""
+    closing = opening + b"}"
+    for f in FIELDS:
+        template += [closing + b"," + orjson.dumps(f) + b":", _items(cells[f])]
+        closing = b""
+    template.append(b"},")
+    shown = {**head(columns), "cells": orjson.Fragment(_spliced(template, n))}
     shown["epsilon"] = privacy.Epsilon.parse(shown["epsilon"]).as_float()
     return orjson.dumps(shown)
+
+
+def _spliced(template: list[bytes | list[bytes]], n: int) -> bytes:
+    """A JSON array of ``n`` items, each the template's pieces in order: a constant
+    (``bytes``, the same in every item) or one item of a column (a list of ``n``); the
+    template ends with the comma that separates items, which the last one drops."""
+    if n == 0:
+        return b"[]"
+    pieces = [item for item in template if item != b""]
+    width = len(pieces)
+    flat: list[bytes] = [b""] * (width * n)
+    for at, piece in enumerate(pieces):
+        flat[at::width] = [piece] * n if isinstance(piece, bytes) else piece
+    flat[-1] = flat[-1][:-1]  # no comma after the last item
+    return b"[" + b"".join(flat) + b"]"
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _items(values: list[Any]) -> list[bytes]:
+    """Each value as orjson encodes it. Numbers, booleans and null hold no comma, so one
+    call encodes the whole list and a split cuts it; other values are encoded one by one
+    (each distinct string once)."""
+    kinds = set(map(type, values))
+    if kinds <= _SCALARS:
+        return orjson.dumps(values)[1:-1].split(b",") if values else []
+    if kinds <= {str, type(None)}:
+        once = {v: orjson.dumps(v) for v in set(values)}
+        return list(map(once.__getitem__, values))
+    return [orjson.dumps(v) for v in values]
 
 
 def served_columns(columns: dict[str, Any]) -> bytes:

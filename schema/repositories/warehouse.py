@@ -16,8 +16,17 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, ColumnElement, Integer, and_, func, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    and_,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from schema import facts
 from schema.codelists import codelists, month_of_quarter, months_between
@@ -95,10 +104,38 @@ def _grouped(
     group_by: Sequence[str],
     filters: Mapping[str, Sequence[str]] | None,
     period: tuple[str, str] | None,
+    dbapi_rows: bool = False,
 ) -> tuple[list[str], list[Any]]:
-    """The packed dimensions grouped by, and the GROUP BY's rows (their values, then SUM)."""
+    """The packed dimensions grouped by, and the GROUP BY's rows (their values, then SUM).
+
+    ``dbapi_rows``: on PostgreSQL, the driver's own tuples rather than SQLAlchemy's rows
+    (about 1 ms fewer over 2,000 rows). psycopg holds the whole result once the statement
+    has run, so every error of the database still comes through SQLAlchemy's execute (and
+    ``schema.db.is_busy`` still sees a timeout); SQLite reads rows as they are fetched, so
+    it keeps SQLAlchemy's."""
+    folded = tuple((name, tuple(values)) for name, values in (filters or {}).items())
+    bases, stmt = _statement(version_id, tuple(group_by), folded, period)
+    result = session.connection().execute(stmt)
+    if dbapi_rows and result.dialect.name == "postgresql":
+        rows: list[Any] = list(result.cursor.fetchall())
+        result.close()
+    else:  # Core rows (the ORM's row processing costs about 2 ms over 2,000 rows)
+        rows = list(result.all())
+    # SUM over nothing is NULL (no grouping and no matching row): no row then.
+    return bases, [row for row in rows if row[-1] is not None]
+
+
+@lru_cache(maxsize=128)
+def _statement(
+    version_id: int,
+    group_by: tuple[str, ...],
+    filters: tuple[tuple[str, tuple[str, ...]], ...],
+    period: tuple[str, str] | None,
+) -> tuple[list[str], Executable]:
+    """The GROUP BY of a query's layout, built once per worker (building it took about
+    1.5 ms, more than running it through SQLAlchemy's compiled cache)."""
     conditions = [CaseCount.version_id == version_id]
-    for name, values in (filters or {}).items():
+    for name, values in filters:
         conditions.append(_filter(name, values))
     if period is not None:
         lo, hi = (facts.month_index(int(m[:4]), int(m[5:])) for m in period)
@@ -109,10 +146,7 @@ def _grouped(
         .where(and_(*conditions))
         .group_by(*[_position(b) for b in bases])
     )
-    # SUM over nothing is NULL (no grouping and no matching row): no row then. Core rows
-    # (the ORM's row processing costs about 2 ms over 2,000 rows).
-    rows = session.connection().execute(stmt).all()
-    return bases, [row for row in rows if row[-1] is not None]
+    return bases, stmt
 
 
 def count_cases(
@@ -156,7 +190,8 @@ def count_grid(
     exactly (their sums are integers far below 2**53, exact in float64).
 
     The result is private: it must only ever go into a differentially private release."""
-    bases, rows = _grouped(session, version_id, [d for d, _ in axes], filters, period)
+    group_by = [d for d, _ in axes]
+    bases, rows = _grouped(session, version_id, group_by, filters, period, dbapi_rows=True)
     shape = [len(codes) for _, codes in axes]
     size = int(np.prod(shape, dtype=np.int64))
     if not rows:

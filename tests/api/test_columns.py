@@ -52,6 +52,9 @@ def test_columns_carry_exactly_the_row_form(warehouse, asked):
     assert columns.from_rows(rows) == cols
     assert columns.unpack(columns.pack(cols)) == cols
     assert orjson.loads(columns.served_rows(cols)) == orjson.loads(served_shape(rows))
+    # Spliced from pieces, byte for byte the document of the row objects: as the encoder it
+    # replaced made it, and as a stored (or cached) release of the same rows is served.
+    assert columns.served_rows(cols) == _rows_by_objects(cols) == served_shape(rows)
     served = orjson.loads(columns.served_columns(cols))
     assert served["epsilon"] == 0.2 and served["cells"] == cols["cells"]
     n = len(rows["cells"])
@@ -59,6 +62,118 @@ def test_columns_carry_exactly_the_row_form(warehouse, asked):
     if n > 1000:  # the 4,608-cell table: both kinds of cell, and stored in a twentieth
         assert 0 < sum(cols["cells"]["suppressed"]) < n
         assert len(columns.pack(cols)) * 20 < len(tables.encode(rows))
+
+
+def _rows_by_objects(cols: dict) -> bytes:
+    """REST's row shape as it was made before ``columns.served_rows`` spliced it: a row
+    object per cell (its key an ``orjson.Fragment`` of the labels encoded once), encoded by
+    orjson. The reference its bytes must equal."""
+    parts = [
+        [
+            orjson.dumps(a["dimension"]) + b":" + orjson.dumps({n: k[n] for n in columns._LABEL})
+            for k in labels
+        ]
+        for a, labels in zip(cols["axes"], columns._key_labels(cols), strict=True)
+    ]
+    keys = [
+        orjson.Fragment(b"{" + b",".join([p[i] for p, i in zip(parts, key, strict=True)]) + b"}")
+        for key in columns._keys(cols)
+    ]
+    cells = cols["cells"]
+    rows = [
+        {"key": k, "count": c, "lower": lo, "upper": hi, "suppressed": s, "reason": r, "total": t}
+        for k, c, lo, hi, s, r, t in zip(keys, *(cells[f] for f in columns.FIELDS), strict=True)
+    ]
+    shown = {**columns.head(cols), "cells": rows}
+    shown["epsilon"] = float(shown["epsilon"])
+    return orjson.dumps(shown)
+
+
+def test_spliced_items_are_what_orjson_makes_of_each_value():
+    """``columns._items``: every kind of value a cell field may hold (and some it may not),
+    each item exactly orjson's encoding of the value alone."""
+    for values in (
+        [1, -2, None, 0, 10**15],
+        [True, False, None],
+        [0.5, 1e-7, 3.0, None, float("nan")],
+        ["below_threshold", None, 'a "quoted", comma', "کل"],
+        [{"a": [1, 2]}, [3, 4], "x", None],
+        [],
+    ):
+        assert columns._items(values) == [orjson.dumps(v) for v in values]
+
+
+def test_rows_spliced_for_many_layouts_equal_the_row_objects_byte_for_byte():
+    """Synthetic columnar bodies over shapes a release can take: none to three axes, labels
+    with quotes, commas and Urdu, totals, suppressed items, rounded counts."""
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    head = {"dataset": "d", "dataset_version": 3, "group_by": [], "epsilon": "0.25", "x": None}
+    for sizes in ((), (1,), (3,), (2, 5), (4, 1, 3)):
+        axes = [
+            {
+                "dimension": f"dim{i}",
+                "codes": [f"C{i}{j}" for j in range(n)],
+                "labels": [f'label "{j}", of {i}' for j in range(n)],
+                "labels_ur": [f"کل {j}" for j in range(n)],
+            }
+            for i, n in enumerate(sizes)
+        ]
+        grid = list(itertools.product(*(range(n) for n in sizes)))
+        totals = [
+            tuple(None if d == t else i for d, i in enumerate(k))
+            for t in range(len(sizes))
+            for k in grid[:2]
+        ]
+        keys = grid + totals
+        hidden = [rng.random() < 0.3 for _ in keys]
+        count = [None if h else rng.randrange(0, 500) for h in hidden]
+        cols = {
+            **head,
+            "group_by": [a["dimension"] for a in axes],
+            "layout": "columns",
+            "axes": axes,
+            "cells": {
+                "key": {a["dimension"]: [k[i] for k in keys] for i, a in enumerate(axes)},
+                "count": count,
+                "lower": [None if c is None else max(c - 30, 0) for c in count],
+                "upper": [None if c is None else c + 30 for c in count],
+                "suppressed": hidden,
+                "reason": [
+                    rng.choice(["below_threshold", "complementary"]) if h else None for h in hidden
+                ],
+                "total": [False] * len(grid) + [True] * len(totals),
+            },
+        }
+        assert columns.served_rows(cols) == _rows_by_objects(cols)
+        assert columns.served_rows(cols) == served_shape(columns.to_rows(cols))
+
+
+def test_a_new_release_is_served_as_its_repeat_byte_for_byte(api):
+    """The REST body of a new release (spliced from its columns) and of the same query asked
+    again (the stored release's rows), with a statistic: the same bytes after the request's
+    own fields."""
+    client, keys, _ = api
+    headers = auth(keys["bob"])
+    for body in (
+        {**QUERY, "group_by": ["month", "complaint_type"], "epsilon": 0.3},
+        {
+            "dataset": "helpline-cases",
+            "group_by": ["complaint_group", "year"],
+            "epsilon": 0.2,
+            "statistic": {"kind": "share", "of": "complaint_group"},
+        },
+    ):
+        new = client.post("/v1/queries", json=body, headers=headers)
+        again = client.post("/v1/queries", json=body, headers=headers)
+        assert new.status_code == again.status_code == 200, new.text
+        assert not new.json()["cached"] and again.json()["cached"]
+        assert any(c["suppressed"] for c in new.json()["cells"]) or "statistic" in body
+        table = b', "dataset":'  # the table's own fields follow the request's
+        assert new.content.split(table, 1)[1] == again.content.split(table, 1)[1]
+        assert new.content.index(table) > 0
 
 
 def _rest_rows(shown: dict) -> list[dict]:
