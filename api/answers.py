@@ -39,7 +39,7 @@ from api.summaries.measured import Published
 from api.summaries.publish import Summarise as Summarise  # re-exported: an ask
 from api.summaries.publish import prepare as prepare_summary
 from schema import generation
-from schema.access import Account, AccountBudget, AuditAction, Publication, Release, ReleaseKind
+from schema.access import Account, AuditAction, Publication, QueryBudget, Release, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -204,7 +204,7 @@ def _derived(
     session: Session,
     account: Account,
     p: Prepared,
-    budget: AccountBudget | None,
+    budget: QueryBudget | None,
     only: bool,
     statistic: statistics.Statistic | None,
 ) -> Released | None:

@@ -139,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(metrics.router)
 
-    limiter, rate_limited = rate_limiter(settings)
+    limiter, count = rate_limiter(settings)
     app.state.limiter = limiter
     # Checks (below) has counted every request and refused /v1 without a key already.
     data = APIRouter(
@@ -163,9 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     in_memory = settings.rate_limit_storage.startswith("memory://")
-    app.add_middleware(
-        Checks, rate_limited=rate_limited, surfaces=surfaces, limit=in_flight, in_memory=in_memory
-    )
+    app.add_middleware(Checks, count=count, surfaces=surfaces, limit=in_flight, in_memory=in_memory)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

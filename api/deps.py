@@ -26,9 +26,13 @@ from schema.repositories import accounts, catalogue
 from schema.settings import Settings
 
 
-async def get_settings_dep(request: Request) -> Settings:  # async: no thread for no I/O
+def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_settings_dep(request: Request) -> Settings:  # async: no thread for no I/O
+    return get_settings(request)
 
 
 def sessions(request: Request) -> sessionmaker[Session]:
@@ -220,9 +224,24 @@ def principal_of(identity: Identity | None) -> Account:
 async def get_principal(  # async: no thread for no I/O
     request: Request, identity: IdentityDep, session: SessionDep
 ) -> Account:
-    """The caller, once the route's transaction has verified a cached identity."""
+    """The caller, once the route's transaction has verified a cached identity; kept in
+    ``request.state`` for ``admitted``."""
     verified: Identity | None = request.state.identity
-    return principal_of(verified)
+    account = principal_of(verified)
+    request.state.principal = account
+    return account
 
 
 PrincipalDep = Annotated[Account, Depends(get_principal)]
+
+
+def admitted(request: Request) -> Account:
+    """The caller that the data router's own ``get_principal`` admitted (it runs before every
+    ``/v1`` route). For the route of cache hits (``POST /v1/queries``): naming
+    ``PrincipalDep`` again makes FastAPI walk get_principal's dependencies a second time on
+    every request (cached, but each one solved), and that walk is a share of a hit's CPU.
+    Without get_principal before it (a route outside that router), the request is refused."""
+    account: Account | None = request.scope.get("state", {}).get("principal")
+    if account is None:
+        raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+    return account

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from limits import parse_many
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
+from slowapi.wrappers import Limit
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,8 +57,55 @@ def _storage_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, RedisError | TimeoutError | ConnectionError)
 
 
-def rate_limiter(settings: Settings) -> tuple[Limiter, Callable[..., Any]]:
-    """The app's limiter and the function that counts a request (raises when over)."""
+# The route part of every count's storage key: the name slowapi gave it when a decorated
+# function counted (``key_style="endpoint"``), kept so that counts carry over in Redis.
+ENDPOINT = "api.rate_limits.rate_limited"
+
+
+class Counter:
+    """Count a request against its key's limit, as slowapi's ``Limiter.limit`` decorator did
+    on a dynamic limit (the same storage keys, counts, headers and 429), without what the
+    decorator redoes on every request: ``inspect.signature`` of the limit's and the key's
+    functions, parsing the limit's text, building its wrappers (a share of a cache hit's CPU).
+    Each role's limits are parsed once; the settings do not change while the app runs."""
+
+    def __init__(self, limiter: Limiter, settings: Settings) -> None:
+        self.limiter = limiter
+        self.settings = settings
+        self.prefix = settings.rate_limit_prefix
+        self.parsed: dict[str, list[Limit]] = {}
+
+    def limits(self, role: str) -> list[Limit]:
+        found = self.parsed.get(role)
+        if found is None:
+            items = parse_many(self.settings.rate_limit_for(role))
+            found = [Limit(i, rate_key, None, False, None, None, None, 1, True) for i in items]
+            self.parsed[role] = found
+        return found
+
+    def __call__(self, request: Request) -> list[tuple[str, str]]:
+        """Count the request (RateLimitExceeded when over); the rate-limit headers for its
+        response (Retry-After only comes with a 429)."""
+        if not self.limiter.enabled:
+            return []
+        key = rate_key(request)
+        args = [self.prefix, key, ENDPOINT] if self.prefix else [key, ENDPOINT]
+        shown: tuple[Any, list[str]] | None = None
+        for lim in self.limits(key.split("|", 1)[0]):
+            if shown is None or lim.limit < shown[0]:
+                shown = (lim.limit, args)
+            if not self.limiter.limiter.hit(lim.limit, *args, cost=1):
+                log.warning("ratelimit %s exceeded at endpoint: %s", lim.limit, ENDPOINT)
+                request.state.view_rate_limit = (lim.limit, args)
+                raise RateLimitExceeded(lim)
+        request.state.view_rate_limit = shown
+        probe = Response()
+        self.limiter._inject_headers(probe, shown)  # type: ignore[arg-type]
+        return [(k, v) for k, v in probe.headers.items() if k.startswith("x-ratelimit")]
+
+
+def rate_limiter(settings: Settings) -> tuple[Limiter, Counter]:
+    """The app's limiter and what counts a request (raises when over)."""
     shared = settings.rate_limit_storage.startswith(("redis://", "rediss://"))
     # A Redis that accepts connections and never answers must not hang every request.
     timeouts: Any = {"socket_timeout": 1, "socket_connect_timeout": 1} if shared else {}
@@ -70,14 +118,7 @@ def rate_limiter(settings: Settings) -> tuple[Limiter, Callable[..., Any]]:
         key_style="endpoint",  # one count for every route; the key names the route group
     )
 
-    def limit_for(key: str) -> str:
-        return settings.rate_limit_for(key.split("|", 1)[0])
-
-    @limiter.limit(limit_for)
-    def rate_limited(request: Request, response: Response) -> None:
-        return None
-
-    return limiter, rate_limited
+    return limiter, Counter(limiter, settings)
 
 
 def too_many_requests(request: Request, exc: Exception) -> Response:
@@ -103,13 +144,13 @@ class Checks:
     def __init__(
         self,
         app: ASGIApp,
-        rate_limited: Callable[..., Any],
+        count: Counter,
         surfaces: Surfaces,
         limit: int = 4,
         in_memory: bool = False,
     ) -> None:
         self.app = app
-        self.rate_limited = rate_limited
+        self.count = count
         # Counts in this process (memory://): a key in the worker's cache is then checked and
         # counted on the event loop, with no I/O and no thread; Redis is always in a thread.
         self.in_memory = in_memory
@@ -122,12 +163,7 @@ class Checks:
         rate-limit headers for its response (Retry-After only comes with a 429)."""
         request.state.rate_group = surface.group_of(request.url.path)
         lookup(request, surface.credential)
-        return self._count(request)
-
-    def _count(self, request: Request) -> list[tuple[str, str]]:
-        probe = Response()
-        self.rate_limited(request=request, response=probe)
-        return [(k, v) for k, v in probe.headers.items() if k.startswith("x-ratelimit")]
+        return self.count(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # none served (GraphQL's would skip every check)
@@ -143,7 +179,7 @@ class Checks:
         try:
             if self.in_memory and lookup_cached(request, surface.credential):
                 request.state.rate_group = surface.group_of(request.url.path)
-                headers = self._count(request)
+                headers = self.count(request)
             else:
                 async with self._slots:
                     headers = await run_in_threadpool(self._check, request, surface)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import privacy
 from api.errors import InvalidQuery, NotFound, PrivacyRefused
-from schema.access import Account, AccountBudget
+from schema.access import Account, QueryBudget
 from schema.codelists import codelists, time_codes
 from schema.models import Dataset, DatasetVersion
 from schema.repositories import catalogue as catalogue_repo
@@ -76,7 +76,7 @@ class Resolved:
     epsilon: privacy.Epsilon | None
     margin_of_error: float | None
     confidence: float
-    budget: AccountBudget | None = None  # the account's query budget on the dataset
+    budget: QueryBudget | None = None  # the account's query budget on the dataset
 
 
 def dataset_for(
@@ -90,7 +90,7 @@ def dataset_for(
 
 def dataset_and_budget(
     session: Session, account: Account, slug: str, number: int | None, cached: bool = False
-) -> tuple[Dataset, DatasetVersion, AccountBudget | None]:
+) -> tuple[Dataset, DatasetVersion, QueryBudget | None]:
     """``dataset_for``, and the account's query budget on the dataset, in the same round
     trip; ``cached``: the dataset, grant and version from the worker's cache when it holds
     them (``schema.repositories.catalogue.dataset_version``)."""

@@ -22,7 +22,7 @@ from api import columns as api_columns
 from api import extracts, metrics, releases, tables
 from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
-from schema.access import Account, AccountBudget, Publication, Release, ReleaseKind
+from schema.access import Account, Publication, QueryBudget, Release, ReleaseKind
 from schema.db import is_busy
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
@@ -61,7 +61,7 @@ class Released:
         return self.parsed
 
 
-def left(budget: AccountBudget | None, spent: int | None = None) -> int | None:
+def left(budget: QueryBudget | None, spent: int | None = None) -> int | None:
     if budget is None:
         return None
     return budget.limit_micro - (budget.spent_micro if spent is None else spent)
@@ -72,7 +72,7 @@ def hit(
     account: Account,
     r: Resolved,
     release: Release,
-    budget: AccountBudget | None,
+    budget: QueryBudget | None,
     kind: ReleaseKind,
 ) -> Released:
     audit.append(
@@ -111,7 +111,7 @@ def charge_and_release(
     session: Session,
     account: Account,
     p: Prepared,
-    budget: AccountBudget | None,
+    budget: QueryBudget | None,
     kind: ReleaseKind,
 ) -> Released:
     # Everything of a new release in one savepoint: should the database be too busy to finish
@@ -125,7 +125,7 @@ def charge_and_release(
 
 
 def _claim_charge_release(
-    session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: ReleaseKind
+    session: Session, account: Account, p: Prepared, budget: QueryBudget | None, kind: ReleaseKind
 ) -> Released | None:
     # A refused charge raises out of the caller's savepoint, which undoes the claim with it.
     claimed = releases_repo.claim(

@@ -7,7 +7,7 @@ stored: only its SHA-256.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -103,6 +103,18 @@ class AccountBudget(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
     limit_micro: Mapped[int] = mapped_column(BigInteger)
     spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetRead(NamedTuple):
+    """An account's budget on a dataset as a cache hit reads it (a Core row: a hit only
+    shows what is left, and an ORM entity costs more to load); never changed in place."""
+
+    dataset_id: int
+    limit_micro: int
+    spent_micro: int
+
+
+QueryBudget = AccountBudget | BudgetRead  # what the release service reads of a budget
 
 
 class AuditEntry(Base):

@@ -7,7 +7,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
-from api.deps import PrincipalDep, SessionDep, SettingsDep, finish
+from api.deps import PrincipalDep, SessionDep, SettingsDep, admitted, finish, get_settings
 from api.errors import InvalidQuery
 from api.routes.releases import (
     XLSX,
@@ -51,8 +51,6 @@ def post_query(
     body: QueryIn,
     request: Request,
     session: SessionDep,
-    principal: PrincipalDep,
-    settings: SettingsDep,
     format: Format = None,
     bom: Bom = False,
     about: About = "0",
@@ -61,6 +59,10 @@ def post_query(
     """Answer a count query (spends ε unless cached); JSON (its cells in columns with
     ``?layout=columns``), or a file as for releases, its columns in the order of
     ``group_by``."""
+    # The caller and the settings without dependencies of this route's own: the data
+    # router's get_principal has admitted the caller, and a hit's CPU is spent in part on
+    # FastAPI's solving of each dependency (``api.deps.admitted``).
+    principal, settings = admitted(request), get_settings(request)
     kind = wanted(request, format, about, layout)
     query = to_query(body)
     ask = answers.Count(query)

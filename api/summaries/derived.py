@@ -60,11 +60,14 @@ def question(p: Prepared) -> Question | None:
 
 
 def covered(session: Session, p: Prepared) -> Covered | None:
-    """The newest summary of the version that covers the query, and the question."""
-    q = question(p)
+    """The newest summary of the version that covers the query, and the question. The
+    summaries first: a version without any (the usual case, on every cache hit) needs no
+    question built (its months listed)."""
+    summaries = summaries_repo.of_version(session, p.version.id)
+    q = None if not summaries else question(p)
     if q is None:
         return None
-    for row, public_id in summaries_repo.of_version(session, p.version.id):
+    for row, public_id in summaries:
         summary = stored.rebuilt(row, public_id)
         try:
             answer = summary.answer(q)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schema import generation
-from schema.access import AccountBudget, Grant
+from schema.access import AccountBudget, Grant, QueryBudget
 from schema.models import Dataset, DatasetVersion
 
 BUDGETS = "amaan_budgets"  # session.info: (account id, {dataset id: budget}), api.deps.verify
@@ -76,7 +76,7 @@ def budgets(session: Session, account_id: int) -> list[tuple[str, AccountBudget]
 
 def dataset_version(
     session: Session, account_id: int, slug: str, number: int | None, cached: bool = False
-) -> tuple[Dataset, bool, DatasetVersion | None, AccountBudget | None] | None:
+) -> tuple[Dataset, bool, DatasetVersion | None, QueryBudget | None] | None:
     """The dataset of ``slug``, whether it is granted to the account, its version ``number``
     (the newest when None; None when it has no such version) and the account's query budget
     on it (None: none); one round trip. ``cached``: the dataset, grant and version may come

@@ -48,3 +48,42 @@ def test_a_refused_query_ends_its_transaction(api):
         assert _checked_out(client) == 0
     again = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
     assert again.status_code == 200 and again.json()["cached"] is True
+
+
+def test_the_query_route_answers_for_the_admitted_caller(api):
+    """``POST /v1/queries`` takes its caller from what the router's get_principal admitted
+    (``api.deps.admitted``): each key's hit is audited under its own account, and shows that
+    account's budget."""
+    from schema.repositories import accounts
+
+    client, keys, engine = api
+    with Session(engine) as session:
+        ids = {n: accounts.by_name(session, n).id for n in ("alice", "bob")}
+    for name in ("alice", "bob", "alice", "bob"):
+        response = client.post("/v1/queries", json=QUERY, headers=auth(keys[name]))
+        assert response.status_code == 200, response.text
+        with Session(engine) as session:
+            newest = session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "query")
+                .order_by(AuditEntry.id.desc())
+                .limit(1)
+            ).one()
+        assert newest.account_id == ids[name]
+        # alice's limit is 0.25, bob's 1.0: each sees their own budget's remainder
+        assert (response.json()["budget_remaining"] <= 0.25) == (name == "alice")
+
+
+def test_admitted_refuses_a_request_no_principal_was_admitted_for():
+    """A route that calls ``admitted`` without the router's get_principal before it refuses,
+    rather than answer for an identity nobody verified."""
+    import pytest
+    from starlette.requests import Request
+
+    from api.deps import admitted
+    from api.errors import Unauthorized
+
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": [], "state": {}})
+    request.state.identity = ("an unverified account", None)
+    with pytest.raises(Unauthorized):
+        admitted(request)

@@ -98,3 +98,35 @@ def test_no_piece_of_any_key_is_stored(tmp_path, sqlite_template):
     for raw in raws:
         for i in range(len(raw) - 7):
             assert raw[i : i + 8].encode() not in blob
+
+
+def test_the_token_and_budgets_read_gives_what_the_entities_hold(engine):
+    """``generation_and_budgets`` reads columns, not entities (a cache hit's read): the same
+    token and, for each budget of the account and no other's, the values AccountBudget has."""
+    from sqlalchemy import select
+
+    from schema import generation
+    from schema.access import AccountBudget
+
+    with Session(engine) as s, s.begin():
+        d = _dataset(s)
+        other = Dataset(**{c: getattr(d, c) for c in ("title", "max_cases_per_person")})
+        other.slug, other.max_vulnerable_groups, other.max_referrals = "e", 2, 3
+        other.cap_micro, other.spent_micro, other.max_per_query_micro = 10_000_000, 0, 500_000
+        s.add(other)
+        a = accounts.create_account(s, name="Dr A", role="researcher")
+        b = accounts.create_account(s, name="Dr B", role="researcher")
+        accounts.set_account_budget(s, a.id, d.id, 700_000)
+        accounts.set_account_budget(s, a.id, other.id, 300_000)
+        accounts.set_account_budget(s, b.id, d.id, 900_000)
+        ids = a.id, b.id, d.id
+    with Session(engine) as s:
+        token, budgets = accounts.generation_and_budgets(s, ids[0])
+        assert token == s.scalar(select(generation.token_column())) and token is not None
+        entities = s.scalars(select(AccountBudget).where(AccountBudget.account_id == ids[0]))
+        held = {e.dataset_id: (e.dataset_id, e.limit_micro, e.spent_micro) for e in entities}
+        assert {k: tuple(v) for k, v in budgets.items()} == held and len(held) == 2
+        assert budgets[ids[2]].limit_micro == 700_000 and budgets[ids[2]].spent_micro == 0
+        none = accounts.create_account(s, name="Dr C", role="researcher")
+        s.flush()
+        assert accounts.generation_and_budgets(s, none.id)[1] == {}
