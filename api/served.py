@@ -128,7 +128,7 @@ def _claim_charge_release(
     session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: ReleaseKind
 ) -> Released | None:
     # A refused charge raises out of the caller's savepoint, which undoes the claim with it.
-    claimed = releases_repo.claim(
+    claimed, spent = _claim_and_charge(
         session,
         Release(
             canonical_key=p.canonical.key,
@@ -140,7 +140,6 @@ def _claim_charge_release(
             epsilon_micro=p.plan.epsilon.micro,
         ),
     )
-    spent = None if claimed is None else _charge(session, account, p, claimed, kind)
     if claimed is None:  # an identical query was released while we checked: use that one
         existing = releases_repo.find(session, p.canonical.key)
         assert existing is not None
@@ -164,18 +163,12 @@ def _claim_charge_release(
     return Released(claimed, False, p.plan.epsilon, left(budget, spent), None, columns=made)
 
 
-def _charge(
-    session: Session, account: Account, p: Prepared, claimed: Release, kind: ReleaseKind
-) -> int | None:
+def _claim_and_charge(session: Session, release: Release) -> tuple[Release | None, int | None]:
+    """The claim and its charge (``releases_repo.claim_and_charge``: one statement on
+    PostgreSQL); a refused charge as the API's refusal."""
     try:
-        return releases_repo.charge(
-            session,
-            account_id=account.id,
-            dataset_id=p.dataset.id,
-            release_id=claimed.id,
-            epsilon_micro=p.plan.epsilon.micro,
-            kind=kind,
-            charge_account=kind != "publication",
+        return releases_repo.claim_and_charge(
+            session, release, charge_account=release.kind != "publication"
         )
     except releases_repo.BudgetExceeded as exc:
         err = BudgetExhausted(

@@ -41,6 +41,7 @@ STAGES = [
     ("schema.repositories.releases", "find", "cache lookup"),
     ("schema.repositories.releases", "claim", "claim"),
     ("schema.repositories.releases", "charge", "charge + ledger"),
+    ("schema.repositories.releases", "claim_and_charge", "claim + charge + ledger"),
     ("schema.repositories.releases", "fill", "store body"),
     ("schema.repositories.audit", "append", "audit"),
     ("api.columns", "served_rows", "REST shape"),
