@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select, text, update
@@ -116,40 +115,53 @@ _FILL = (
 # holds charges nothing; a refused charge writes no ledger entry. The charges are the same
 # conditional UPDATEs as ``charge`` (re-checked under the row lock), taken in the same order
 # (release, account, dataset), so concurrent asks queue and never overspend as before.
-_CLAIM = """
-INSERT INTO releases (public_id, canonical_key, dataset_id, version_id, account_id, kind,
-                      query, epsilon_micro, body, failed, created_at)
-VALUES (:public_id, :canonical_key, :dataset_id, :version_id, :account_id, :kind,
-        :query, :epsilon_micro, '', false, :created_at)
-ON CONFLICT (canonical_key) DO NOTHING
-RETURNING id"""
-_ACCOUNT = """
-UPDATE account_budgets SET spent_micro = spent_micro + :epsilon_micro
-WHERE account_id = :account_id AND dataset_id = :dataset_id
-  AND spent_micro + :epsilon_micro <= limit_micro AND EXISTS (SELECT FROM claimed)
-RETURNING spent_micro"""
-_DATASET = """
-UPDATE datasets SET spent_micro = spent_micro + :epsilon_micro
-WHERE id = :dataset_id AND spent_micro + :epsilon_micro <= cap_micro
-  AND EXISTS (SELECT FROM {after})
-RETURNING spent_micro"""
-_LEDGER_ROW = """
-INSERT INTO ledger (account_id, dataset_id, release_id, kind, epsilon_micro, created_at)
-SELECT :account_id, :dataset_id, claimed.id, :kind, :epsilon_micro, :created_at
-FROM claimed, capped
-RETURNING id"""
+_CLAIMED = """
+claimed AS (
+  INSERT INTO releases (public_id, canonical_key, dataset_id, version_id, account_id, kind,
+                        query, epsilon_micro, body, failed, created_at)
+  VALUES (:public_id, :canonical_key, :dataset_id, :version_id, :account_id, :kind,
+          :query, :epsilon_micro, '', false, :created_at)
+  ON CONFLICT (canonical_key) DO NOTHING
+  RETURNING id)"""
+_BOOKED = """
+booked AS (
+  INSERT INTO ledger (account_id, dataset_id, release_id, kind, epsilon_micro, created_at)
+  SELECT :account_id, :dataset_id, claimed.id, :kind, :epsilon_micro, :created_at
+  FROM claimed, capped
+  RETURNING id)"""
 _PG_CLAIM_CHARGE = {
-    True: text(
-        f"WITH claimed AS ({_CLAIM}), charged AS ({_ACCOUNT}), "
-        f"capped AS ({_DATASET.format(after='charged')}), booked AS ({_LEDGER_ROW}) "
-        "SELECT (SELECT id FROM claimed), (SELECT spent_micro FROM charged), "
-        "(SELECT spent_micro FROM capped), (SELECT id FROM booked)"
+    True: text(  # a query: the account's budget, then the dataset's cap
+        "WITH"  # noqa: S608 (module constants only; every value is a bound parameter)
+        + _CLAIMED
+        + """,
+charged AS (
+  UPDATE account_budgets SET spent_micro = spent_micro + :epsilon_micro
+  WHERE account_id = :account_id AND dataset_id = :dataset_id
+    AND spent_micro + :epsilon_micro <= limit_micro AND EXISTS (SELECT FROM claimed)
+  RETURNING spent_micro),
+capped AS (
+  UPDATE datasets SET spent_micro = spent_micro + :epsilon_micro
+  WHERE id = :dataset_id AND spent_micro + :epsilon_micro <= cap_micro
+    AND EXISTS (SELECT FROM charged)
+  RETURNING spent_micro),"""
+        + _BOOKED
+        + """
+SELECT (SELECT id FROM claimed), (SELECT spent_micro FROM charged),
+       (SELECT spent_micro FROM capped), (SELECT id FROM booked)"""
     ),
-    False: text(
-        f"WITH claimed AS ({_CLAIM}), "
-        f"capped AS ({_DATASET.format(after='claimed')}), booked AS ({_LEDGER_ROW}) "
-        "SELECT (SELECT id FROM claimed), NULL, "
-        "(SELECT spent_micro FROM capped), (SELECT id FROM booked)"
+    False: text(  # a publication: the dataset's cap only
+        "WITH"  # noqa: S608 (module constants only; every value is a bound parameter)
+        + _CLAIMED
+        + """,
+capped AS (
+  UPDATE datasets SET spent_micro = spent_micro + :epsilon_micro
+  WHERE id = :dataset_id AND spent_micro + :epsilon_micro <= cap_micro
+    AND EXISTS (SELECT FROM claimed)
+  RETURNING spent_micro),"""
+        + _BOOKED
+        + """
+SELECT (SELECT id FROM claimed), NULL, (SELECT spent_micro FROM capped),
+       (SELECT id FROM booked)"""
     ),
 }
 
@@ -193,9 +205,7 @@ def claim_and_charge(
         "epsilon_micro": release.epsilon_micro,
         "created_at": release.created_at,
     }
-    new_id, spent, capped, booked = session.execute(
-        _PG_CLAIM_CHARGE[charge_account], values
-    ).one()
+    new_id, spent, capped, booked = session.execute(_PG_CLAIM_CHARGE[charge_account], values).one()
     if new_id is None:
         return None, None
     release.id = new_id
