@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from api import columns as api_columns
 from api import extracts, metrics, releases, tables
 from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
+from schema import generation
 from schema.access import Account, AccountBudget, Publication, Release, ReleaseKind
 from schema.db import is_busy
 from schema.repositories import audit
@@ -107,6 +108,27 @@ def shown(release: Release, confidence: float) -> bytes:
     )
 
 
+def kept(session: Session, key: str) -> Release | None:
+    """The release of a canonical key if this worker keeps it (``schema.generation``), made
+    this session's without a read; None when it does not (stored or not)."""
+    found: Release | None = generation.get(session, ("release", key))
+    return None if found is None else releases_repo.attach(session, found)
+
+
+def stored(session: Session, key: str) -> Release | None:
+    """The release of a canonical key: a release is immutable once another transaction sees
+    it, so it is kept per worker (``schema.generation``) and attached to this session
+    without a read (its body still loads on demand)."""
+    found = kept(session, key)
+    if found is not None:
+        return found
+    found = releases_repo.find(session, key)
+    if found is None or generation.cache_of(session) is None:
+        return found
+    generation.put(session, ("release", key), found)
+    return releases_repo.attach(session, found)
+
+
 def charge_and_release(
     session: Session,
     account: Account,
@@ -114,19 +136,25 @@ def charge_and_release(
     budget: AccountBudget | None,
     kind: ReleaseKind,
 ) -> Released:
+    """A new release, or the stored one when the query turns out to be stored (its claim
+    finds it, committed or committing in another transaction: nothing is charged)."""
     # Everything of a new release in one savepoint: should the database be too busy to finish
     # (a bounded wait ran out) or the charge be refused, the claim and the charge go with it
     # and the caller may retry (or audit the refusal).
     with session.begin_nested():
         released = _claim_charge_release(session, account, p, budget, kind)
-    if released is None:  # failed after the read: kept, charged and audited, then answered
+    if released == "failed":  # failed after the read: kept, charged and audited, then answered
         raise failed()
+    if released == "held":  # an identical query was released: that one, as a cache hit
+        existing = stored(session, p.canonical.key)
+        assert existing is not None
+        return hit(session, account, p.resolved, existing, budget, kind)
     return released
 
 
 def _claim_charge_release(
     session: Session, account: Account, p: Prepared, budget: AccountBudget | None, kind: ReleaseKind
-) -> Released | None:
+) -> Released | Literal["failed", "held"]:
     # A refused charge raises out of the caller's savepoint, which undoes the claim with it.
     claimed, spent = _claim_and_charge(
         session,
@@ -140,10 +168,8 @@ def _claim_charge_release(
             epsilon_micro=p.plan.epsilon.micro,
         ),
     )
-    if claimed is None:  # an identical query was released while we checked: use that one
-        existing = releases_repo.find(session, p.canonical.key)
-        assert existing is not None
-        return hit(session, account, p.resolved, existing, budget, kind)
+    if claimed is None:  # stored, or being stored by another transaction (now committed)
+        return "held"
     made = _compute_and_store(session, p, claimed)
     failed = made is None
     audit.append(
@@ -158,7 +184,7 @@ def _claim_charge_release(
         detail={"release": claimed.public_id},
     )
     if made is None:
-        return None
+        return "failed"
     # Made at the requested confidence (the plan's), so served as it was stored.
     return Released(claimed, False, p.plan.epsilon, left(budget, spent), None, columns=made)
 

@@ -31,22 +31,21 @@ class BudgetExceeded(Exception):
     asked_micro: int
 
 
+# Built once (the options and the comparison are not rebuilt per call): a release by a key,
+# its body, columns and noise loaded only when read.
+_DEFERRED = (defer(Release.body), defer(Release.packed), defer(Release.noisy))
+_BY_KEY = select(Release).options(*_DEFERRED).where(Release.canonical_key == bindparam("key"))
+_BY_PUBLIC_ID = select(Release).options(*_DEFERRED).where(Release.public_id == bindparam("id"))
+
+
 def find(session: Session, canonical_key: str) -> Release | None:
     """The release of a canonical query; its body is loaded only when read."""
-    return session.scalars(
-        select(Release)
-        .options(defer(Release.body), defer(Release.packed), defer(Release.noisy))
-        .where(Release.canonical_key == canonical_key)
-    ).one_or_none()
+    return session.scalars(_BY_KEY, {"key": canonical_key}).one_or_none()
 
 
 def by_public_id(session: Session, public_id: str) -> Release | None:
     """A release; its body (large, and immutable) is loaded only when read."""
-    return session.scalars(
-        select(Release)
-        .options(defer(Release.body), defer(Release.packed), defer(Release.noisy))
-        .where(Release.public_id == public_id)
-    ).one_or_none()
+    return session.scalars(_BY_PUBLIC_ID, {"id": public_id}).one_or_none()
 
 
 def claim(session: Session, release: Release) -> Release | None:
