@@ -170,20 +170,19 @@ def _claim_charge_release(
     )
     if claimed is None:  # stored, or being stored by another transaction (now committed)
         return "held"
-    made = _compute_and_store(session, p, claimed)
-    failed = made is None
-    audit.append(
-        session,
-        action=kind,
-        outcome="failed" if failed else "released",
-        account_id=account.id,
-        dataset_id=p.dataset.id,
-        version_id=p.version.id,
-        canonical_key=p.canonical.key,
-        epsilon_micro=p.plan.epsilon.micro,
-        detail={"release": claimed.public_id},
-    )
+    entry: dict[str, Any] = {
+        "action": kind,
+        "outcome": "released",
+        "account_id": account.id,
+        "dataset_id": p.dataset.id,
+        "version_id": p.version.id,
+        "canonical_key": p.canonical.key,
+        "epsilon_micro": p.plan.epsilon.micro,
+        "detail": {"release": claimed.public_id},
+    }
+    made = _compute_and_store(session, p, claimed, entry)  # audited with its body
     if made is None:
+        audit.append(session, **(entry | {"outcome": "failed"}))
         return "failed"
     # Made at the requested confidence (the plan's), so served as it was stored.
     return Released(claimed, False, p.plan.epsilon, left(budget, spent), None, columns=made)
@@ -208,9 +207,12 @@ def _claim_and_charge(session: Session, release: Release) -> tuple[Release | Non
         raise err from None
 
 
-def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> dict[str, Any] | None:
-    """Read, release and store: the body in columns (``api.columns``; stored compressed);
-    None when anything failed (the release is then marked failed).
+def _compute_and_store(
+    session: Session, p: Prepared, claimed: Release, entry: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Read, release and store: the body in columns (``api.columns``; stored compressed),
+    with its audit ``entry`` (one statement on PostgreSQL); None when anything failed (the
+    release is then marked failed, and nothing of this is kept: the caller audits that).
 
     Nothing here refuses: the charge is made and stays. The one exception is a database too
     busy to answer in time (``is_busy``): nothing was released, so it is re-raised and the
@@ -221,7 +223,8 @@ def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> dict[
             released = releases.compute(session, p)
             body = tables.in_columns(p, released)
             packed = api_columns.pack(body)
-            releases_repo.fill(session, claimed, "", tables.stored_noise(released), packed)
+            noise = tables.stored_noise(released)
+            releases_repo.fill(session, claimed, "", noise, packed, entry)
         return body
     except Exception as exc:
         if is_busy(exc):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from schema.access import AccountBudget, LedgerEntry, Release, ReleaseKind
 from schema.models import Dataset, utcnow
+from schema.repositories import audit
 
 
 @dataclass
@@ -77,13 +78,23 @@ def claim(session: Session, release: Release) -> Release | None:
 
 
 def fill(
-    session: Session, release: Release, body: str, noisy: str, packed: bytes | None = None
+    session: Session,
+    release: Release,
+    body: str,
+    noisy: str,
+    packed: bytes | None = None,
+    entry: dict[str, Any] | None = None,
 ) -> None:
     """Store a claimed release's body: ``body`` (JSON text), or ``packed`` (its columns,
-    compressed: ``api.columns``) with ``body`` empty."""
-    session.execute(
-        _FILL, {"release_id": release.id, "body": body, "noisy": noisy, "packed": packed}
-    )
+    compressed: ``api.columns``) with ``body`` empty. ``entry``: its audit entry (the fields
+    of ``audit.append``), written in the same statement on PostgreSQL (one round trip)."""
+    params = {"release_id": release.id, "body": body, "noisy": noisy, "packed": packed}
+    if entry is not None and session.get_bind().dialect.name == "postgresql":
+        audit.append(session, **entry, before=(_FILLED, params))
+    else:
+        session.execute(_FILL, params)
+        if entry is not None:
+            audit.append(session, **entry)
     set_committed_value(release, "body", body)
     set_committed_value(release, "noisy", noisy)
     set_committed_value(release, "packed", packed)
@@ -107,6 +118,11 @@ _FILL = (
     update(_RELEASES)
     .where(_RELEASES.c.id == bindparam("release_id"))
     .values(body=bindparam("body"), noisy=bindparam("noisy"), packed=bindparam("packed"))
+)
+# PostgreSQL: ``_FILL`` as a CTE, sent with the release's audit entry (``fill``).
+_FILLED = (
+    "filled AS (UPDATE releases SET body = :body, noisy = :noisy, packed = :packed"
+    " WHERE id = :release_id)"
 )
 
 # PostgreSQL: the claim, both charges and the ledger entry in one statement. Each step runs
