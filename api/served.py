@@ -24,7 +24,7 @@ from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
 from schema import generation
 from schema.access import Account, AccountBudget, Publication, Release, ReleaseKind
-from schema.db import is_busy
+from schema.db import is_busy, undone_on_error
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 
@@ -219,7 +219,9 @@ def _compute_and_store(
     caller's savepoint undoes the claim and the charge. What is logged is the error's type,
     never its message (which could hold a value)."""
     try:
-        with session.begin_nested():  # a database error here leaves the transaction usable
+        # A database error here leaves the transaction usable (undone to this savepoint, which
+        # the caller's releases with its own).
+        with undone_on_error(session, "amaan_release_read"):
             released = releases.compute(session, p)
             body = tables.in_columns(p, released)
             packed = api_columns.pack(body)
