@@ -38,8 +38,7 @@ from api.summaries import derived, measured
 from api.summaries.measured import Published
 from api.summaries.publish import Summarise as Summarise  # re-exported: an ask
 from api.summaries.publish import prepare as prepare_summary
-from schema import generation
-from schema.access import Account, AuditAction, Publication, QueryBudget, Release, ReleaseKind
+from schema.access import Account, AuditAction, Publication, QueryBudget, ReleaseKind
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 from schema.settings import Settings
@@ -174,30 +173,27 @@ def _count(
     canonical = (
         p.canonical if p is not None else r.canonical.with_epsilon(r.epsilon or privacy.ZERO)
     )
-    found = _stored(session, canonical.key)
+    # A release this worker keeps is served at once. Otherwise the query is claimed without
+    # looking for it first: a stored release makes the claim find it, charging nothing
+    # (``served.charge_and_release``), one round trip fewer for every new release.
+    found = served.kept(session, canonical.key)
+    if found is None and p is None:
+        try:
+            p = releases.prepare(r, settings)
+        except AmaanError:  # a stored release is served even where today's plan refuses
+            found = served.stored(session, canonical.key)
+            if found is None:
+                raise
     if found is not None:
         released = served.hit(session, account, r, found, budget, kind)
     else:
-        p = p or releases.prepare(r, settings)
+        assert p is not None
         released = served.charge_and_release(session, account, p, budget, kind)
     if statistic is not None:  # post-processing of the release served: nothing charged
         released.statistic = statistics.block(
             statistic, released.release, released.content, r.confidence
         )
     return released
-
-
-def _stored(session: Session, key: str) -> Release | None:
-    """The release of a canonical key: a release is immutable once another transaction sees
-    it, so it is kept per worker (``schema.generation``) and attached to this session
-    without a read (its body still loads on demand)."""
-    found: Release | None = generation.get(session, ("release", key))
-    if found is None:
-        found = releases_repo.find(session, key)
-        if found is None or generation.cache_of(session) is None:
-            return found
-        generation.put(session, ("release", key), found)
-    return releases_repo.attach(session, found)
 
 
 def _derived(

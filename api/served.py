@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy.orm import Session
@@ -22,8 +22,9 @@ from api import columns as api_columns
 from api import extracts, metrics, releases, tables
 from api.errors import BudgetExhausted, ReleaseFailed
 from api.releases import Prepared, Resolved
+from schema import generation
 from schema.access import Account, Publication, QueryBudget, Release, ReleaseKind
-from schema.db import is_busy
+from schema.db import is_busy, undone_on_error
 from schema.repositories import audit
 from schema.repositories import releases as releases_repo
 
@@ -107,6 +108,27 @@ def shown(release: Release, confidence: float) -> bytes:
     )
 
 
+def kept(session: Session, key: str) -> Release | None:
+    """The release of a canonical key if this worker keeps it (``schema.generation``), made
+    this session's without a read; None when it does not (stored or not)."""
+    found: Release | None = generation.get(session, ("release", key))
+    return None if found is None else releases_repo.attach(session, found)
+
+
+def stored(session: Session, key: str) -> Release | None:
+    """The release of a canonical key: a release is immutable once another transaction sees
+    it, so it is kept per worker (``schema.generation``) and attached to this session
+    without a read (its body still loads on demand)."""
+    found = kept(session, key)
+    if found is not None:
+        return found
+    found = releases_repo.find(session, key)
+    if found is None or generation.cache_of(session) is None:
+        return found
+    generation.put(session, ("release", key), found)
+    return releases_repo.attach(session, found)
+
+
 def charge_and_release(
     session: Session,
     account: Account,
@@ -114,21 +136,27 @@ def charge_and_release(
     budget: QueryBudget | None,
     kind: ReleaseKind,
 ) -> Released:
+    """A new release, or the stored one when the query turns out to be stored (its claim
+    finds it, committed or committing in another transaction: nothing is charged)."""
     # Everything of a new release in one savepoint: should the database be too busy to finish
     # (a bounded wait ran out) or the charge be refused, the claim and the charge go with it
     # and the caller may retry (or audit the refusal).
     with session.begin_nested():
         released = _claim_charge_release(session, account, p, budget, kind)
-    if released is None:  # failed after the read: kept, charged and audited, then answered
+    if released == "failed":  # failed after the read: kept, charged and audited, then answered
         raise failed()
+    if released == "held":  # an identical query was released: that one, as a cache hit
+        existing = stored(session, p.canonical.key)
+        assert existing is not None
+        return hit(session, account, p.resolved, existing, budget, kind)
     return released
 
 
 def _claim_charge_release(
     session: Session, account: Account, p: Prepared, budget: QueryBudget | None, kind: ReleaseKind
-) -> Released | None:
+) -> Released | Literal["failed", "held"]:
     # A refused charge raises out of the caller's savepoint, which undoes the claim with it.
-    claimed = releases_repo.claim(
+    claimed, spent = _claim_and_charge(
         session,
         Release(
             canonical_key=p.canonical.key,
@@ -140,42 +168,32 @@ def _claim_charge_release(
             epsilon_micro=p.plan.epsilon.micro,
         ),
     )
-    spent = None if claimed is None else _charge(session, account, p, claimed, kind)
-    if claimed is None:  # an identical query was released while we checked: use that one
-        existing = releases_repo.find(session, p.canonical.key)
-        assert existing is not None
-        return hit(session, account, p.resolved, existing, budget, kind)
-    made = _compute_and_store(session, p, claimed)
-    failed = made is None
-    audit.append(
-        session,
-        action=kind,
-        outcome="failed" if failed else "released",
-        account_id=account.id,
-        dataset_id=p.dataset.id,
-        version_id=p.version.id,
-        canonical_key=p.canonical.key,
-        epsilon_micro=p.plan.epsilon.micro,
-        detail={"release": claimed.public_id},
-    )
+    if claimed is None:  # stored, or being stored by another transaction (now committed)
+        return "held"
+    entry: dict[str, Any] = {
+        "action": kind,
+        "outcome": "released",
+        "account_id": account.id,
+        "dataset_id": p.dataset.id,
+        "version_id": p.version.id,
+        "canonical_key": p.canonical.key,
+        "epsilon_micro": p.plan.epsilon.micro,
+        "detail": {"release": claimed.public_id},
+    }
+    made = _compute_and_store(session, p, claimed, entry)  # audited with its body
     if made is None:
-        return None
+        audit.append(session, **(entry | {"outcome": "failed"}))
+        return "failed"
     # Made at the requested confidence (the plan's), so served as it was stored.
     return Released(claimed, False, p.plan.epsilon, left(budget, spent), None, columns=made)
 
 
-def _charge(
-    session: Session, account: Account, p: Prepared, claimed: Release, kind: ReleaseKind
-) -> int | None:
+def _claim_and_charge(session: Session, release: Release) -> tuple[Release | None, int | None]:
+    """The claim and its charge (``releases_repo.claim_and_charge``: one statement on
+    PostgreSQL); a refused charge as the API's refusal."""
     try:
-        return releases_repo.charge(
-            session,
-            account_id=account.id,
-            dataset_id=p.dataset.id,
-            release_id=claimed.id,
-            epsilon_micro=p.plan.epsilon.micro,
-            kind=kind,
-            charge_account=kind != "publication",
+        return releases_repo.claim_and_charge(
+            session, release, charge_account=release.kind != "publication"
         )
     except releases_repo.BudgetExceeded as exc:
         err = BudgetExhausted(
@@ -189,20 +207,26 @@ def _charge(
         raise err from None
 
 
-def _compute_and_store(session: Session, p: Prepared, claimed: Release) -> dict[str, Any] | None:
-    """Read, release and store: the body in columns (``api.columns``; stored compressed);
-    None when anything failed (the release is then marked failed).
+def _compute_and_store(
+    session: Session, p: Prepared, claimed: Release, entry: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Read, release and store: the body in columns (``api.columns``; stored compressed),
+    with its audit ``entry`` (one statement on PostgreSQL); None when anything failed (the
+    release is then marked failed, and nothing of this is kept: the caller audits that).
 
     Nothing here refuses: the charge is made and stays. The one exception is a database too
     busy to answer in time (``is_busy``): nothing was released, so it is re-raised and the
     caller's savepoint undoes the claim and the charge. What is logged is the error's type,
     never its message (which could hold a value)."""
     try:
-        with session.begin_nested():  # a database error here leaves the transaction usable
+        # A database error here leaves the transaction usable (undone to this savepoint, which
+        # the caller's releases with its own).
+        with undone_on_error(session, "amaan_release_read"):
             released = releases.compute(session, p)
             body = tables.in_columns(p, released)
             packed = api_columns.pack(body)
-            releases_repo.fill(session, claimed, "", tables.stored_noise(released), packed)
+            noise = tables.stored_noise(released)
+            releases_repo.fill(session, claimed, "", noise, packed, entry)
         return body
     except Exception as exc:
         if is_busy(exc):

@@ -41,6 +41,7 @@ STAGES = [
     ("schema.repositories.releases", "find", "cache lookup"),
     ("schema.repositories.releases", "claim", "claim"),
     ("schema.repositories.releases", "charge", "charge + ledger"),
+    ("schema.repositories.releases", "claim_and_charge", "claim + charge + ledger"),
     ("schema.repositories.releases", "fill", "store body"),
     ("schema.repositories.audit", "append", "audit"),
     ("api.columns", "served_rows", "REST shape"),
@@ -101,27 +102,38 @@ def _run(url: str, n: int, profile: bool) -> None:
     from api.routes.releases import release_json
     from bench.api import _setup
     from privacy import Epsilon
+    from schema import generation
     from schema.access import Account
     from schema.db import make_engine
+    from schema.repositories import accounts, catalogue
     from schema.settings import get_settings
 
     key = _setup(url)
     settings = get_settings()
-    engine = make_engine(url)
+    app = create_app(settings)
     serial = iter(range(1, 10**5))
     if not profile:
         _instrument()
     statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0]))
+    engine = make_engine(url)
+    with Session(engine) as s:
+        account = s.scalars(select(Account).where(Account.name == "bench")).one()
+        s.expunge(account)
+    engine.dispose()
 
     def once(group_by: list[str]) -> float:
+        """One ask as a worker's request makes it: a session of the app's (its worker
+        cache), the token read with the account's budgets first (``api.deps.verify``), the
+        account as the worker keeps it."""
         query = CountQuery(
             "helpline-cases", group_by, epsilon=f"0.2{next(serial):05d}", source="direct"
         )
         statements.clear()
         start = time.perf_counter()
-        with Session(engine) as s, s.begin():
-            account = s.scalars(select(Account).where(Account.name == "bench")).one()
+        with app.state.sessions() as s, s.begin():
+            token, budgets = accounts.generation_and_budgets(s, account.id)
+            generation.saw(s, token)
+            s.info[catalogue.BUDGETS] = (account.id, budgets)
             r = answers.answer(s, account, answers.Count(query), settings)
             remaining = None if r.remaining_micro is None else Epsilon(r.remaining_micro)
             release_json(
@@ -131,9 +143,13 @@ def _run(url: str, n: int, profile: bool) -> None:
         times["statements: " + " ".join(statements)].append(0.0)
         return took
 
-    with TestClient(create_app(settings)) as client:  # its start-up, as a worker's
+    with TestClient(app) as client:  # its start-up, as a worker's
+        event.listen(
+            app.state.sessions.kw["bind"],
+            "before_cursor_execute",
+            lambda *a: statements.append(a[2].split()[0]),
+        )
         _tables(client, key, once, n, profile)
-    engine.dispose()
 
 
 def _tables(

@@ -119,6 +119,24 @@ def read_snapshot(bind: Engine, **session_kw: Any) -> Iterator[Session]:
             session.rollback()
 
 
+@contextmanager
+def undone_on_error(session: Session, name: str) -> Iterator[None]:
+    """A savepoint for a step inside a savepoint of the session's (``begin_nested``): undone
+    when the step raises, so the transaction stays usable; kept otherwise, and released with
+    the enclosing savepoint (PostgreSQL and SQLite release every savepoint made after the one
+    released): one statement fewer than a nested transaction of its own. ``name`` is a
+    constant of the caller's (never data)."""
+    if not session.in_nested_transaction():
+        raise RuntimeError("undone_on_error runs inside a savepoint of the session's")
+    connection = session.connection()
+    connection.exec_driver_sql(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+
+
 # SQLSTATEs of a wait cut short or a transaction the server gave up on: lock_timeout,
 # statement_timeout, idle_in_transaction_session_timeout, serialization failure, deadlock.
 _RETRYABLE = {"55P03", "57014", "25P03", "40001", "40P01"}

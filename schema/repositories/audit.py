@@ -22,8 +22,10 @@ import secrets
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import TextClause
 
 from schema.access import AuditAction, AuditEntry, AuditHead
 from schema.db import read_snapshot
@@ -72,16 +74,41 @@ _LOG = cast(Table, AuditEntry.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
 
 
+# A data-modifying statement as the SQL of a CTE (``name AS (...)``, PostgreSQL, a constant:
+# every value bound) and its values, sent with an entry in one statement.
+Before = tuple[str, dict[str, Any]]
+
 # Built once, its values bound per call: SQLAlchemy's compiled cache then serves every append.
 _INSERT = insert(_LOG).returning(_LOG.c.id)
 
 
-def _write(session: Session, key: bytes, values: dict[str, Any]) -> int:
+# The INSERT of ``_write``'s row after a CTE (``before``); its columns are ``_fields``' and
+# the MAC's (tests/schema/test_audit_with.py holds them equal).
+_INSERT_SQL = """
+INSERT INTO audit_log (at, account_id, action, outcome, dataset_id, version_id, canonical_key,
+                       epsilon_micro, detail, nonce, mac)
+VALUES (:at, :account_id, :action, :outcome, :dataset_id, :version_id, :canonical_key,
+        :epsilon_micro, :detail, :nonce, :mac)
+RETURNING id"""
+_WITH: dict[str, TextClause] = {}  # the INSERT after each CTE, built once per CTE
+
+
+def _write(
+    session: Session, key: bytes, values: dict[str, Any], before: Before | None = None
+) -> int:
     nonce = secrets.token_hex(16)
     row = values | {"nonce": nonce, "mac": entry_mac(key, nonce, values)}
+    statement: Executable = _INSERT
+    if before is not None:
+        cte, params = before
+        if params.keys() & row.keys():  # the entry's own values are never a CTE's
+            raise ValueError(f"a CTE's parameters shadow the entry's: {params.keys() & row.keys()}")
+        if cte not in _WITH:
+            _WITH[cte] = text("WITH " + cte + _INSERT_SQL)
+        statement, row = _WITH[cte], params | row
     # On the session's connection (its transaction, savepoints included): a Core statement,
     # so nothing of the ORM's execution is needed on every audited request.
-    entry_id: int = session.connection().execute(_INSERT, row).scalar_one()
+    entry_id: int = session.connection().execute(statement, row).scalar_one()
     return entry_id
 
 
@@ -119,16 +146,20 @@ def append(
     canonical_key: str | None = None,
     epsilon_micro: int | None = None,
     detail: dict[str, Any] | None = None,
+    before: Before | None = None,
 ) -> int:
     """Write an entry in the caller's transaction (sealed after it commits); returns its id.
 
-    One Core INSERT and no lock on anything shared: this runs on every audited request."""
+    One Core INSERT and no lock on anything shared: this runs on every audited request.
+    ``before``: a data-modifying CTE (PostgreSQL only) and its values, written in the same
+    statement (one round trip for what a request writes with its entry); its bound names
+    must not be the log's columns."""
     values = _fields(
         action, outcome, account_id, dataset_id, version_id, canonical_key, epsilon_micro, detail
     )
     key = key_of(session)
     check_key(session, key)
-    return _write(session, key, values)
+    return _write(session, key, values, before)
 
 
 _keys_checked: set[tuple[str, str]] = set()  # (database, key id) seen to match, per process
