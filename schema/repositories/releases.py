@@ -130,12 +130,19 @@ _FILLED = (
 # holds charges nothing; a refused charge writes no ledger entry. The charges are the same
 # conditional UPDATEs as ``charge`` (re-checked under the row lock), taken in the same order
 # (release, account, dataset), so concurrent asks queue and never overspend as before.
+# A stored release is found without inserting (``NOT EXISTS``): PostgreSQL takes a sequence
+# value before it meets the conflict, so a hit that conflicted would use up a release id
+# (a 32-bit column) and widen the gaps between a caller's own ids. Only a claim that races
+# another transaction's, uncommitted, still meets the conflict (and waits for it).
 _CLAIMED = """
 claimed AS (
   INSERT INTO releases (public_id, canonical_key, dataset_id, version_id, account_id, kind,
                         query, epsilon_micro, body, failed, created_at)
-  VALUES (:public_id, :canonical_key, :dataset_id, :version_id, :account_id, :kind,
-          :query, :epsilon_micro, '', false, :created_at)
+  SELECT CAST(:public_id AS VARCHAR), CAST(:canonical_key AS VARCHAR),
+         CAST(:dataset_id AS INTEGER), CAST(:version_id AS INTEGER),
+         CAST(:account_id AS INTEGER), CAST(:kind AS VARCHAR), CAST(:query AS TEXT),
+         CAST(:epsilon_micro AS BIGINT), '', false, CAST(:created_at AS TIMESTAMPTZ)
+  WHERE NOT EXISTS (SELECT FROM releases WHERE canonical_key = :canonical_key)
   ON CONFLICT (canonical_key) DO NOTHING
   RETURNING id)"""
 _BOOKED = """

@@ -80,3 +80,24 @@ def test_a_new_release_is_not_looked_up_before_its_claim(api):
         assert " ".join(kinds) == "SAVEPOINT WITH SAVEPOINT SELECT WITH RELEASE"
         assert "INSERT INTO releases" in sent[len(before_claim) + 1]
         assert "UPDATE releases" in sent[len(before_claim) + 4]
+
+
+def test_a_hit_found_by_its_claim_uses_up_no_release_id(api, world_url):
+    """PostgreSQL takes a sequence value before it meets a conflict: a hit that conflicted
+    would use up an id (a 32-bit column) and show in the gaps between a caller's own ids."""
+    from schema.access import Release
+
+    client, keys, engine = api
+    first = client.post("/v1/queries", json=QUERY, headers=auth(keys["bob"]))
+    with TestClient(create_app(settings_for(world_url))) as other:  # a worker that never saw it
+        for _ in range(3):
+            hit = other.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+            assert hit.status_code == 200 and hit.json()["cached"], hit.text
+    after = client.post("/v1/queries", json=QUERY | {"epsilon": 0.08}, headers=auth(keys["bob"]))
+    assert after.status_code == 200 and not after.json()["cached"], after.text
+    with Session(engine) as s:
+        ids = [
+            s.scalar(select(Release.id).where(Release.public_id == r.json()["release_id"]))
+            for r in (first, after)
+        ]
+    assert ids[1] == ids[0] + 1
