@@ -79,7 +79,20 @@ class Counter:
         found = self.parsed.get(role)
         if found is None:
             items = parse_many(self.settings.rate_limit_for(role))
-            found = [Limit(i, rate_key, None, False, None, None, None, 1, True) for i in items]
+            found = [
+                Limit(
+                    limit=i,
+                    key_func=rate_key,
+                    scope=None,
+                    per_method=False,
+                    methods=None,
+                    error_message=None,
+                    exempt_when=None,
+                    cost=1,
+                    override_defaults=True,
+                )
+                for i in items
+            ]
             self.parsed[role] = found
         return found
 
@@ -117,7 +130,14 @@ def rate_limiter(settings: Settings) -> tuple[Limiter, Counter]:
         key_prefix=settings.rate_limit_prefix,
         key_style="endpoint",  # one count for every route; the key names the route group
     )
-
+    # slowapi also reads RATELIMIT_* from the environment (or a .env file): one that turns
+    # counting off, swallows the storage's errors or falls back to per-worker counts would
+    # change every limit unseen. Amaan's limits are its own settings (AMAAN_RATE_LIMIT_*).
+    if not limiter.enabled or limiter._swallow_errors or limiter._in_memory_fallback_enabled:
+        raise ValueError(
+            "RATELIMIT_ENABLED, RATELIMIT_SWALLOW_ERRORS and RATELIMIT_IN_MEMORY_FALLBACK* are "
+            "not supported: unset them (rate limits are set by AMAAN_RATE_LIMIT_*)"
+        )
     return limiter, Counter(limiter, settings)
 
 

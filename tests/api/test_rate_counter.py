@@ -108,3 +108,23 @@ def test_the_counter_counts_as_slowapi_did(storage, identity):
             for lim, s in ((old_limiter, old_settings), (new_limiter, new_settings))
         ]
         assert strip[0] == strip[1] and strip[0]
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "RATELIMIT_ENABLED=false",
+        "RATELIMIT_SWALLOW_ERRORS=true",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=true",
+    ],
+)
+def test_slowapis_own_environment_settings_are_refused(monkeypatch, variable):
+    """slowapi reads RATELIMIT_* from the environment: counting off, storage errors swallowed
+    or per-worker fallback counts would change every limit unseen, so the app will not start."""
+    name, _, value = variable.partition("=")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="RATELIMIT_ENABLED, RATELIMIT_SWALLOW_ERRORS"):
+        rate_limiter(Settings(rate_limit_storage="memory://"))
+    monkeypatch.delenv(name)
+    limiter, _ = rate_limiter(Settings(rate_limit_storage="memory://"))
+    assert limiter.enabled
