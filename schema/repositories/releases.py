@@ -196,9 +196,10 @@ def claim_and_charge(
     publication), or (None, None) when another transaction holds the query (nothing charged).
 
     One statement on PostgreSQL (``_PG_CLAIM_CHARGE``), three or four on SQLite (which has
-    no DML in a WITH). A refused charge raises ``BudgetExceeded`` with the claim written and
-    nothing charged: the caller's savepoint undoes the claim, as with ``claim`` and
-    ``charge``."""
+    no DML in a WITH). Call it inside a savepoint: a refused charge raises
+    ``BudgetExceeded`` with the claim written, and when the dataset's cap refuses, the
+    account's charge too (no ledger entry); the caller's savepoint undoes them, as with
+    ``claim`` and ``charge``."""
     if session.get_bind().dialect.name != "postgresql":
         claimed = claim(session, release)
         if claimed is None:
