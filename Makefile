@@ -28,7 +28,7 @@ lint: install
 COVERAGE_FLOOR := 90
 
 test: lint
-	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/python -m pytest --durations=30 --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 # The fast loop: lint and the tests not marked slow (no servers, browsers or long audits).
 check: lint
