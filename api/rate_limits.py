@@ -99,8 +99,6 @@ class Counter:
     def __call__(self, request: Request) -> list[tuple[str, str]]:
         """Count the request (RateLimitExceeded when over); the rate-limit headers for its
         response (Retry-After only comes with a 429)."""
-        if not self.limiter.enabled:
-            return []
         key = rate_key(request)
         args = [self.prefix, key, ENDPOINT] if self.prefix else [key, ENDPOINT]
         shown: tuple[Any, list[str]] | None = None
