@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import opendp.prelude as dp
-from opendp.mod import GLOBAL_FEATURES
+# Not ``opendp.prelude``: it imports OpenDP's extras (polars, scikit-learn helpers and more),
+# which Amaan never uses and which made every command and worker start about a second later.
+from opendp.mod import GLOBAL_FEATURES, enable_features
 
 ALLOWED = frozenset({"contrib"})
 
@@ -23,4 +24,4 @@ def assert_only_contrib() -> None:
 
 def enable() -> None:
     assert_only_contrib()
-    dp.enable_features("contrib")
+    enable_features("contrib")

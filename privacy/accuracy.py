@@ -15,7 +15,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import opendp.prelude as dp
+from opendp.accuracy import discrete_laplacian_scale_to_accuracy
 
 from privacy import noise_law
 
@@ -30,7 +30,7 @@ def cell_half_width(scale: float, confidence: float) -> int:
     """
     if scale == 0:
         return 0
-    accuracy = float(dp.discrete_laplacian_scale_to_accuracy(scale=scale, alpha=1 - confidence))
+    accuracy = float(discrete_laplacian_scale_to_accuracy(scale=scale, alpha=1 - confidence))
     return math.floor(accuracy)
 
 

@@ -26,6 +26,7 @@ Only linear determination is decided. Not considered:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,16 +102,32 @@ def _components(n: int, rows: list[list[tuple[int, bool]]]) -> list[int]:
 
 def _solve(component: list[int], rows: list[list[tuple[int, bool]]]) -> list[int]:
     """The unknowns of one component that its equations determine (exact RREF)."""
+    column = {u: k for k, u in enumerate(component)}
+    system = tuple(tuple((column[i], total) for i, total in row) for row in rows)
+    solve = _determined_columns if len(component) <= REMEMBERED else _determined_columns.__wrapped__
+    return [component[k] for k in solve(system, len(component))]
+
+
+# Components of at most this many unknowns have their answer kept per process: the same
+# pattern of suppressed cells recurs from release to release of a small table, and its answer
+# is a function of the pattern alone (of noisy values, never of the data's own).
+REMEMBERED = 64
+
+
+System = tuple[tuple[tuple[int, bool], ...], ...]
+
+
+@lru_cache(maxsize=2048)
+def _determined_columns(system: System, width: int) -> tuple[int, ...]:
+    """The columns of ``system`` (rows of (column, is the line's total)) that it determines."""
     # Imported here: SymPy costs a third of a second to import, which every command would pay.
     from sympy import QQ
     from sympy.polys.matrices import DomainMatrix
 
     member, total_ = QQ(1), QQ(-1)
-    column = {u: k for k, u in enumerate(component)}
-    system = {
-        r: {column[i]: (total_ if total else member) for i, total in row}
-        for r, row in enumerate(rows)
+    rows = {
+        r: {k: (total_ if total else member) for k, total in row} for r, row in enumerate(system)
     }
-    matrix = DomainMatrix(system, (len(rows), len(component)), QQ)
+    matrix = DomainMatrix(rows, (len(system), width), QQ)
     echelon, _ = matrix.rref(method="GJ")
-    return [component[next(iter(row))] for row in echelon.to_dod().values() if len(row) == 1]
+    return tuple(next(iter(row)) for row in echelon.to_dod().values() if len(row) == 1)

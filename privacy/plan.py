@@ -11,7 +11,10 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import opendp.prelude as dp
+from opendp.accuracy import accuracy_to_discrete_laplacian_scale
+from opendp.domains import atom_domain, vector_domain
+from opendp.measurements import make_laplace
+from opendp.metrics import l1_distance
 
 from privacy._features import assert_only_contrib
 from privacy.accuracy import cell_half_width
@@ -45,8 +48,8 @@ class Plan:
 
 def _measurement(scale: float) -> Any:
     assert_only_contrib()
-    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
-    return dp.m.make_laplace(*space, scale=scale)
+    space = vector_domain(atom_domain(T="i64")), l1_distance(T="i64")
+    return make_laplace(*space, scale=scale)
 
 
 def _plan(
@@ -133,7 +136,7 @@ def plan_release(
             f"the margin of error must be a number of cases, from 1 to {MAX_MARGIN_OF_ERROR:,}",
             field="margin_of_error",
         )
-    scale = dp.accuracy_to_discrete_laplacian_scale(
+    scale = accuracy_to_discrete_laplacian_scale(
         accuracy=float(margin_of_error), alpha=1 - confidence
     )
     plan = plan_for_scale(scale, sensitivity=sensitivity, cells=cells, confidence=confidence)

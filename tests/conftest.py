@@ -25,6 +25,18 @@ from schema.models import Base
 PG_ENV = "AMAAN_TEST_POSTGRES_URL"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that hold a slow test run first, each kept whole (its fixtures built once).
+
+    With ``--dist worksteal`` the two workers start on them and take the short tests from
+    each other's queues at the end, so that a minute-long audit is never what one worker
+    still runs while the other has nothing left.
+    """
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 def _pg_server_url() -> str | None:
     url = os.environ.get(PG_ENV)
     if not url:

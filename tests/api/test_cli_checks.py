@@ -126,3 +126,20 @@ def test_version():
     run = _run("--version")
     assert run.returncode == 0
     assert run.stdout.strip() == f"amaan, version {version('amaan')}"
+
+
+def test_a_command_imports_only_its_own_module():
+    """``amaan db ...`` does not import the web framework or the workbook writer; every
+    named command resolves to itself, and an unknown one is refused by name."""
+    code = (
+        "import sys; from click.testing import CliRunner; from api.cli import COMMANDS, main\n"
+        "r = CliRunner().invoke(main, ['db', '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(sorted(m for m in ('fastapi', 'openpyxl', 'api.cli.summaries') if m in sys.modules))\n"
+        "assert all(main.get_command(None, n).name == n for n in COMMANDS)\n"
+        "bad = CliRunner().invoke(main, ['nope'])\n"
+        "print(bad.exit_code, 'No such command' in bad.output)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["[]", "2 True"]

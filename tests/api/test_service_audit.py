@@ -1,7 +1,7 @@
 """The empirical privacy audit, run through the release service on real warehouses.
 
 Warehouses A and B differ by one person with two cases, each holding two vulnerable groups.
-The service plans the query, reads each warehouse once and releases it 20,000 times (noise,
+The service plans the query, reads each warehouse once and releases it 6,000 times (noise,
 suppression, margins, rounding and the body a caller gets, all as served). For events fixed in
 advance, a Clopper-Pearson lower bound on ε must stay within the ε the service charged; run on
 deliberately broken variants (the sensitivity of a grouped multi-valued dimension ignored, the
@@ -26,9 +26,12 @@ from tests.api.neighbours import PERSON, build
 from tests.privacy.test_audit import _clopper_pearson
 
 # By the exact law of the pair (two discrete Laplace noises, scale 2, shift 4; unrounded), the
-# pilot's events lose at most 1.74 of the ε 2: the honest audit fails about 1e-9 a run; both
-# broken variants (loss 3.2 to 3.4 on the same events) are missed with probability below 1e-15.
-RUNS = 20_000
+# pilot's events lose at most 1.74 of the ε 2. With these sizes the honest audit fails 2.2e-8 a
+# run; the variant that forgets the dimension's limit passes 3.1e-12 a run, the one that skips
+# the person bound 2.0e-10 (``python -m tests.api.audit_power 6000:2000``; 20,000 runs and a
+# pilot of 4,000, three times the work, gave 4.1e-9, 1.5e-37 and 6.0e-38).
+RUNS = 6_000
+PILOT = 2_000
 CONFIDENCE = 0.999
 SETTINGS = Settings(environment="test")
 # Each of the person's cases holds two groups: L1 sensitivity 2 cases × 2 values.
@@ -100,7 +103,7 @@ def lower_bound(with_person, without, events: list[Callable[[object], bool]]) ->
 
 def _tail_events(world, query) -> list[Callable[[object], bool]]:
     """Upper-tail events, their thresholds fixed on a pilot sample before the audit."""
-    pilot = sorted(_samples(world, query, _pair, runs=4_000)[0])
+    pilot = sorted(_samples(world, query, _pair, runs=PILOT)[0])
     thresholds = [pilot[int(len(pilot) * f)] for f in (0.95, 0.99, 0.997)]
     return [lambda t, q=q: t > q for q in thresholds]
 
