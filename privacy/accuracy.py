@@ -22,6 +22,7 @@ from privacy import noise_law
 MAX_POINTS = 1 << 20  # the FFT grid's size at most (16 MiB of complex numbers)
 
 
+@lru_cache(maxsize=1024)  # OpenDP's call costs about as much as post-processing a small table
 def cell_half_width(scale: float, confidence: float) -> int:
     """Smallest whole h such that a cell's noise is within ±h with at least ``confidence``.
 

@@ -21,15 +21,13 @@ from the exact distribution of the sum). Then:
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from privacy.accuracy import cell_half_width, sum_half_width
 from privacy.errors import InvalidEpsilon
 
-# OpenDP's accuracy call costs about as much as post-processing a small table: once per plan.
-cell_width = lru_cache(maxsize=1024)(cell_half_width)
+# Kept per scale and confidence (``cell_half_width``'s cache): the plan's is the same call.
+cell_width = cell_half_width
 
 
 def check_confidence(confidence: float) -> None:

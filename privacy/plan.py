@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from opendp.accuracy import accuracy_to_discrete_laplacian_scale
@@ -46,10 +47,20 @@ class Plan:
         )
 
 
+@cache
+def _space() -> tuple[Any, Any]:
+    """The histogram's input domain and metric. They are immutable (each constructor copies
+    what it is given), so they are built once per process: building them cost more than the
+    measurement over them, and a plan is made for every new ε."""
+    return vector_domain(atom_domain(T="i64")), l1_distance(T="i64")
+
+
 def _measurement(scale: float) -> Any:
+    """The vector measurement at ``scale``. Each call of it draws fresh noise (OpenDP's
+    sampler is a CSPRNG with no state kept in the measurement), so a plan's one measurement
+    serves every release made from it."""
     assert_only_contrib()
-    space = vector_domain(atom_domain(T="i64")), l1_distance(T="i64")
-    return make_laplace(*space, scale=scale)
+    return make_laplace(*_space(), scale=scale)
 
 
 def _plan(

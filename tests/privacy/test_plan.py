@@ -71,3 +71,22 @@ def test_refusals_name_the_problem():
         plan_release(epsilon=Epsilon.parse("0.1"), margin_of_error=10, **kw)
     with pytest.raises(InvalidEpsilon, match="confidence"):
         plan_release(epsilon=Epsilon.parse("0.1"), confidence=1.5, **kw)
+
+
+def test_plans_share_one_space_and_each_call_draws_fresh_noise():
+    """The domain and metric are built once per process; each plan's measurement is its own
+    (its scale, its map), and every call of it draws new noise: reusing a plan never reuses
+    noise."""
+    kw = {"sensitivity": 2, "cells": 500, "max_epsilon": MAX, "max_cells": 1_000}
+    a = plan_release(epsilon=Epsilon.parse("0.1"), **kw)
+    b = plan_release(epsilon=Epsilon.parse("0.2"), **kw)
+    for plan in (a, b):
+        assert str(plan.measurement.input_domain) == "VectorDomain(AtomDomain(T=i64))"
+        assert str(plan.measurement.input_metric) == "L1Distance(i64)"
+    assert a.scale == pytest.approx(2 * b.scale)
+    assert Epsilon.from_float_ceil(a.measurement.map(2)) == Epsilon.parse("0.1")
+    assert Epsilon.from_float_ceil(b.measurement.map(2)) == Epsilon.parse("0.2")
+    zeros = [0] * 500
+    first, second = a.measurement(zeros), a.measurement(zeros)
+    assert first != second  # equal by chance with probability far below 1e-100
+    assert a.measurement(zeros) != first
