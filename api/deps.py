@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -57,15 +57,37 @@ async def _in_thread(work: Callable[[], object]) -> None:
         await run_in_threadpool(work)
 
 
+# ``session.info``: the request whose cached identity the route checks itself (``admitted``).
+UNVERIFIED = "amaan_unverified"
+_VERIFYING_ROUTES: set[Callable[..., object]] = set()
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def verifies_itself(route: F) -> F:
+    """Mark a synchronous route that checks a cached identity itself, first thing in its own
+    thread (``admitted(request, session)``), so that the session's dependency takes no thread
+    for it: a cache hit then takes one thread hop, for the check, the route and the commit."""
+    _VERIFYING_ROUTES.add(route)
+    return route
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session. Async, so that only what waits on the database takes a thread:
-    the check of a cached identity (``verify``) before the route, and the commit after it
-    unless the route committed in its own thread (``finish``: one thread hop fewer)."""
+    the check of a cached identity (``verify``) before the route, unless the route does it
+    in its own thread (``verifies_itself``), and the commit after it unless the route
+    committed in its own thread (``finish``: one thread hop fewer)."""
     session = sessions(request)()
     try:
         if _tag(request) is not None:  # a cached identity, to check in this transaction
-            await run_in_threadpool(verify, request, session)
+            if request.scope.get("endpoint") in _VERIFYING_ROUTES:
+                session.info[UNVERIFIED] = request
+            else:
+                await run_in_threadpool(verify, request, session)
         yield session
+        if session.info.get(UNVERIFIED) is not None:  # never answer for an unchecked key
+            raise RuntimeError("a route marked verifies_itself did not call admitted")
         if session.in_transaction():
             await _in_thread(session.commit)
     except AmaanError as exc:
@@ -235,12 +257,19 @@ async def get_principal(  # async: no thread for no I/O
 PrincipalDep = Annotated[Account, Depends(get_principal)]
 
 
-def admitted(request: Request) -> Account:
+def admitted(request: Request, session: Session | None = None) -> Account:
     """The caller that the data router's own ``get_principal`` admitted (it runs before every
     ``/v1`` route). For the route of cache hits (``POST /v1/queries``): naming
     ``PrincipalDep`` again makes FastAPI walk get_principal's dependencies a second time on
     every request (cached, but each one solved), and that walk is a share of a hit's CPU.
-    Without get_principal before it (a route outside that router), the request is refused."""
+    Without get_principal before it (a route outside that router), the request is refused.
+
+    In a route that ``verifies_itself``, with its ``session``: the cached identity is checked
+    here first, in the route's transaction and thread (``verify``), before anything else the
+    route does; the caller is then the identity it verified (a revoked key is refused)."""
+    if session is not None and session.info.pop(UNVERIFIED, None) is not None:
+        verify(request, session)
+        request.state.principal = principal_of(request.state.identity)
     account: Account | None = request.scope.get("state", {}).get("principal")
     if account is None:
         raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from limits import parse_many
+from limits.storage import MemoryStorage
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
@@ -115,6 +118,35 @@ class Counter:
         return [(k, v) for k, v in probe.headers.items() if k.startswith("x-ratelimit")]
 
 
+# How often at most the in-process counters are swept of the expired ones (a memory bound
+# only: an expired count is dropped when it is next read in any case).
+SWEEP_SECONDS = 1.0
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """``memory://`` counters as limits keeps them, swept at most once a ``SWEEP_SECONDS``.
+
+    limits' own storage starts a new ``threading.Timer`` (10 ms) on any count that finds the
+    last one ended, which is nearly every request at a few hundred a second: a thread's start
+    and its wait for it are a share of a cache hit's CPU. The counts are the same: a counter
+    past its expiry is dropped when read (``get``), sweeping only frees what nobody reads.
+    Registered under no scheme of its own (``STORAGE_SCHEME`` unset)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept_at = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (limits' own, mangled)
+        now = time.monotonic()
+        if now - self._swept_at < SWEEP_SECONDS or self.timer.is_alive():
+            return
+        self._swept_at = now
+        sweep = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
+        self.timer = threading.Timer(0.01, sweep)
+        self.timer.daemon = True
+        self.timer.start()
+
+
 def rate_limiter(settings: Settings) -> tuple[Limiter, Counter]:
     """The app's limiter and what counts a request (raises when over)."""
     shared = settings.rate_limit_storage.startswith(("redis://", "rediss://"))
@@ -136,6 +168,9 @@ def rate_limiter(settings: Settings) -> tuple[Limiter, Counter]:
             "RATELIMIT_ENABLED, RATELIMIT_SWALLOW_ERRORS and RATELIMIT_IN_MEMORY_FALLBACK* are "
             "not supported: unset them (rate limits are set by AMAAN_RATE_LIMIT_*)"
         )
+    if settings.rate_limit_storage.startswith("memory://"):
+        limiter._storage = SweptMemoryStorage()
+        limiter._limiter = type(limiter._limiter)(limiter._storage)
     return limiter, Counter(limiter, settings)
 
 

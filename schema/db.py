@@ -11,12 +11,14 @@ Read-only work opts out with ``READ_ONLY``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -88,6 +90,41 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
 def _sqlite_begin(conn: Connection) -> None:
     read_only = conn.get_execution_options().get(READ_ONLY, False)
     conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+# ``record.info`` of a pooled connection: when it was last returned to the pool (or made).
+_IDLE_SINCE = "amaan_idle_since"
+
+
+def ping_when_idle(engine: Engine, after_s: float) -> None:
+    """Ping a pooled connection before use only when it has lain idle ``after_s`` or more,
+    replacing it when the ping fails (as ``pool_pre_ping`` does on every checkout: a round
+    trip on every request). A database restarted while its connections were idle, the
+    usual case, is then never seen by a request. A connection that died within ``after_s``
+    of its last use fails the request that takes it, as a busy database does (503 with
+    ``Retry-After``: ``connection_invalidated``, ``is_busy``), and SQLAlchemy then
+    replaces every connection of the pool made before the failure."""
+    dialect = engine.dialect
+
+    def made(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < after_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool then discards it and checks out another
+            raise sa_exc.DisconnectionError("the pooled connection did not answer") from exc
+
+    event.listen(engine, "connect", made)
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checkout)
 
 
 def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:

@@ -7,7 +7,15 @@ from dataclasses import replace
 from fastapi import APIRouter, Request, Response
 
 from api import answers, releases
-from api.deps import PrincipalDep, SessionDep, SettingsDep, admitted, finish, get_settings
+from api.deps import (
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    admitted,
+    finish,
+    get_settings,
+    verifies_itself,
+)
 from api.errors import InvalidQuery
 from api.routes.releases import (
     XLSX,
@@ -47,6 +55,7 @@ def to_query(body: QueryIn) -> releases.CountQuery:
     response_model=ReleaseOut,
     responses={200: {"content": {"text/csv": {}, "application/zip": {}, XLSX: {}}}},
 )
+@verifies_itself
 def post_query(
     body: QueryIn,
     request: Request,
@@ -61,8 +70,9 @@ def post_query(
     ``group_by``."""
     # The caller and the settings without dependencies of this route's own: the data
     # router's get_principal has admitted the caller, and a hit's CPU is spent in part on
-    # FastAPI's solving of each dependency (``api.deps.admitted``).
-    principal, settings = admitted(request), get_settings(request)
+    # FastAPI's solving of each dependency (``api.deps.admitted``). First, in this thread: a
+    # cached identity is checked in this transaction (``verifies_itself``).
+    principal, settings = admitted(request, session), get_settings(request)
     kind = wanted(request, format, about, layout)
     query = to_query(body)
     ask = answers.Count(query)

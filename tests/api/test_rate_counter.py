@@ -3,13 +3,17 @@ limit did before it: the same storage keys, the same counts and headers, the sam
 on in-process and on Redis storage."""
 
 import os
+import threading
+import time
 import uuid
 from types import SimpleNamespace
 
 import pytest
 from fastapi import Request, Response
+from limits import parse
 from slowapi.errors import RateLimitExceeded
 
+from api import rate_limits
 from api.rate_limits import ENDPOINT, rate_key, rate_limiter
 from schema.settings import Settings
 
@@ -128,3 +132,35 @@ def test_slowapis_own_environment_settings_are_refused(monkeypatch, variable):
     monkeypatch.delenv(name)
     limiter, _ = rate_limiter(Settings(rate_limit_storage="memory://"))
     assert limiter.enabled
+
+
+def test_in_process_counts_start_no_thread_per_request(monkeypatch):
+    """``memory://`` counts as limits' own storage does, with its sweep of expired counters
+    started at most once a ``SWEEP_SECONDS`` (limits' starts a timer thread on nearly every
+    count); a counter whose window has passed counts from zero again all the same."""
+    started: list[object] = []
+
+    class Counted(threading.Timer):
+        def start(self) -> None:
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(rate_limits.threading, "Timer", Counted)
+    settings = _settings("memory://")
+    limiter, count = rate_limiter(settings)
+    assert isinstance(limiter._storage, rate_limits.SweptMemoryStorage)
+    who = (SimpleNamespace(role="researcher"), SimpleNamespace(id=12))
+    item = parse("3/second")
+    args = [settings.rate_limit_prefix, "k", ENDPOINT]
+    started.clear()  # limits' storages start one each when made
+    began = time.monotonic()
+    outcomes = []
+    for _ in range(60):  # at least 1.2 s: the first window passes
+        outcomes.append(limiter.limiter.hit(item, *args))
+        time.sleep(0.02)  # each count after the last timer (10 ms) has ended
+    took = time.monotonic() - began
+    assert len(started) <= took / rate_limits.SWEEP_SECONDS + 1  # was about one a count
+    assert outcomes[:4] == [True] * 3 + [False]
+    # Counted from zero once the first window passed: 3 more, at most 3 windows in all.
+    assert 6 <= outcomes.count(True) <= 3 * (int(took) + 1)
+    assert [o[0] for o in _outcomes(count, who, 5)] == ["3"] * 3 + ["refused"] * 2

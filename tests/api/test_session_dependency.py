@@ -87,3 +87,50 @@ def test_admitted_refuses_a_request_no_principal_was_admitted_for():
     request.state.identity = ("an unverified account", None)
     with pytest.raises(Unauthorized):
         admitted(request)
+
+
+def test_a_hit_takes_one_thread_hop(api, monkeypatch):
+    """A cache hit with a cached identity: the check of the identity, the route and its
+    commit run in one thread (``verifies_itself``); a route that does not check it itself
+    (``GET /v1/me``) still has it checked by the session's dependency, in a thread."""
+    import anyio.to_thread
+
+    client, keys, _ = api
+    for _ in range(2):  # the release stored, then the key and the release kept by the worker
+        assert client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"])).status_code
+    hops: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        named = getattr(func, "func", func)  # run_in_threadpool's partial
+        hops.append(getattr(named, "__name__", type(named).__name__))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    hit = client.post("/v1/queries", json=QUERY, headers=auth(keys["alice"]))
+    assert hit.status_code == 200 and hit.json()["cached"] is True
+    assert len(hops) == 1, hops
+    hops.clear()
+    assert client.get("/v1/me", headers=auth(keys["alice"])).status_code == 200
+    assert "verify" in hops
+
+
+def test_a_route_that_verifies_itself_must_call_admitted(api):
+    """A route marked ``verifies_itself`` that never checks the cached identity answers
+    nothing: the session's dependency refuses to end it as answered."""
+    from fastapi.testclient import TestClient
+
+    from api.deps import SessionDep, verifies_itself
+
+    client, keys, _ = api
+
+    @verifies_itself
+    def forgetful(session: SessionDep) -> dict[str, str]:
+        return {"answered": "for an unchecked key"}
+
+    client.app.add_api_route("/v1/forgetful", forgetful, methods=["GET"])
+    assert client.get("/v1/me", headers=auth(keys["alice"])).status_code == 200  # cached
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    refused = quiet.get("/v1/forgetful", headers=auth(keys["alice"]))
+    assert refused.status_code == 500 and "unchecked" not in refused.text
+    assert _checked_out(client) == 0
