@@ -26,9 +26,6 @@ import numpy as np
 from privacy.accuracy import cell_half_width, sum_half_width
 from privacy.errors import InvalidEpsilon
 
-# Kept per scale and confidence (``cell_half_width``'s cache): the plan's is the same call.
-cell_width = cell_half_width
-
 
 def check_confidence(confidence: float) -> None:
     """Refuse a confidence outside (0.5, 1), NaN included."""
@@ -52,7 +49,7 @@ def half_widths(
     """
     check_confidence(confidence)
     size = n_cells + sum(count for _, _, count in margins)
-    width = np.full(size, cell_width(scale, confidence), dtype=np.int64)
+    width = np.full(size, cell_half_width(scale, confidence), dtype=np.int64)
     at = n_cells
     for _, covered, count in margins:
         width[at : at + count] = sum_half_width(scale, covered, confidence)

@@ -30,6 +30,7 @@ from itertools import repeat
 import numpy as np
 
 from privacy import bounds, suppression
+from privacy.accuracy import cell_half_width
 from privacy.errors import MalformedQuery
 from privacy.layout import Axis, Layout, layout_of
 from privacy.plan import MECHANISM, Plan
@@ -97,7 +98,7 @@ class Release:
         plan = replace(
             self.plan,
             confidence=confidence,
-            margin_of_error=bounds.cell_width(self.plan.scale, confidence),
+            margin_of_error=cell_half_width(self.plan.scale, confidence),
         )
         return replace(self, plan=plan, lower=lower, upper=upper)
 
