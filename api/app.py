@@ -17,7 +17,10 @@ from starlette.exceptions import HTTPException
 from api import docs_pages, metrics, readiness, staff_page
 from api.deps import get_principal
 from api.errors import AmaanError, Busy, http_error_body
+from api.extracts import SizedCache
 from api.gql.router import graphql_router
+from api.hits import MAX_BYTES as HITS_BYTES
+from api.hits import Hits
 from api.limits import BodyLimit, InFlightLimit, SecurityHeaders
 from api.rate_limits import Checks, rate_limiter
 from api.request_log import RequestLog
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.cache = generation.WorkerCache()  # keys, datasets, releases: schema.generation
+    app.state.hits = SizedCache(HITS_BYTES)  # repeated cache hits: api.hits
     app.state.sessions = sessionmaker(
         engine,
         expire_on_commit=False,
@@ -160,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # arrived (a body sent slowly holds none); the body limit reads the body only after Checks
     # has identified and counted the request; CORS answers preflights before either.
     in_flight = min(settings.max_in_flight, CONNECTIONS_PER_WORKER)
+    app.add_middleware(Hits)  # innermost: a repeated cache hit, with everything above done
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     in_memory = settings.rate_limit_storage.startswith("memory://")

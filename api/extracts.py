@@ -52,7 +52,7 @@ def records_csv(columns: list[str], records: list[dict[str, Any]]) -> str:
     return csv_text(columns, ([record[c] for c in columns] for record in records))
 
 
-class _Cache:
+class SizedCache:
     """Least recently used, bounded by the total size of what it holds; thread-safe."""
 
     def __init__(self, max_bytes: int) -> None:
@@ -80,7 +80,7 @@ class _Cache:
         return value
 
 
-_cache = _Cache(max_bytes=128 * 1024 * 1024)
+_cache = SizedCache(max_bytes=128 * 1024 * 1024)
 
 
 def body(release: Release) -> bytes:

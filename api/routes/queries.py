@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from fastapi import APIRouter, Request, Response
 
-from api import answers, releases
+from api import answers, hits, releases
 from api.deps import (
     PrincipalDep,
     SessionDep,
@@ -92,6 +92,7 @@ def post_query(
         file = release_file(session, released.release, None, kind, bom, released.content, order)
         finish(session)
         return file
+    hits.keep(session, request, released, layout)  # under the generation read: before commit
     finish(session)
     return release_json(
         released.release,

@@ -108,26 +108,45 @@ def release_json(
     request), prefixed with this request's fields and followed by its ``statistic``, if one
     was asked (keys by dimension, as the cells). ``in_columns``: a new release's body as the
     service built it, served from that (its row form is never built)."""
+    body = served_body(release, content, statistic, in_columns, layout)
+    return with_head(release.public_id, cached, charged, remaining, body)
+
+
+def served_body(
+    release: Release,
+    content: bytes | None = None,
+    statistic: dict[str, Any] | None = None,
+    in_columns: dict[str, Any] | None = None,
+    layout: str = "rows",
+) -> bytes:
+    """What ``release_json`` serves after this request's own fields (a JSON object)."""
     if in_columns is not None:
         shape = columns.served_columns if layout == "columns" else columns.served_rows
         body = shape(in_columns)
     else:
         stored = extracts.body(release) if content is None else content
         body = extracts.served(stored, lambda: _served(stored, layout), layout)
-    head = json.dumps(
-        {
-            "release_id": release.public_id,
-            "cached": cached,
-            "epsilon_charged": charged.as_float(),
-            "budget_remaining": None if remaining is None else remaining.as_float(),
-        }
-    )
     if statistic is not None:
         shown = statistic | {
             "cells": [c | {"key": _flat_key(c["key"])} for c in statistic["cells"]]
         }
         tail = json.dumps({"statistic": shown}, ensure_ascii=False).encode("utf-8")
         body = body[:-1] + b", " + tail[1:]
+    return body
+
+
+def with_head(
+    public_id: str, cached: bool, charged: Epsilon, remaining: Epsilon | None, body: bytes
+) -> Response:
+    """A served body (``served_body``) prefixed with this request's fields."""
+    head = json.dumps(
+        {
+            "release_id": public_id,
+            "cached": cached,
+            "epsilon_charged": charged.as_float(),
+            "budget_remaining": None if remaining is None else remaining.as_float(),
+        }
+    )
     return Response(head[:-1].encode() + b", " + body[1:], media_type="application/json")
 
 

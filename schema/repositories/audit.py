@@ -59,11 +59,13 @@ __all__ = [
     "append",
     "check_key",
     "checkpoint",
+    "entry",
     "parse_checkpoint",
     "seal",
     "seal_lag",
     "seal_pending",
     "verify",
+    "write",
 ]
 
 log = logging.getLogger("amaan.audit")
@@ -93,11 +95,8 @@ RETURNING id"""
 _WITH: dict[str, TextClause] = {}  # the INSERT after each CTE, built once per CTE
 
 
-def _write(
-    session: Session, key: bytes, values: dict[str, Any], before: Before | None = None
-) -> int:
-    nonce = secrets.token_hex(16)
-    row = values | {"nonce": nonce, "mac": entry_mac(key, nonce, values)}
+def write(session: Session, row: dict[str, Any], before: Before | None = None) -> int:
+    """Write an entry's row (``entry``), after a CTE (``before``) if one is given."""
     statement: Executable = _INSERT
     if before is not None:
         cte, params = before
@@ -154,12 +153,45 @@ def append(
     ``before``: a data-modifying CTE (PostgreSQL only) and its values, written in the same
     statement (one round trip for what a request writes with its entry); its bound names
     must not be the log's columns."""
+    row = entry(
+        session,
+        action=action,
+        outcome=outcome,
+        account_id=account_id,
+        dataset_id=dataset_id,
+        version_id=version_id,
+        canonical_key=canonical_key,
+        epsilon_micro=epsilon_micro,
+        detail=detail,
+    )
+    return write(session, row, before)
+
+
+def entry(
+    session: Session,
+    *,
+    action: AuditAction,
+    outcome: str,
+    account_id: int | None = None,
+    dataset_id: int | None = None,
+    version_id: int | None = None,
+    canonical_key: str | None = None,
+    epsilon_micro: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An entry's row as ``append`` writes it: its values (the columns of ``_INSERT_SQL``),
+    its nonce and its MAC under the session's key, checked against the log's first."""
     values = _fields(
         action, outcome, account_id, dataset_id, version_id, canonical_key, epsilon_micro, detail
     )
     key = key_of(session)
     check_key(session, key)
-    return _write(session, key, values, before)
+    return _keyed(key, values)
+
+
+def _keyed(key: bytes, values: dict[str, Any]) -> dict[str, Any]:
+    nonce = secrets.token_hex(16)
+    return values | {"nonce": nonce, "mac": entry_mac(key, nonce, values)}
 
 
 _keys_checked: set[tuple[str, str]] = set()  # (database, key id) seen to match, per process
@@ -229,7 +261,7 @@ def _rekey(session: Session, key: bytes, head: Any) -> None:
             "problem": problem,
             "entry_id": at_id,
         }
-        _write(session, key, _fields("audit.rekeyed", outcome, detail=detail))
+        write(session, _keyed(key, _fields("audit.rekeyed", outcome, detail=detail)))
     session.execute(
         update(_HEAD)
         .where(_HEAD.c.id == 1)
