@@ -79,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         lifespan=lifespan,
+        # Amaan's observability is its own (api.metrics, api.request_log: route templates,
+        # never raw paths). FastAPI's OpenTelemetry would look for providers on every
+        # request, and one configured in the process would see raw paths.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.cache = generation.WorkerCache()  # keys, datasets, releases: schema.generation
