@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import AmaanError, Unauthorized
+from api.transactions import settle
 from schema import generation
 from schema.access import Account, ApiKey
 from schema.db import READ_ONLY
@@ -38,16 +39,6 @@ async def get_settings_dep(request: Request) -> Settings:  # async: no thread fo
 def sessions(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessions
     return factory
-
-
-def settle(session: Session, exc: AmaanError) -> None:
-    """End a transaction refused with ``exc``: a refusal the release service recorded keeps
-    its audit entry (the service has already undone what the refused ask wrote), so it is
-    committed; any other refusal undoes everything."""
-    if exc.recorded:
-        session.commit()
-    else:
-        session.rollback()
 
 
 async def _in_thread(work: Callable[[], object]) -> None:

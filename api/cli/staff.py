@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from api.cli.checks import warehouse_ready_or_exit
 from api.cli.data import settings_or_exit
-from api.deps import settle
 from api.errors import AmaanError
 from api.staff import records
 from api.staff.common import epsilon
+from api.transactions import settle
 from privacy import Epsilon
 from schema.db import Timeouts, make_engine
 from schema.repositories import audit

@@ -1,9 +1,11 @@
-"""``amaan audit checkpoint`` and ``verify --checkpoint`` through the real ``amaan``: removing
-the newest entries and setting the head to match passes the chain, not the checkpoint; and
-the audit key is required in production."""
+"""``amaan audit checkpoint`` and ``verify --checkpoint``: removing the newest entries and
+setting the head to match passes the chain, not the checkpoint; and the audit key is required
+in production (through the real ``amaan`` process: settings are read as it starts). The other
+commands run as the console script runs them, in this process (``tests.api.cli_runner``)."""
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -11,16 +13,31 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # the terminal's commands, each a process of its own
+from tests.api.cli_runner import run_amaan
+
+pytestmark = pytest.mark.slow  # the production settings' commands, each a process of its own
 
 AMAAN = str(Path(sys.executable).with_name("amaan"))
+AUDIT_KEY = "cli-test-audit-key-0001"
 
 
 def _run(db, *args, **env_extra):
+    return run_amaan(db, *args, **({"AMAAN_AUDIT_KEY": AUDIT_KEY} | env_extra))
+
+
+def _real_process(db, *args, **env_extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
-    env |= {"AMAAN_DATABASE_URL": f"sqlite:///{db}", "AMAAN_AUDIT_KEY": "cli-test-audit-key-0001"}
+    env |= {"AMAAN_DATABASE_URL": f"sqlite:///{db}", "AMAAN_AUDIT_KEY": AUDIT_KEY}
     env |= env_extra
     return subprocess.run([AMAAN, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def db(tmp_path, sqlite_template):
+    """A migrated warehouse (``amaan db upgrade`` itself: ``test_cli_checks``)."""
+    path = tmp_path / "w.db"
+    shutil.copy(sqlite_template, path)
+    return path
 
 
 def _staff_change(db, name):
@@ -28,9 +45,7 @@ def _staff_change(db, name):
     assert made.returncode == 0, made.stderr
 
 
-def test_a_checkpoint_catches_the_removal_of_the_newest_entries(tmp_path):
-    db = tmp_path / "w.db"
-    assert _run(db, "db", "upgrade").returncode == 0
+def test_a_checkpoint_catches_the_removal_of_the_newest_entries(tmp_path, db):
     for name in ("a", "b", "c"):
         _staff_change(db, name)
     printed = _run(db, "audit", "checkpoint")
@@ -69,25 +84,18 @@ def test_production_needs_a_secret_audit_key(tmp_path):
         ("amaan-demo-audit-key-not-for-production", "must be set to a secret in production"),
         ("short", "at least 16 characters"),
     ):
-        run = _run(db, "audit", "verify", AMAAN_ENVIRONMENT="production", AMAAN_AUDIT_KEY=key)
+        run = _real_process(
+            db, "audit", "verify", AMAAN_ENVIRONMENT="production", AMAAN_AUDIT_KEY=key
+        )
         assert run.returncode == 1 and problem in run.stderr, run.stderr
 
 
-def test_a_command_with_another_audit_key_is_refused_before_it_writes(tmp_path):
+def test_a_command_with_another_audit_key_is_refused_before_it_writes(db):
     """Found by the red team: one staff command run without the service's key (development
     falls back to the public demo key) broke verification for good."""
-    db = tmp_path / "w.db"
-    assert _run(db, "db", "upgrade").returncode == 0
     _staff_change(db, "a")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
-    env["AMAAN_DATABASE_URL"] = f"sqlite:///{db}"  # no AMAAN_AUDIT_KEY: the demo key
-    other = subprocess.run(
-        [AMAAN, "accounts", "create", "--name", "b", "--role", "partner"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    # no AMAAN_AUDIT_KEY: the demo key
+    other = run_amaan(db, "accounts", "create", "--name", "b", "--role", "partner")
     assert other.returncode == 1 and "AMAAN_AUDIT_KEY" in other.stderr, other.stderr
     assert "Traceback" not in other.stderr
     listed = json.loads(_run(db, "accounts", "list").stdout)

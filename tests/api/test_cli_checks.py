@@ -144,3 +144,29 @@ def test_a_command_imports_only_its_own_module():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["[]", "2 True"]
+
+
+def test_staff_commands_do_not_import_the_web_framework(tmp_path):
+    """The commands of accounts, keys, budgets and the audit run without the web framework,
+    GraphQL, pandas or the workbook writer (each a share of every command's start)."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    upgrade(url)
+    code = (
+        "import sys; from click.testing import CliRunner; from api.cli import main\n"
+        "for args in (['accounts', 'list'], ['keys', '--help'], ['datasets', '--help'],\n"
+        "             ['budgets'], ['audit', 'verify'], ['ledger']):\n"
+        "    r = CliRunner().invoke(main, args)\n"
+        "    assert r.exit_code == 0, (args, r.output)\n"
+        "heavy = ('fastapi', 'starlette', 'strawberry', 'pandas', 'openpyxl')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")}
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=clean | _at(url),
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["[]"]
