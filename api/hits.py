@@ -104,23 +104,22 @@ def _hit(sessions: sessionmaker[Session], kept: Kept, account_id: int) -> int | 
     """Audit the hit and commit, if the generation is still the entry's and the caller has a
     budget on the dataset (``schema.repositories.hits``): the budget left (micro-ε). None:
     the route answers instead."""
-    with sessions() as session:
-        try:
-            return hits_repo.audit_hit(
-                session,
-                kept.token,
-                action="query",
-                outcome="cache_hit",
-                account_id=account_id,
-                dataset_id=kept.dataset_id,
-                version_id=kept.version_id,
-                canonical_key=kept.canonical_key,
-            )
-        except Exception as exc:  # nothing written (undone as the session closes): the route
-            # answers, as it would have. (A connection lost as PostgreSQL committed could
-            # leave the hit audited twice; never charged.)
-            log.warning("a kept hit went to the route: %s", type(exc).__name__)
-            return None
+    try:
+        return hits_repo.audit_hit(
+            sessions,
+            kept.token,
+            action="query",
+            outcome="cache_hit",
+            account_id=account_id,
+            dataset_id=kept.dataset_id,
+            version_id=kept.version_id,
+            canonical_key=kept.canonical_key,
+        )
+    except Exception as exc:  # nothing written (undone, or never committed): the route
+        # answers, as it would have. (A connection lost as PostgreSQL committed could leave
+        # the hit audited twice; never charged.)
+        log.warning("a kept hit went to the route: %s", type(exc).__name__)
+        return None
 
 
 class Hits:

@@ -58,8 +58,11 @@ __all__ = [
     "Verification",
     "append",
     "check_key",
+    "checked",
     "checkpoint",
     "entry",
+    "fields",
+    "keyed",
     "parse_checkpoint",
     "seal",
     "seal_lag",
@@ -84,7 +87,7 @@ Before = tuple[str, dict[str, Any]]
 _INSERT = insert(_LOG).returning(_LOG.c.id)
 
 
-# The INSERT of ``_write``'s row after a CTE (``before``); its columns are ``_fields``' and
+# The INSERT of ``write``'s row after a CTE (``before``); its columns are ``fields``' and
 # the MAC's (tests/schema/test_audit_with.py holds them equal).
 _INSERT_SQL = """
 INSERT INTO audit_log (at, account_id, action, outcome, dataset_id, version_id, canonical_key,
@@ -111,7 +114,7 @@ def write(session: Session, row: dict[str, Any], before: Before | None = None) -
     return entry_id
 
 
-def _fields(
+def fields(
     action: AuditAction,
     outcome: str,
     account_id: int | None = None,
@@ -181,20 +184,27 @@ def entry(
 ) -> dict[str, Any]:
     """An entry's row as ``append`` writes it: its values (the columns of ``_INSERT_SQL``),
     its nonce and its MAC under the session's key, checked against the log's first."""
-    values = _fields(
+    values = fields(
         action, outcome, account_id, dataset_id, version_id, canonical_key, epsilon_micro, detail
     )
     key = key_of(session)
     check_key(session, key)
-    return _keyed(key, values)
+    return keyed(key, values)
 
 
-def _keyed(key: bytes, values: dict[str, Any]) -> dict[str, Any]:
+def keyed(key: bytes, values: dict[str, Any]) -> dict[str, Any]:
+    """An entry's values (``fields``) with a new nonce and their MAC under ``key``, which
+    the caller has checked (``check_key``, ``checked``)."""
     nonce = secrets.token_hex(16)
     return values | {"nonce": nonce, "mac": entry_mac(key, nonce, values)}
 
 
 _keys_checked: set[tuple[str, str]] = set()  # (database, key id) seen to match, per process
+
+
+def checked(engine: Engine, key: bytes) -> bool:
+    """Whether this process has seen ``key`` be the one the engine's log is sealed with."""
+    return (str(engine.url), key_id(key)) in _keys_checked
 
 
 def check_key(session: Session, key: bytes) -> None:
@@ -261,7 +271,7 @@ def _rekey(session: Session, key: bytes, head: Any) -> None:
             "problem": problem,
             "entry_id": at_id,
         }
-        write(session, _keyed(key, _fields("audit.rekeyed", outcome, detail=detail)))
+        write(session, keyed(key, fields("audit.rekeyed", outcome, detail=detail)))
     session.execute(
         update(_HEAD)
         .where(_HEAD.c.id == 1)

@@ -10,13 +10,15 @@ no COMMIT of its own). On SQLite: the read, the entry and the commit, as the rou
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from schema import generation
 from schema.repositories import accounts, audit
+from schema.repositories.audit_verify import KEY_INFO
 
 # The entry's columns are ``audit._INSERT_SQL``'s (tests/api/test_hits.py holds them equal).
 _HIT = text("""
@@ -37,31 +39,64 @@ SELECT generation.token, budget.limit_micro - budget.spent_micro, (SELECT count(
 FROM generation LEFT JOIN budget ON true""")
 
 
-def audit_hit(session: Session, token: int, **fields: Any) -> int | None:
-    """The hit's entry (``audit.entry``'s ``fields``: an account and a dataset), written and
-    committed if the generation is ``token`` and the account has a budget on the dataset:
-    the budget left (micro-ε). None: nothing was written (the worker's caches have followed
-    a changed generation), and the session's transaction is left to be rolled back."""
-    if session.get_bind().dialect.name != "postgresql":
-        return _in_steps(session, token, audit.entry(session, **fields))
-    # First, before any statement: the session's connection in autocommit (the key's check
-    # that ``audit.entry`` may read once per process included).
-    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    row = audit.entry(session, **fields)
-    found = connection.execute(_HIT, row | {"token": token}).one_or_none()
-    if found is None or not found[2]:
+# The same statement as the driver runs it (psycopg's placeholders).
+_HIT_SQL = re.sub(r":(\w+)", r"%(\1)s", _HIT.text)
+
+
+def audit_hit(sessions: sessionmaker[Session], token: int, **entry: Any) -> int | None:
+    """The hit's entry (``audit.fields``: an account and a dataset), written and committed
+    if the generation is ``token`` and the account has a budget on the dataset: the budget
+    left (micro-ε). None: nothing was written (the worker's caches follow a changed
+    generation)."""
+    engine = sessions.kw["bind"]
+    key = sessions.kw["info"][KEY_INFO]
+    if engine.dialect.name != "postgresql" or not audit.checked(engine, key):
+        with sessions() as session:  # (PostgreSQL: until this process has checked the key)
+            return _in_session(session, token, entry)
+    row = audit.keyed(key, audit.fields(**entry)) | {"token": token}
+    # The pooled connection itself, with SQLAlchemy's execution left out: its part was about
+    # a tenth of a hit's CPU. The pool's events (timeouts, the ping when idle) still apply.
+    pooled = engine.raw_connection()
+    try:
+        connection = pooled.driver_connection
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            found = cursor.execute(_HIT_SQL, row).fetchone()
+        connection.autocommit = False
+    except BaseException:
+        pooled.invalidate()  # whatever state it is in, it is not used again
+        raise
+    finally:
+        pooled.close()
+    return _left(sessions, found)
+
+
+def _left(sessions: sessionmaker[Session], found: Any) -> int | None:
+    if found is not None and found[2]:
+        left: int = found[1]
+        return left
+    with sessions() as session:  # a changed generation: the worker's caches follow it
         generation.saw(session, None if found is None else found[0])
-        return None
-    left: int = found[1]
-    return left
+    return None
 
 
-def _in_steps(session: Session, token: int, row: dict[str, Any]) -> int | None:
-    now, budgets = accounts.generation_and_budgets(session, row["account_id"])
-    budget = budgets.get(row["dataset_id"])
+def _in_session(session: Session, token: int, entry: dict[str, Any]) -> int | None:
+    """SQLite: the read, the entry and the commit. PostgreSQL, before the key is checked:
+    the one statement in autocommit, on the session's connection."""
+    if session.get_bind().dialect.name == "postgresql":
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        row = audit.entry(session, **entry) | {"token": token}
+        found = connection.execute(_HIT, row).one_or_none()
+        if found is None or not found[2]:
+            generation.saw(session, None if found is None else found[0])
+            return None
+        left: int = found[1]
+        return left
+    now, budgets = accounts.generation_and_budgets(session, entry["account_id"])
+    budget = budgets.get(entry["dataset_id"])
     if now != token or budget is None:
         generation.saw(session, now)
         return None
-    audit.write(session, row)
+    audit.write(session, audit.entry(session, **entry))
     session.commit()
     return budget.limit_micro - budget.spent_micro

@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from api import answers, hits
 from schema.access import Account, AuditEntry
 from schema.repositories import audit
+from schema.repositories.audit_verify import KEY_INFO
 from tests.api.conftest import auth
 
 QUERY = {"dataset": "helpline-cases", "group_by": ["gender"], "epsilon": 0.05}
@@ -165,3 +166,28 @@ def test_the_one_statement_writes_the_columns_of_every_entry():
     bound = {"at", *(v.strip(" \n:") for v in values.split(",")[1:])}
     everything = audit._INSERT_SQL.split("VALUES")[0].split("(", 1)[1].rstrip(" )\n")
     assert named == bound == {c.strip() for c in everything.split(",")}
+
+
+def test_on_postgresql_a_kept_hit_is_the_drivers_one_statement(api, routed):
+    client, keys, engine = api
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: the read, the entry and the commit, through SQLAlchemy")
+    sessions = client.app.state.sessions
+    served, key = sessions.kw["bind"], sessions.kw["info"][KEY_INFO]
+    assert _post(client, keys["alice"], json=QUERY).json()["cached"] is False
+    audit.seal_pending(served, key)  # the log now names its key
+    assert _post(client, keys["alice"], json=QUERY).json()["cached"] is True  # kept
+    assert audit.checked(served, key)  # by the route's entry: the one statement may write
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(served, "before_cursor_execute", listener)
+    try:
+        repeat = _post(client, keys["alice"], json=QUERY)
+    finally:
+        event.remove(served, "before_cursor_execute", listener)
+    assert repeat.status_code == 200 and repeat.json()["budget_remaining"] == pytest.approx(0.2)
+    assert len(routed) == 2 and statements == []  # not the route's, not through SQLAlchemy
+    assert len(_hit_entries(engine, "alice")) == 2
+    assert audit.seal_pending(served, key) == 2
+    verified = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"])).json()
+    assert verified["ok"] is True, verified

@@ -36,7 +36,7 @@ def pg_engine(engine):
 def test_the_insert_after_a_cte_binds_every_column_an_entry_has():
     with_cte = audit._INSERT_SQL.split("VALUES")[0]
     named = {c.strip(" ()\n") for c in with_cte.split("(", 1)[1].split(",")}
-    assert named == {*audit._fields("query", "").keys(), "nonce", "mac"}
+    assert named == {*audit.fields("query", "").keys(), "nonce", "mac"}
     assert {c.name for c in audit._LOG.columns} >= named
 
 
