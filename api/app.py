@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -57,9 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ping_when_idle(engine, PING_AFTER_IDLE_S)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        sealer = Sealer(settings)
-        sealer.start()
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        # ``amaan serve`` with several workers seals in its own process (``api.sealing``).
+        sealer = None if settings.audit_sealer_pid == os.getppid() else Sealer(settings)
+        if sealer is not None:
+            sealer.start()
+        served.state.sealer = sealer
         # What the worker built at start (modules, code lists, the app) is never garbage: out
         # of the collector's full passes, which a 4,608-cell release's dicts would otherwise
         # trigger over it (about 30 ms a request there). In production only: a test process
@@ -69,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await sealer.stop()
+            if sealer is not None:
+                await sealer.stop()
             engine.dispose()
 
     app = FastAPI(

@@ -34,7 +34,7 @@ from api.deps import IdentityDep, SessionDep, bearer
 from api.errors import Forbidden, Unauthorized
 from api.surfaces import Surface
 from schema.db import READ_ONLY
-from schema.repositories import audit, operations
+from schema.repositories import audit_seal, operations
 
 LIVE = CollectorRegistry()
 
@@ -92,7 +92,7 @@ class _Warehouse(Collector):
                 session.connection(execution_options={READ_ONLY: True})
                 spend = operations.dataset_spend(session)
                 unsealed = operations.unsealed_entries(session)
-                lag = audit.seal_lag(session) or 0.0
+                lag = audit_seal.seal_lag(session) or 0.0
                 session.rollback()
         except Exception:  # the scrape still answers: the warehouse is down, say so
             up.add_metric([], 0)

@@ -43,8 +43,12 @@ class Settings(BaseSettings):
     # The HMAC key of the audit chain; kept outside the database, so that write access to the
     # database is not enough to rewrite the log. Required in production.
     audit_key: SecretStr | None = None
-    # How often each server worker seals committed audit entries into the chain.
+    # How often committed audit entries are sealed into the chain (by each server worker, or
+    # by ``amaan serve``'s own process when it runs several).
     audit_seal_interval: float = Field(default=1.0, ge=0.05, le=60.0)
+    # Set by ``amaan serve`` for its workers: the process that seals for them. A worker whose
+    # parent is not this process seals for itself.
+    audit_sealer_pid: int | None = Field(default=None, ge=1)
     # Each worker checks readiness (/readyz) against the database at most once this often.
     readiness_interval: float = Field(default=1.0, ge=0.0, le=60.0)
 

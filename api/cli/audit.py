@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.cli.data import settings_or_exit
 from api.cli.staff import cli_engine, emit, table_options, transaction
 from api.staff import records
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 
 
 @click.group("audit")
@@ -76,7 +76,7 @@ def audit_verify(checkpoint_file: Path | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
     engine = cli_engine()
     try:
-        audit.seal_pending(engine, settings_or_exit().audit_secret())
+        audit_seal.seal_pending(engine, settings_or_exit().audit_secret())
         with Session(engine) as s:
             result = audit.verify(s, settings_or_exit().audit_secret(), mark)
     finally:
@@ -97,7 +97,7 @@ def audit_checkpoint() -> None:
     or rewrite of the log up to it, even by someone who can write to the database."""
     engine = cli_engine()
     try:
-        audit.seal_pending(engine, settings_or_exit().audit_secret())
+        audit_seal.seal_pending(engine, settings_or_exit().audit_secret())
         with Session(engine) as s:
             click.echo(json.dumps(audit.checkpoint(s)))
     finally:

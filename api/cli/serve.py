@@ -5,7 +5,8 @@ Forwarded headers (``X-Forwarded-For``, ``-Proto``) are believed only from the p
 ``AMAAN_TRUSTED_PROXIES``; with none, the client is the connection's peer, whatever the
 headers say (uvicorn would otherwise trust 127.0.0.1). On SIGTERM each worker stops taking
 requests, gives those in flight ``AMAAN_SHUTDOWN_TIMEOUT`` seconds, cancels the rest (their
-transactions roll back), seals the audit log once more and exits.
+transactions roll back) and exits; the audit log is sealed once more. With several workers
+the audit sealer runs in this process, not in theirs (``api.sealing``).
 
 Each request is one JSON line on standard output (``api.request_log``; off with
 ``AMAAN_REQUEST_LOG=false``); uvicorn's own messages go to standard error. With several
@@ -28,6 +29,7 @@ from api.cli.data import settings_or_exit
 from schema.settings import Settings
 
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+SEALER_PID = "AMAAN_AUDIT_SEALER_PID"
 
 
 def log_config(settings: Settings) -> dict[str, Any]:
@@ -52,10 +54,18 @@ def log_config(settings: Settings) -> dict[str, Any]:
 def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
+    from api.sealing import Sealer
+
     proxies = [p.strip() for p in settings.trusted_proxies]
     made = None
-    if workers > 1 and not os.environ.get(MULTIPROC):
-        made = os.environ[MULTIPROC] = tempfile.mkdtemp(prefix="amaan-metrics-")
+    sealer = None
+    if workers > 1:
+        if not os.environ.get(MULTIPROC):
+            made = os.environ[MULTIPROC] = tempfile.mkdtemp(prefix="amaan-metrics-")
+        # The workers' audit sealer runs here, in the supervising process, and theirs not.
+        os.environ[SEALER_PID] = str(os.getpid())
+        sealer = Sealer(settings)
+        sealer.start_thread()
     try:
         uvicorn.run(
             "api.app:create_app",
@@ -71,6 +81,8 @@ def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> No
             timeout_graceful_shutdown=settings.shutdown_timeout,
         )
     finally:
+        if sealer is not None:
+            sealer.stop_thread()  # after the workers: what they wrote last is sealed too
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
 

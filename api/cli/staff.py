@@ -26,7 +26,7 @@ from api.staff.common import epsilon
 from api.transactions import settle
 from privacy import Epsilon
 from schema.db import Timeouts, make_engine
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 from schema.repositories.audit_verify import KEY_INFO
 
 
@@ -44,7 +44,7 @@ def cli_engine() -> Engine:
 
 def seal(engine: Engine) -> None:
     try:
-        audit.seal_pending(engine, settings_or_exit().audit_secret())
+        audit_seal.seal_pending(engine, settings_or_exit().audit_secret())
     except Exception as exc:  # the entries are safe unsealed; the server seals them later
         click.echo(f"warning: the audit log was not sealed now ({type(exc).__name__})", err=True)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.errors import InvalidQuery
 from api.staff.common import dataset_or_404
 from privacy import Epsilon
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 from schema.repositories import records as records_repo
 from schema.repositories.audit_verify import Verification, key_of
 
@@ -134,7 +134,7 @@ def verify(session: Session, seal: bool = True) -> Verification:
     verify the chain and recompute every budget from it."""
     if seal:  # the caller ended its transaction first (``api.deps.end_read``)
         bind = session.get_bind()
-        audit.seal_pending(bind if isinstance(bind, Engine) else bind.engine, key_of(session))
+        audit_seal.seal_pending(bind if isinstance(bind, Engine) else bind.engine, key_of(session))
     return audit.verify(session)
 
 

@@ -18,7 +18,7 @@ from schema.access import AccountBudget, LedgerEntry, Release
 from schema.db import make_engine
 from schema.migrate import upgrade
 from schema.models import DIMENSIONS, Dataset
-from schema.repositories import accounts, audit
+from schema.repositories import accounts, audit, audit_seal
 from schema.repositories.audit_chain import GENESIS
 from schema.settings import get_settings
 from tests.api.conftest import UNLIMITED
@@ -203,7 +203,7 @@ def test_200_concurrent_graphql_queries_against_one_budget(server):
 
 def _books_agree(engine, budget_micro):
     """Budgets, ledger and audit chain tell one story (sealing what is left first)."""
-    audit.seal_pending(engine, audit_key())
+    audit_seal.seal_pending(engine, audit_key())
     with Session(engine) as s:
         ledger = s.scalar(select(func.coalesce(func.sum(LedgerEntry.epsilon_micro), 0)))
         spent = s.scalar(select(func.sum(AccountBudget.spent_micro)))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api import answers, hits
 from schema.access import Account, AuditEntry
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 from schema.repositories.audit_verify import KEY_INFO
 from tests.api.conftest import auth
 
@@ -175,7 +175,7 @@ def test_on_postgresql_a_kept_hit_is_the_drivers_one_statement(api, routed):
     sessions = client.app.state.sessions
     served, key = sessions.kw["bind"], sessions.kw["info"][KEY_INFO]
     assert _post(client, keys["alice"], json=QUERY).json()["cached"] is False
-    audit.seal_pending(served, key)  # the log now names its key
+    audit_seal.seal_pending(served, key)  # the log now names its key
     assert _post(client, keys["alice"], json=QUERY).json()["cached"] is True  # kept
     assert audit.checked(served, key)  # by the route's entry: the one statement may write
     statements: list[str] = []
@@ -188,6 +188,6 @@ def test_on_postgresql_a_kept_hit_is_the_drivers_one_statement(api, routed):
     assert repeat.status_code == 200 and repeat.json()["budget_remaining"] == pytest.approx(0.2)
     assert len(routed) == 2 and statements == []  # not the route's, not through SQLAlchemy
     assert len(_hit_entries(engine, "alice")) == 2
-    assert audit.seal_pending(served, key) == 2
+    assert audit_seal.seal_pending(served, key) == 2
     verified = client.get("/v1/admin/audit/verify", headers=auth(keys["admin"])).json()
     assert verified["ok"] is True, verified

@@ -8,7 +8,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from schema.access import AuditEntry, AuditHead
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 from schema.repositories.audit_chain import GENESIS, HASHED, entry_mac, link
 from schema.repositories.audit_verify import KEY_INFO
 
@@ -26,7 +26,7 @@ def _append(engine, n, **fields):
 
 
 def _seal(engine):
-    return audit.seal_pending(engine, KEY)
+    return audit_seal.seal_pending(engine, KEY)
 
 
 def _verify(engine, checkpoint=None):
@@ -55,14 +55,14 @@ def test_entries_are_pending_until_sealed_then_chained_in_order(engine):
     with keyed(engine) as s, s.begin():
         audit.append(s, action="admin.test", outcome="done")
     with Session(engine) as s:
-        assert audit.seal_lag(s) is not None
+        assert audit_seal.seal_lag(s) is not None
     _append(engine, 4)
     assert _verify(engine) == audit.Verification(True, 0, pending=5)
     assert _seal(engine) == 5 and _seal(engine) == 0
     assert _verify(engine) == audit.Verification(True, 5)
     with Session(engine) as s:
         assert s.scalars(select(AuditEntry.seq).order_by(AuditEntry.id)).all() == [1, 2, 3, 4, 5]
-        assert audit.seal_lag(s) is None
+        assert audit_seal.seal_lag(s) is None
         head = s.get(AuditHead, 1)
         assert (head.entries, head.keyed) == (5, True)
 
@@ -129,7 +129,7 @@ def test_an_entry_written_without_the_key_is_never_sealed(engine):
     result = _verify(engine)
     assert (result.ok, result.entry_id) == (False, forged) and "key" in result.problem
     with Session(engine) as s:
-        assert s.get(AuditEntry, forged).seq is None and audit.seal_lag(s) is not None
+        assert s.get(AuditEntry, forged).seq is None and audit_seal.seal_lag(s) is not None
 
 
 def test_a_charge_in_the_log_without_its_budget_fails(engine):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from schema.access import AuditEntry
 from schema.db import make_engine
 from schema.migrate import downgrade, upgrade
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 from schema.repositories.audit_chain import GENESIS, legacy_hash
 
 KEY = b"a-test-audit-key-0123456789"
@@ -69,7 +69,7 @@ def test_old_entries_are_resealed_under_the_key(fresh_url, broken):
     url = fresh_url
     old_head = _legacy_log(url, 4, break_at=2 if broken else None)
     engine = make_engine(url)
-    assert audit.seal_pending(engine, KEY) == 5
+    assert audit_seal.seal_pending(engine, KEY) == 5
     with Session(engine) as s:
         assert audit.verify(s, KEY) == audit.Verification(True, 5)
         entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
@@ -90,7 +90,7 @@ def test_downgrading_restores_an_unkeyed_chain(fresh_url):
     url = fresh_url
     _legacy_log(url, 3)
     engine = make_engine(url)
-    audit.seal_pending(engine, KEY)
+    audit_seal.seal_pending(engine, KEY)
     engine.dispose()
     downgrade(url, "0005")
     engine = make_engine(url)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from schema.access import AuditEntry
 from schema.db import Timeouts, make_engine
-from schema.repositories import audit
+from schema.repositories import audit, audit_seal
 from schema.repositories.audit_verify import KEY_INFO
 from tests.conftest import _truncate
 
@@ -46,10 +46,10 @@ def test_entries_committed_out_of_id_order_are_chained_without_a_hole(pg_engine)
     with keyed(engine) as s, s.begin():
         second_id = audit.append(s, action="admin.test", outcome="early")
     assert second_id > first_id
-    assert audit.seal_pending(engine, KEY) == 1  # only what is committed
+    assert audit_seal.seal_pending(engine, KEY) == 1  # only what is committed
     late.commit()
     late.close()
-    assert audit.seal_pending(engine, KEY) == 1
+    assert audit_seal.seal_pending(engine, KEY) == 1
     assert _seqs(engine) == {second_id: 1, first_id: 2}
     with Session(engine) as s:
         assert audit.verify(s, KEY) == audit.Verification(True, 2)
@@ -62,10 +62,10 @@ def test_a_second_sealer_skips_instead_of_waiting(pg_engine):
         audit.append(s, action="admin.test", outcome="done")
     holder = keyed(engine)
     holder.begin()
-    assert audit.seal(holder, KEY) == 1  # holds the head's lock until it commits
+    assert audit_seal.seal(holder, KEY) == 1  # holds the head's lock until it commits
     with keyed(engine) as s, s.begin():
         s.execute(text("SET LOCAL lock_timeout = '60s'"))  # waiting would hang the test here
-        assert audit.seal(s, KEY) == 0  # it skipped: the holder has not committed yet
+        assert audit_seal.seal(s, KEY) == 0  # it skipped: the holder has not committed yet
     holder.commit()
     holder.close()
     with Session(engine) as s:
@@ -86,7 +86,7 @@ def _writer(engine, n, seed, errors):
 def _sealer(engine, stop, errors):
     try:
         while not stop.is_set():
-            audit.seal_pending(engine, KEY)
+            audit_seal.seal_pending(engine, KEY)
     except Exception as exc:
         errors.append(exc)
 
@@ -105,12 +105,12 @@ def test_concurrent_writers_and_sealers_form_one_chain(db_url):
     for t in sealers:
         t.join(timeout=60)
     assert not any(t.is_alive() for t in sealers + writers) and errors == []
-    audit.seal_pending(engine, KEY)
+    audit_seal.seal_pending(engine, KEY)
     seqs = _seqs(engine)
     assert len(seqs) == 150 and sorted(seqs.values()) == list(range(1, 151))
     with Session(engine) as s:
         assert audit.verify(s, KEY) == audit.Verification(True, 150)
-        assert audit.seal_lag(s) is None
+        assert audit_seal.seal_lag(s) is None
     with engine.connect() as conn:  # every writer's entries are in the chain, each once
         per_writer = conn.execute(
             text("SELECT detail FROM audit_log WHERE seq IS NOT NULL")
