@@ -10,8 +10,9 @@ Production settings, rate limits in memory and high enough never to refuse.
 
 ``--server``: instead, real servers (``amaan serve`` and ``bench.minimal_app``, 2 workers
 each, as ``bench.api`` runs them) and N sequential hits from one client to each: the CPU time
-their worker processes spent per request (from /proc), which the load of a shared machine
-changes far less than requests per second, and the ratio (the wrk target of 40% of the
+their processes (the workers and the supervisor, where ``amaan serve`` seals the audit log)
+spent per request (from /proc), which the load of a shared machine changes far less than
+requests per second, and the ratio (the wrk target of 40% of the
 minimal route's req/s needs Amaan at most 2.5 times its CPU a request).
 """
 
@@ -70,17 +71,20 @@ async def _hits(client: httpx.AsyncClient, key: str, n: int) -> list[float]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """CPU time of a server's worker processes (its children), in seconds."""
+    """CPU time of a server's processes, in seconds: its worker processes (its children) and
+    itself (``amaan serve`` with several workers seals the audit log there)."""
     total = 0.0
+    pids = [str(pid)]
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pids += (task / "children").read_text().split()
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
 def _server_cpu(base: str, key: str, n: int) -> tuple[float, float]:
-    """ms of worker CPU a request, and ms of wall time a request, over n sequential hits."""
+    """ms of server CPU a request, and ms of wall time a request, over n sequential hits."""
     pid = SERVERS[-1].pid
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, timeout=60) as client:
@@ -100,7 +104,7 @@ def servers(hits: int) -> None:
             amaan = _server_cpu(base, key, hits)
         with serving_minimal(url) as minimal:
             ref = _server_cpu(minimal, key, hits)
-    print(f"{hits} sequential requests; worker CPU ms a request (wall ms a request)")
+    print(f"{hits} sequential requests; server CPU ms a request (wall ms a request)")
     print(f"  Amaan cached hit  {amaan[0]:6.2f} ({amaan[1]:.2f})")
     print(f"  minimal route     {ref[0]:6.2f} ({ref[1]:.2f})")
     print(f"  ratio             {amaan[0] / ref[0]:6.2f}")
@@ -110,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hits", type=int, default=500)
     parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--server", action="store_true", help="worker CPU of real servers")
+    parser.add_argument("--server", action="store_true", help="server CPU of real servers")
     args = parser.parse_args()
     if args.server:
         servers(args.hits)
