@@ -40,7 +40,7 @@ FROM generation LEFT JOIN budget ON true""")
 
 
 # The same statement as the driver runs it (psycopg's placeholders).
-_HIT_SQL = re.sub(r":(\w+)", r"%(\1)s", _HIT.text)
+_HIT_SQL = re.sub(r"(?<!:):(\w+)", r"%(\1)s", _HIT.text)
 
 
 def audit_hit(sessions: sessionmaker[Session], token: int, **entry: Any) -> int | None:
