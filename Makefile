@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python -m bench.etl
 	$(BIN)/python -m bench.privacy
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.sealing
 	$(BIN)/python -m bench.extracts
 	$(BIN)/python -m bench.summaries
 

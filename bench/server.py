@@ -86,8 +86,15 @@ def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str
 
 
 @contextmanager
-def serving(url: str, workers: int = 2) -> Iterator[str]:
-    """``amaan serve`` with production settings and no rate limits in the way."""
+def serving(
+    url: str,
+    workers: int = 2,
+    settings: dict[str, str] | None = None,
+    under_uvicorn: bool = False,
+) -> Iterator[str]:
+    """``amaan serve`` with production settings and no rate limits in the way; ``settings``
+    (``AMAAN_*``) added or replaced. ``under_uvicorn``: the app under uvicorn directly, as
+    another process manager would run it (its workers seal the audit log themselves)."""
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
@@ -95,11 +102,23 @@ def serving(url: str, workers: int = 2) -> Iterator[str]:
         "AMAAN_ENVIRONMENT": "production",
         "AMAAN_AUDIT_KEY": "bench-audit-key-" + uuid.uuid4().hex,
         **{f"AMAAN_RATE_LIMIT_{r}": UNLIMITED for r in ("RESEARCHER", "PARTNER", "ADMIN")},
+        **(settings or {}),
     }
     amaan = str(Path(sys.executable).with_name("amaan"))
     command = [amaan, "serve", "--port", str(port), "--workers", str(workers)]
+    if under_uvicorn:
+        command = _uvicorn("api.app:create_app", port, workers)
     with _running(command, env, port) as base:
         yield base
+
+
+def _uvicorn(app: str, port: int, workers: int) -> list[str]:
+    """uvicorn's command line as ``amaan serve`` configures it (httptools, uvloop)."""
+    return [
+        *(sys.executable, "-m", "uvicorn", app, "--factory"),
+        *("--port", str(port), "--workers", str(workers), "--no-access-log"),
+        *("--log-level", "warning", "--http", "httptools", "--loop", "uvloop"),
+    ]
 
 
 @contextmanager
@@ -110,10 +129,5 @@ def serving_minimal(url: str, workers: int = 2) -> Iterator[str]:
         **{k: v for k, v in os.environ.items() if not k.startswith("AMAAN_")},
         "AMAAN_DATABASE_URL": url,
     }
-    command = [
-        *(sys.executable, "-m", "uvicorn", "bench.minimal_app:create_app", "--factory"),
-        *("--port", str(port), "--workers", str(workers), "--no-access-log"),
-        *("--log-level", "warning", "--http", "httptools", "--loop", "uvloop"),
-    ]
-    with _running(command, env, port) as base:
+    with _running(_uvicorn("bench.minimal_app:create_app", port, workers), env, port) as base:
         yield base
