@@ -50,9 +50,12 @@ def audit_hit(sessions: sessionmaker[Session], token: int, **entry: Any) -> int 
     generation)."""
     engine = sessions.kw["bind"]
     key = sessions.kw["info"][KEY_INFO]
-    if engine.dialect.name != "postgresql" or not audit.checked(engine, key):
-        with sessions() as session:  # (PostgreSQL: until this process has checked the key)
-            return _in_session(session, token, entry)
+    if engine.dialect.name != "postgresql":
+        with sessions() as session:
+            return _in_steps(session, token, entry)
+    if not audit.checked(engine, key):  # once per process, as ``audit.entry`` would
+        with sessions() as session:
+            audit.check_key(session, key)
     row = audit.keyed(key, audit.fields(**entry)) | {"token": token}
     # The pooled connection itself, with SQLAlchemy's execution left out: its part was about
     # a tenth of a hit's CPU. The pool's events (timeouts, the ping when idle) still apply.
@@ -80,18 +83,8 @@ def _left(sessions: sessionmaker[Session], found: Any) -> int | None:
     return None
 
 
-def _in_session(session: Session, token: int, entry: dict[str, Any]) -> int | None:
-    """SQLite: the read, the entry and the commit. PostgreSQL, before the key is checked:
-    the one statement in autocommit, on the session's connection."""
-    if session.get_bind().dialect.name == "postgresql":
-        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        row = audit.entry(session, **entry) | {"token": token}
-        found = connection.execute(_HIT, row).one_or_none()
-        if found is None or not found[2]:
-            generation.saw(session, None if found is None else found[0])
-            return None
-        left: int = found[1]
-        return left
+def _in_steps(session: Session, token: int, entry: dict[str, Any]) -> int | None:
+    """SQLite: the read, the entry and the commit."""
     now, budgets = accounts.generation_and_budgets(session, entry["account_id"])
     budget = budgets.get(entry["dataset_id"])
     if now != token or budget is None:

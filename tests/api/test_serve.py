@@ -35,6 +35,7 @@ def test_serve_answers_and_refuses_without_a_key(tmp_path):
     env["AMAAN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'w.db'}"
     env["AMAAN_AUDIT_SEAL_INTERVAL"] = "60"
     subprocess.run([AMAAN, "db", "upgrade"], env=env, check=True, capture_output=True)
+    engine = make_engine(env["AMAAN_DATABASE_URL"])
     port = _free_port()
     server = subprocess.Popen(
         [AMAAN, "serve", "--port", str(port), "--workers", "2"],
@@ -53,7 +54,6 @@ def test_serve_answers_and_refuses_without_a_key(tmp_path):
                 time.sleep(0.2)
         assert r.json() == {"status": "ok"}
         assert httpx.get(f"http://127.0.0.1:{port}/v1/me").status_code == 401
-        engine = make_engine(env["AMAAN_DATABASE_URL"])
         with Session(engine, info={KEY_INFO: DEMO_AUDIT_KEY.encode()}) as s, s.begin():
             for _ in range(3):
                 audit.append(s, action="admin.test", outcome="written")
